@@ -1,0 +1,1 @@
+"""The hub's consumers: each a pure rule plus its declaration for the shared edge."""

@@ -1,0 +1,49 @@
+"""Threshold screening: every contact gets a level of need, a RAG rating and a MASH decision.
+
+Reads contacts (to decide), and missing episodes, casework and CSE flags (to know each child's
+history when the next contact arrives). Writes one `screening.decided` per child per contact.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from consumers.screening.rules import ChildHistory, ScreeningRule, keys
+from consumers.screening.thresholds import Thresholds, load_thresholds
+from mash.calendar import WorkingDayCalendar
+from mash.edge import Consumer
+
+HANDLES = frozenset(
+    {
+        "contact.received",
+        "missing.started",
+        "assessment.started",
+        "assessment.completed",
+        "s47.started",
+        "s47.completed",
+        "cp_plan.started",
+        "cp_plan.ended",
+        "case.closed",
+        "cse.flag",
+        "cse.screening.completed",
+    }
+)
+
+
+def build(
+    thresholds: Thresholds | Path,
+    calendar: WorkingDayCalendar | None = None,
+) -> Consumer[ChildHistory]:
+    rules = thresholds if isinstance(thresholds, Thresholds) else load_thresholds(thresholds)
+    return Consumer(
+        name="screening",
+        inputs=("contacts", "missing", "casework", "cse"),
+        handles=HANDLES,
+        state_type=ChildHistory,
+        keys=keys,
+        rule=ScreeningRule(rules, calendar or WorkingDayCalendar()),
+        description="Threshold screening: level of need, RAG rating and MASH decision",
+    )
+
+
+__all__ = ["ChildHistory", "build"]

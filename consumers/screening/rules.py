@@ -1,0 +1,336 @@
+"""Threshold screening as pure functions: facts about a contact in, a decision out.
+
+No Redis, no clock, no logging: the edge hands in the child's history and the contact, and
+gets back the new history and one `screening.decided` per child.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from pydantic import BaseModel, ConfigDict
+
+from consumers.screening.thresholds import Conditions, Deadline, Descriptor, Thresholds
+from mash.calendar import WorkingDayCalendar
+from schemas.codes import (
+    Agency,
+    AssessmentOutcome,
+    CSEIndicator,
+    CSELevel,
+    Factor,
+    Level,
+    Outcome,
+    Rag,
+    ReferralSource,
+)
+from schemas.events import (
+    AssessmentCompleted,
+    AssessmentStarted,
+    CaseClosed,
+    ChildDetails,
+    ContactReceived,
+    CPPlanEnded,
+    CPPlanStarted,
+    CSEFlag,
+    CSEScreeningCompleted,
+    Envelope,
+    Event,
+    MissingStarted,
+    Reason,
+    S47Completed,
+    S47Started,
+    ScreeningDecided,
+)
+
+RAG_URGENCY = {Rag.GREEN: 0, Rag.AMBER: 1, Rag.RED: 2}
+# Outcomes that open a case: the child then has an allocated worker.
+OPENS_CASE = frozenset({Outcome.S17_ASSESSMENT, Outcome.STRATEGY_DISCUSSION})
+OPEN_CASE_REASON = "OPEN-CASE"
+
+
+class ChildHistory(BaseModel):
+    """What the hub knows of one child when the next contact arrives."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    contacts: tuple[datetime, ...] = ()
+    missing: tuple[datetime, ...] = ()
+    open_referral: bool = False
+    open_assessment: bool = False
+    open_s47: bool = False
+    cp_plan: bool = False
+    looked_after: bool = False
+    cse_level: CSELevel = CSELevel.NONE
+
+    @property
+    def allocated(self) -> bool:
+        return (
+            self.open_referral
+            or self.open_assessment
+            or self.open_s47
+            or self.cp_plan
+            or self.looked_after
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """Everything a descriptor may look at, for one child named in one contact."""
+
+    concerns: frozenset[Factor]
+    cse_indicators: frozenset[CSEIndicator]
+    referral_source: ReferralSource
+    injury: bool
+    urgent: bool
+    non_mobile: bool
+    age_months: int
+    prior_contacts: int
+    missing_episodes: int
+    cp_plan: bool
+    looked_after: bool
+    cse_level: CSELevel
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    level: Level
+    rag: Rag
+    outcome: Outcome
+    reasons: tuple[Descriptor, ...]
+
+
+def months_between(born: date, on: date) -> int:
+    months = (on.year - born.year) * 12 + (on.month - born.month)
+    if on.day < born.day:
+        months -= 1
+    return max(months, 0)
+
+
+def facts_for(
+    contact: ContactReceived, child: ChildDetails, history: ChildHistory, window_days: int
+) -> Facts:
+    since = contact.occurred_at - timedelta(days=window_days)
+    return Facts(
+        concerns=frozenset(contact.concerns),
+        cse_indicators=frozenset(contact.cse_indicators),
+        referral_source=contact.referral_source,
+        injury=contact.injury,
+        urgent=contact.urgent,
+        non_mobile=child.non_mobile,
+        age_months=months_between(child.dob, contact.occurred_at.date()),
+        prior_contacts=sum(1 for t in history.contacts if since <= t < contact.occurred_at),
+        missing_episodes=sum(1 for t in history.missing if since <= t <= contact.occurred_at),
+        cp_plan=history.cp_plan,
+        looked_after=history.looked_after or child.looked_after,
+        cse_level=history.cse_level,
+    )
+
+
+def matches(when: Conditions, facts: Facts) -> bool:  # noqa: PLR0911 - one test per condition
+    if when.concerns_any is not None and not facts.concerns & set(when.concerns_any):
+        return False
+    if when.concerns_at_least is not None and len(facts.concerns) < when.concerns_at_least:
+        return False
+    if when.cse_indicators_any is not None and not facts.cse_indicators & set(
+        when.cse_indicators_any
+    ):
+        return False
+    if (
+        when.referral_source_any is not None
+        and facts.referral_source not in when.referral_source_any
+    ):
+        return False
+    if when.injury and not facts.injury:
+        return False
+    if when.urgent and not facts.urgent:
+        return False
+    if when.non_mobile and not facts.non_mobile:
+        return False
+    if when.age_under_months is not None and facts.age_months >= when.age_under_months:
+        return False
+    if (
+        when.prior_contacts_at_least is not None
+        and facts.prior_contacts < when.prior_contacts_at_least
+    ):
+        return False
+    if (
+        when.missing_episodes_at_least is not None
+        and facts.missing_episodes < when.missing_episodes_at_least
+    ):
+        return False
+    if when.cp_plan and not facts.cp_plan:
+        return False
+    if when.looked_after and not facts.looked_after:
+        return False
+    return not (
+        when.cse_level_at_least is not None and facts.cse_level.rank < when.cse_level_at_least.rank
+    )
+
+
+def screen(facts: Facts, thresholds: Thresholds) -> Decision:
+    """Level = the highest matching descriptor; RAG = the most urgent that applies."""
+    matched = [d for d in thresholds.descriptors if matches(d.when, facts)]
+    if not matched:
+        response = thresholds.levels[Level.UNIVERSAL]
+        no_concerns = not facts.concerns and not facts.cse_indicators
+        outcome = thresholds.no_concerns_outcome if no_concerns else response.outcome
+        return Decision(Level.UNIVERSAL, response.rag, outcome, ())
+    level = max(d.level for d in matched)
+    reasons = tuple(sorted(matched, key=lambda d: -d.level))  # stable: file order within a level
+    response = thresholds.levels[level]
+    top = [d for d in reasons if d.level == level]
+    outcome = next((d.outcome for d in top if d.outcome is not None), response.outcome)
+    rags = [response.rag, *(d.rag for d in matched if d.rag is not None)]
+    rag = max(rags, key=RAG_URGENCY.__getitem__)
+    return Decision(level, rag, outcome, reasons)
+
+
+def decision_due(
+    received: datetime, rag: Rag, thresholds: Thresholds, calendar: WorkingDayCalendar
+) -> datetime:
+    deadline: Deadline = thresholds.rag_deadlines[rag]
+    if deadline.hours is not None:
+        return received + timedelta(hours=deadline.hours)
+    assert deadline.working_days is not None
+    return calendar.deadline(received, deadline.working_days)
+
+
+def remember_contact(
+    history: ChildHistory,
+    contact: ContactReceived,
+    window_days: int,
+    child: ChildDetails,
+    outcome: Outcome,
+) -> ChildHistory:
+    since = contact.occurred_at - timedelta(days=window_days)
+    kept = tuple(t for t in history.contacts if t >= since)
+    return history.model_copy(
+        update={
+            "contacts": (*kept, contact.occurred_at),
+            "looked_after": history.looked_after or child.looked_after,
+            "open_referral": history.open_referral or outcome in OPENS_CASE,
+        }
+    )
+
+
+def decide_contact(
+    histories: Mapping[str, ChildHistory],
+    contact: ContactReceived,
+    thresholds: Thresholds,
+    calendar: WorkingDayCalendar,
+) -> tuple[dict[str, ChildHistory], list[Envelope]]:
+    """One decision per child named, all sharing the contact's correlation id."""
+    changed: dict[str, ChildHistory] = {}
+    out: list[Envelope] = []
+    correlation = contact.correlation_id or contact.event_id
+    for child in contact.children:
+        history = histories[child.child_id]
+        facts = facts_for(contact, child, history, thresholds.history_window_days)
+        decision = screen(facts, thresholds)
+        reasons = [Reason(id=d.id, level=d.level, text=d.text) for d in decision.reasons]
+        outcome = decision.outcome
+        if history.allocated:
+            outcome = Outcome.ALLOCATED_WORKER
+            reasons.insert(
+                0,
+                Reason(
+                    id=OPEN_CASE_REASON,
+                    level=decision.level,
+                    text="Child has an open case: passed to the allocated worker",
+                ),
+            )
+        out.append(
+            ScreeningDecided(
+                event_id=f"{contact.event_id}.decision.{child.child_id}",
+                occurred_at=contact.occurred_at,
+                recorded_at=contact.occurred_at,
+                child_id=child.child_id,
+                agency=Agency.MASH,
+                correlation_id=correlation,
+                causation_id=contact.event_id,
+                contact_id=contact.event_id,
+                level=decision.level,
+                rag=decision.rag,
+                outcome=outcome,
+                decision_due=decision_due(contact.occurred_at, decision.rag, thresholds, calendar),
+                reasons=reasons,
+                thresholds=thresholds.name,
+            )
+        )
+        changed[child.child_id] = remember_contact(
+            history, contact, thresholds.history_window_days, child, outcome
+        )
+    return changed, out
+
+
+def update_history(history: ChildHistory, event: Event, window_days: int) -> ChildHistory:
+    """Casework, missing episodes and CSE levels, as far as screening needs them."""
+    match event:
+        case MissingStarted():
+            since = event.occurred_at - timedelta(days=window_days)
+            kept = tuple(t for t in history.missing if t >= since)
+            return history.model_copy(
+                update={
+                    "missing": (*kept, event.occurred_at),
+                    "looked_after": history.looked_after or event.looked_after,
+                }
+            )
+        case AssessmentStarted():
+            return history.model_copy(update={"open_assessment": True})
+        case AssessmentCompleted():
+            closes = event.outcome in {AssessmentOutcome.NFA, AssessmentOutcome.EARLY_HELP}
+            return history.model_copy(
+                update={
+                    "open_assessment": False,
+                    "open_referral": not closes and history.open_referral,
+                }
+            )
+        case S47Started():
+            return history.model_copy(update={"open_s47": True})
+        case S47Completed():
+            return history.model_copy(update={"open_s47": False})
+        case CPPlanStarted():
+            return history.model_copy(update={"cp_plan": True})
+        case CPPlanEnded():
+            return history.model_copy(update={"cp_plan": False})
+        case CaseClosed():
+            return history.model_copy(
+                update={
+                    "open_referral": False,
+                    "open_assessment": False,
+                    "open_s47": False,
+                    "cp_plan": False,
+                }
+            )
+        case CSEFlag():
+            return history.model_copy(update={"cse_level": event.level})
+        case CSEScreeningCompleted():
+            return history.model_copy(update={"cse_level": event.level})
+    return history
+
+
+def keys(event: Event) -> Sequence[str]:
+    if isinstance(event, ContactReceived):
+        return [c.child_id for c in event.children]
+    return [event.child_id] if event.child_id else []
+
+
+class ScreeningRule:
+    """The consumer's rule: (histories, event) -> (changed histories, decisions)."""
+
+    def __init__(self, thresholds: Thresholds, calendar: WorkingDayCalendar) -> None:
+        self.thresholds = thresholds
+        self.calendar = calendar
+
+    def __call__(
+        self, histories: Mapping[str, ChildHistory], event: Event
+    ) -> tuple[dict[str, ChildHistory], list[Envelope]]:
+        if isinstance(event, ContactReceived):
+            return decide_contact(histories, event, self.thresholds, self.calendar)
+        window = self.thresholds.history_window_days
+        changed = {
+            child: update_history(history, event, window) for child, history in histories.items()
+        }
+        return {k: v for k, v in changed.items() if v != histories[k]}, []

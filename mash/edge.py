@@ -1,0 +1,353 @@
+"""The consumer edge, written once for every consumer.
+
+A batch of stream entries goes through five steps: parse each entry into its event (a bad one
+becomes a dead letter with its reason, its payload and its stream id), skip events already
+applied (at-least-once delivery, exactly-once effect), load the state of the children the
+events touch, run the consumer's pure rule over the events in stream order, and commit the
+new state, the output events, the dead letters, the applied ids and the XACK in one Lua script.
+
+The script re-checks that no event of the batch was applied and that no child's state changed
+since it was read (a revision counter per child); if another worker got there first it writes
+nothing and the batch is recomputed from fresh state. Pure rules make the recompute safe.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+import redis.asyncio as aioredis
+import structlog
+from pydantic import BaseModel, ValidationError
+
+from mash.keys import Keys
+from schemas.codes import Agency
+from schemas.events import DeadLetter, Envelope, Event, parse_event
+
+log = structlog.get_logger("mash.edge")
+
+S = TypeVar("S", bound=BaseModel)
+
+Entry = tuple[bytes, Mapping[bytes, bytes]]
+RuleResult = tuple[Mapping[str, S], Sequence[Envelope]]
+
+FIELD = b"event"
+MAX_CONFLICT_RETRIES = 20
+
+
+@dataclass(frozen=True)
+class Consumer(Generic[S]):
+    """A consumer: which streams it reads, which events it handles, and its pure rule.
+
+    `rule(states, event)` receives the current state of every child `keys(event)` names
+    (a fresh `state_type()` for a child never seen) and returns the states it changed and
+    the events it emits. It must not do I/O or read the clock.
+    """
+
+    name: str
+    inputs: tuple[str, ...]
+    handles: frozenset[str]
+    state_type: type[S]
+    keys: Callable[[Event], Sequence[str]]
+    rule: Callable[[Mapping[str, S], Event], RuleResult[S]]
+    description: str = ""
+
+
+@dataclass
+class BatchResult:
+    applied: int = 0
+    skipped_duplicates: int = 0
+    ignored: int = 0
+    dead_letters: int = 0
+    outputs: int = 0
+    conflicts: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+
+
+_APPLY = """
+local i = 1
+local group = ARGV[i]; i = i + 1
+local n_ack = tonumber(ARGV[i]); i = i + 1
+local ack_start = i; i = i + n_ack
+local n_ev = tonumber(ARGV[i]); i = i + 1
+local ev_start = i; i = i + n_ev
+for j = 0, n_ev - 1 do
+  if redis.call('SISMEMBER', KEYS[3], ARGV[ev_start + j]) == 1 then return 0 end
+end
+local n_ch = tonumber(ARGV[i]); i = i + 1
+local ch_start = i; i = i + 3 * n_ch
+for j = 0, n_ch - 1 do
+  local k = ch_start + 3 * j
+  local rev = redis.call('HGET', KEYS[2], ARGV[k]) or '0'
+  if rev ~= ARGV[k + 1] then return 0 end
+end
+for j = 0, n_ch - 1 do
+  local k = ch_start + 3 * j
+  redis.call('HSET', KEYS[1], ARGV[k], ARGV[k + 2])
+  redis.call('HINCRBY', KEYS[2], ARGV[k], 1)
+end
+for j = 0, n_ev - 1 do redis.call('SADD', KEYS[3], ARGV[ev_start + j]) end
+local n_out = tonumber(ARGV[i]); i = i + 1
+for j = 0, n_out - 1 do
+  redis.call('XADD', KEYS[tonumber(ARGV[i])], '*', 'event', ARGV[i + 1])
+  i = i + 2
+end
+local s = ack_start
+while s < ack_start + n_ack do
+  local e = math.min(s + 999, ack_start + n_ack - 1)
+  redis.call('XACK', KEYS[4], group, unpack(ARGV, s, e))
+  s = e + 1
+end
+return 1
+"""
+
+
+def _entry_instant(entry_id: bytes) -> datetime:
+    """The server time an entry was added: the only time a bad entry has."""
+    millis = int(entry_id.split(b"-", 1)[0])
+    return datetime.fromtimestamp(millis / 1000, tz=UTC)
+
+
+def _classify(exc: Exception) -> tuple[str, str]:
+    """A short reason and one line for a person, from a parse failure."""
+    if isinstance(exc, ValidationError):
+        errors = exc.errors(include_url=False)
+        first = errors[0] if errors else {"type": "invalid", "loc": (), "msg": str(exc)}
+        kind = str(first.get("type", "invalid"))
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "function-after")
+        message = str(first.get("msg", "invalid"))
+        if kind == "json_invalid":
+            return "invalid_json", f"not valid JSON: {message}"
+        if kind == "union_tag_invalid":
+            return "unknown_type", message
+        if kind == "union_tag_not_found":
+            return "missing_type", "the event has no 'type' field"
+        more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
+        return "invalid_event", f"{where or 'event'}: {message}{more}"
+    return "invalid_event", str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def _payload_text(fields: Mapping[bytes, bytes]) -> str:
+    return json.dumps(
+        {k.decode("utf-8", "replace"): v.decode("utf-8", "replace") for k, v in fields.items()},
+        sort_keys=True,
+    )
+
+
+class Edge(Generic[S]):
+    """Applies batches of one input stream for one consumer, against one Redis."""
+
+    def __init__(self, redis: aioredis.Redis, keys: Keys, consumer: Consumer[S]) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.consumer = consumer
+        self._script = redis.register_script(_APPLY)
+        self._state_key = keys.state(consumer.name)
+        self._rev_key = keys.revisions(consumer.name)
+        self._applied_key = keys.applied(consumer.name)
+        self._dlq = keys.stream("dlq")
+
+    def dead_letter(
+        self, stream: str, entry_id: bytes, fields: Mapping[bytes, bytes], reason: str, detail: str
+    ) -> DeadLetter:
+        at = _entry_instant(entry_id)
+        sid = entry_id.decode()
+        return DeadLetter(
+            event_id=f"dlq.{self.consumer.name}.{stream}.{sid}",
+            occurred_at=at,
+            recorded_at=at,
+            agency=Agency.MASH,
+            reason=reason,
+            detail=detail,
+            consumer=self.consumer.name,
+            source_stream=stream,
+            source_id=sid,
+            payload=_payload_text(fields),
+        )
+
+    def parse(
+        self, stream: str, entries: Sequence[Entry]
+    ) -> tuple[list[Event], list[DeadLetter], int]:
+        """Events this consumer handles, dead letters, and how many entries it ignores."""
+        events: list[Event] = []
+        dead: list[DeadLetter] = []
+        ignored = 0
+        for entry_id, fields in entries:
+            raw = fields.get(FIELD)
+            if raw is None:
+                names = ", ".join(sorted(k.decode("utf-8", "replace") for k in fields)) or "none"
+                dead.append(
+                    self.dead_letter(
+                        stream,
+                        entry_id,
+                        fields,
+                        "missing_field",
+                        f"entry has no 'event' field (fields: {names})",
+                    )
+                )
+                continue
+            try:
+                event = parse_event(raw)
+            except (ValidationError, ValueError) as exc:
+                reason, detail = _classify(exc)
+                dead.append(self.dead_letter(stream, entry_id, fields, reason, detail))
+                continue
+            if type(event).stream != stream:
+                dead.append(
+                    self.dead_letter(
+                        stream,
+                        entry_id,
+                        fields,
+                        "wrong_stream",
+                        f"{event.type} belongs on the '{type(event).stream}' stream",
+                    )
+                )
+            elif event.type in self.consumer.handles:
+                events.append(event)
+            else:
+                ignored += 1
+        return events, dead, ignored
+
+    async def apply(self, stream: str, entries: Sequence[Entry]) -> BatchResult:
+        """Apply one batch; returns once state, outputs and acks are committed."""
+        result = BatchResult()
+        if not entries:
+            return result
+        events, dead, result.ignored = self.parse(stream, entries)
+        ack_ids = [entry_id for entry_id, _ in entries]
+        for attempt in range(MAX_CONFLICT_RETRIES):
+            committed = await self._try_commit(stream, events, dead, ack_ids, result)
+            if committed:
+                return result
+            result.conflicts = attempt + 1
+        msg = f"{self.consumer.name}: gave up after {MAX_CONFLICT_RETRIES} write conflicts"
+        raise RuntimeError(msg)
+
+    async def _try_commit(
+        self,
+        stream: str,
+        events: Sequence[Event],
+        parse_dead: Sequence[DeadLetter],
+        ack_ids: Sequence[bytes],
+        result: BatchResult,
+    ) -> bool:
+        consumer = self.consumer
+        event_ids = [e.event_id for e in events]
+        child_ids = sorted({k for e in events for k in consumer.keys(e)})
+        async with self.redis.pipeline(transaction=False) as pipe:
+            if event_ids:
+                pipe.smismember(self._applied_key, event_ids)
+            if child_ids:
+                pipe.hmget(self._state_key, child_ids)
+                pipe.hmget(self._rev_key, child_ids)
+            replies = await pipe.execute()
+        seen: list[Any] = list(replies.pop(0)) if event_ids else []
+        raw_states: list[bytes | None] = list(replies[0]) if child_ids else []
+        revisions: list[bytes | None] = list(replies[1]) if child_ids else []
+
+        states: dict[str, S] = {}
+        for child, raw in zip(child_ids, raw_states, strict=True):
+            states[child] = (
+                consumer.state_type.model_validate_json(raw) if raw else consumer.state_type()
+            )
+        touched: set[str] = set()
+        outputs: list[Envelope] = []
+        dead = list(parse_dead)
+        applied: list[str] = []
+        duplicates = 0
+        batch_seen: set[str] = set()
+        for event, already in zip(events, seen, strict=True):
+            if already or event.event_id in batch_seen:
+                duplicates += 1
+                continue
+            batch_seen.add(event.event_id)
+            mine = {k: states[k] for k in consumer.keys(event)}
+            try:
+                changed, emitted = consumer.rule(mine, event)
+            except Exception as exc:
+                dead.append(self._rule_failure(stream, event, exc))
+                continue
+            states.update(changed)
+            touched.update(changed)
+            outputs.extend(emitted)
+            applied.append(event.event_id)
+
+        output_keys: list[str] = []
+        key_index: dict[str, int] = {}
+        out_args: list[str | int] = []
+        for out in [*outputs, *dead]:
+            key = self.keys.stream(type(out).stream)
+            if key not in key_index:
+                output_keys.append(key)
+                key_index[key] = 4 + len(output_keys)
+            out_args.extend((key_index[key], out.model_dump_json()))
+
+        rev_of = dict(zip(child_ids, revisions, strict=True))
+        args: list[str | int | bytes] = [consumer.name, len(ack_ids), *ack_ids]
+        args.extend((len(applied), *applied, len(touched)))
+        for child in sorted(touched):
+            previous = rev_of.get(child)
+            args.extend((child, previous.decode() if previous else "0"))
+            args.append(states[child].model_dump_json())
+        args.extend((len(outputs) + len(dead), *out_args))
+        keys = [self._state_key, self._rev_key, self._applied_key, self.keys.stream(stream)]
+        ok = await self._script(keys=[*keys, *output_keys], args=args)
+        if ok:
+            result.applied = len(applied)
+            result.skipped_duplicates = duplicates
+            result.dead_letters = len(dead)
+            result.outputs = len(outputs)
+            for letter in dead:
+                result.reasons[letter.reason] = result.reasons.get(letter.reason, 0) + 1
+                log.warning(
+                    "dead letter",
+                    consumer=consumer.name,
+                    stream=stream,
+                    source_id=letter.source_id,
+                    reason=letter.reason,
+                )
+        return bool(ok)
+
+    def _rule_failure(self, stream: str, event: Event, exc: Exception) -> DeadLetter:
+        summary = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        letter = DeadLetter(
+            event_id=f"dlq.{self.consumer.name}.{event.event_id}",
+            occurred_at=event.occurred_at,
+            recorded_at=event.recorded_at,
+            agency=Agency.MASH,
+            correlation_id=event.correlation_id,
+            causation_id=event.event_id,
+            reason="rule_error",
+            detail=f"{self.consumer.name} rule failed on {event.type}: {summary}",
+            consumer=self.consumer.name,
+            source_stream=stream,
+            source_id=event.event_id,
+            payload=event.model_dump_json(),
+        )
+        log.error(
+            "rule failed", consumer=self.consumer.name, event_id=event.event_id, error=summary
+        )
+        return letter
+
+    async def give_up(self, stream: str, entries: Sequence[Entry], attempts: int) -> None:
+        """Dead-letter entries delivered too often (a poison entry that keeps killing workers)."""
+        dead = [
+            self.dead_letter(
+                stream,
+                entry_id,
+                fields,
+                "too_many_attempts",
+                f"delivered {attempts} times without being applied",
+            )
+            for entry_id, fields in entries
+        ]
+        ack_ids = [entry_id for entry_id, _ in entries]
+        args: list[str | int | bytes] = [self.consumer.name, len(ack_ids), *ack_ids, 0, 0]
+        args.append(len(dead))
+        for letter in dead:
+            args.extend((5, letter.model_dump_json()))
+        keys = [self._state_key, self._rev_key, self._applied_key, self.keys.stream(stream)]
+        await self._script(keys=[*keys, self._dlq], args=args)

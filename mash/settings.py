@@ -1,0 +1,43 @@
+"""Settings from `MASH_*` environment variables, overridable by CLI flags."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_THRESHOLDS = Path(__file__).parent / "thresholds" / "default.yaml"
+
+
+class Settings(BaseSettings):
+    """One typed object for everything a hub needs to know (arq's `WorkerSettings` idea)."""
+
+    model_config = SettingsConfigDict(env_prefix="MASH_", extra="ignore")
+
+    redis_url: SecretStr | None = Field(
+        default=None, description="Redis to use; none starts a private embedded server."
+    )
+    namespace: str = Field(default="mash", pattern=r"^[A-Za-z0-9_.\-]{1,64}$")
+    batch_size: int = Field(default=500, ge=1, le=10_000)
+    poll_ms: int = Field(default=100, ge=1, le=60_000)
+    reclaim_idle_ms: int = Field(
+        default=30_000, ge=1, description="Idle time after which a dead consumer's entries move."
+    )
+    max_attempts: int = Field(default=5, ge=1, description="Deliveries before dead-lettering.")
+    consumer_name: str | None = Field(default=None, description="Defaults to host-pid.")
+    thresholds: Path = DEFAULT_THRESHOLDS
+    log_level: str = "WARNING"
+    log_json: bool = False
+
+
+def redact_url(url: str) -> str:
+    """A URL safe to print: user names and passwords are replaced, never shown."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, f"***@{host}", parts.path, parts.query, parts.fragment))

@@ -1,0 +1,106 @@
+"""YAML that remembers line numbers, so a typo is reported as `file:line: field: why`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+
+class LinedDict(dict[Any, Any]):
+    line: int = 0
+    key_lines: dict[Any, int]
+
+
+class LinedList(list[Any]):
+    line: int = 0
+    item_lines: list[int]
+
+
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+def _mapping(loader: _Loader, node: yaml.MappingNode) -> LinedDict:
+    loader.flatten_mapping(node)
+    result = LinedDict()
+    result.line = node.start_mark.line + 1
+    result.key_lines = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in result:
+            msg = f"duplicate key {key!r}"
+            raise yaml.constructor.ConstructorError(None, None, msg, key_node.start_mark)
+        result[key] = loader.construct_object(value_node, deep=True)
+        result.key_lines[key] = key_node.start_mark.line + 1
+    return result
+
+
+def _sequence(loader: _Loader, node: yaml.SequenceNode) -> LinedList:
+    result = LinedList(loader.construct_object(child, deep=True) for child in node.value)
+    result.line = node.start_mark.line + 1
+    result.item_lines = [child.start_mark.line + 1 for child in node.value]
+    return result
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _sequence)
+
+
+class YamlError(Exception):
+    def __init__(self, line: int | None, why: str) -> None:
+        self.line, self.why = line, why
+        super().__init__(why)
+
+
+def load(path: Path) -> Any:
+    """Parse a YAML file; raises `YamlError` (with a line) or `OSError`."""
+    text = path.read_text(encoding="utf-8")
+    try:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        raise YamlError(line, f"not valid YAML: {exc.problem or exc.context}") from exc
+
+
+def line_of(data: Any, loc: Sequence[int | str]) -> int | None:
+    """The line of the deepest node of `data` that `loc` reaches."""
+    line: int | None = getattr(data, "line", None)
+    node = data
+    for part in loc:
+        if isinstance(node, LinedDict) and part in node:
+            line = node.key_lines.get(part, line)
+            node = node[part]
+        elif isinstance(node, LinedList) and isinstance(part, int) and 0 <= part < len(node):
+            line = node.item_lines[part]
+            node = node[part]
+        else:
+            break
+    return line
+
+
+def describe(exc: ValidationError) -> tuple[tuple[int | str, ...], str]:
+    """The location and a one-line message of the first error pydantic found."""
+    errors = exc.errors(include_url=False)
+    first = errors[0]
+    loc = tuple(p for p in first["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    message = first["msg"]
+    if first["type"] == "extra_forbidden":
+        message = "unknown field (check the spelling)"
+    elif first["type"] == "missing":
+        message = "required field is missing"
+    if "input" in first and first["type"] in {"enum", "literal_error"}:
+        message = f"{first['input']!r}: {message}"
+    more = len(errors) - 1
+    return loc, message + (f" (+{more} more)" if more else "")
+
+
+def dotted(loc: Sequence[int | str]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out

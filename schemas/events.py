@@ -1,0 +1,414 @@
+"""Event contracts: one envelope, one model per event type, one discriminated union.
+
+Models are frozen (an event is a fact), strict (a string is not silently a number) and reject
+unknown fields (a typo in a producer is an error, not a lost field). Every event travels as
+the JSON of its model in one stream field, so any Redis client in any language can read it;
+the JSON Schema files exported beside this module are that contract.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    model_validator,
+)
+
+from schemas.codes import (
+    Agency,
+    AssessmentOutcome,
+    ClosureReason,
+    CPCategory,
+    CSEIndicator,
+    CSELevel,
+    DecidedBy,
+    Factor,
+    FoundBy,
+    Level,
+    MissingFrom,
+    Outcome,
+    PoliceRisk,
+    Rag,
+    ReferralSource,
+    S47Outcome,
+    Sex,
+    StrategyDecision,
+)
+
+SCHEMA_VERSION = 1
+
+# Event time outside these bounds is a producer's mistake (a two-digit year, an epoch in
+# milliseconds read as seconds), never a real safeguarding record.
+EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def _in_range(value: datetime) -> datetime:
+    if not EARLIEST <= value < LATEST:
+        msg = f"{value.isoformat()} is outside the supported range 1990-01-01 to 2099-12-31"
+        raise ValueError(msg)
+    return value
+
+
+def _date_in_range(value: date) -> date:
+    if not EARLIEST.date() - timedelta(days=366 * 20) <= value < LATEST.date():
+        msg = f"{value.isoformat()} is outside the supported range"
+        raise ValueError(msg)
+    return value
+
+
+EventTime = Annotated[AwareDatetime, AfterValidator(_in_range)]
+EventDate = Annotated[date, AfterValidator(_date_in_range)]
+Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$")]
+ShortText = Annotated[str, Field(max_length=10_000)]
+
+
+class Contract(BaseModel):
+    """Base of every wire model: frozen, strict, closed."""
+
+    model_config = ConfigDict(frozen=True, strict=True, extra="forbid")
+
+
+class Envelope(Contract):
+    """Fields every event carries (design §3)."""
+
+    stream: ClassVar[str] = ""
+
+    event_id: Id = Field(description="Unique id; the idempotency key consumers dedupe on.")
+    schema_version: Literal[1] = SCHEMA_VERSION
+    occurred_at: EventTime = Field(description="Event time; every statutory clock runs on it.")
+    recorded_at: EventTime = Field(description="When the producer recorded the event.")
+    child_id: Id | None = Field(default=None, description="Pseudonymous child id (LAchildID).")
+    agency: Agency
+    correlation_id: Id | None = Field(
+        default=None, description="The contact (or episode) that started this thread."
+    )
+    causation_id: Id | None = Field(default=None, description="The event that caused this one.")
+
+
+class ChildDetails(Contract):
+    """What a contact says about one child it names."""
+
+    child_id: Id
+    dob: EventDate
+    sex: Sex
+    looked_after: bool = False
+    non_mobile: bool = Field(default=False, description="A baby not yet crawling or walking.")
+
+
+class ContactReceived(Envelope):
+    """A concern about one or more children, from an agency or a person."""
+
+    stream: ClassVar[str] = "contacts"
+    type: Literal["contact.received"] = "contact.received"
+    referral_source: ReferralSource
+    children: Annotated[list[ChildDetails], Field(min_length=1, max_length=20)]
+    concerns: Annotated[list[Factor], Field(max_length=50)] = []
+    cse_indicators: Annotated[list[CSEIndicator], Field(max_length=50)] = []
+    injury: bool = False
+    urgent: bool = False
+    narrative: ShortText = Field(default="", description="Free text: never logged.")
+
+    @model_validator(mode="after")
+    def _children_consistent(self) -> ContactReceived:
+        ids = [c.child_id for c in self.children]
+        if len(set(ids)) != len(ids):
+            raise ValueError("children: a child is named twice")
+        if self.child_id != ids[0]:
+            raise ValueError("child_id must be the first child named in children")
+        # An unborn child may be the subject of a pre-birth contact, up to a full term ahead.
+        latest_dob = self.occurred_at.date() + timedelta(days=280)
+        for child in self.children:
+            if child.dob > latest_dob:
+                msg = f"children: {child.child_id} dob {child.dob} is after the contact"
+                raise ValueError(msg)
+        return self
+
+
+class MissingStarted(Envelope):
+    stream: ClassVar[str] = "missing"
+    type: Literal["missing.started"] = "missing.started"
+    missing_id: Id
+    missing_from: MissingFrom = MissingFrom.HOME
+    police_risk: PoliceRisk = PoliceRisk.MEDIUM
+    looked_after: bool = False
+
+
+class MissingReturned(Envelope):
+    stream: ClassVar[str] = "missing"
+    type: Literal["missing.returned"] = "missing.returned"
+    missing_id: Id
+    found_by: FoundBy = FoundBy.POLICE
+    with_adults: bool = Field(default=False, description="Found with, or seen with, older adults.")
+    harm_disclosed: bool = False
+
+
+class ReturnInterviewCompleted(Envelope):
+    stream: ClassVar[str] = "missing"
+    type: Literal["rhi.completed"] = "rhi.completed"
+    missing_id: Id
+    independent: bool = True
+    declined: bool = False
+    cse_indicators: Annotated[list[CSEIndicator], Field(max_length=50)] = []
+
+
+class Reason(Contract):
+    """A threshold descriptor that matched, as the thresholds file words it."""
+
+    id: str
+    level: Level
+    text: str
+
+
+class ScreeningDecided(Envelope):
+    stream: ClassVar[str] = "decisions"
+    type: Literal["screening.decided"] = "screening.decided"
+    contact_id: Id
+    level: Level
+    rag: Rag
+    outcome: Outcome
+    decision_due: EventTime = Field(description="Deadline the RAG rating implies.")
+    reasons: list[Reason]
+    decided_by: DecidedBy = DecidedBy.RULES
+    thresholds: str = Field(description="Name of the thresholds file applied.")
+
+
+class AssessmentStarted(Envelope):
+    stream: ClassVar[str] = "casework"
+    type: Literal["assessment.started"] = "assessment.started"
+    assessment_id: Id
+
+
+class AssessmentCompleted(Envelope):
+    stream: ClassVar[str] = "casework"
+    type: Literal["assessment.completed"] = "assessment.completed"
+    assessment_id: Id
+    factors: Annotated[list[Factor], Field(min_length=1, max_length=50)]
+    outcome: AssessmentOutcome
+
+
+class StrategyHeld(Envelope):
+    stream: ClassVar[str] = "casework"
+    type: Literal["strategy.held"] = "strategy.held"
+    strategy_id: Id
+    decision: StrategyDecision
+    attendees: list[Agency] = []
+
+
+class S47Started(Envelope):
+    stream: ClassVar[str] = "casework"
+    type: Literal["s47.started"] = "s47.started"
+    s47_id: Id
+    strategy_id: Id | None = None
+
+
+class S47Completed(Envelope):
+    stream: ClassVar[str] = "casework"
+    type: Literal["s47.completed"] = "s47.completed"
+    s47_id: Id
+    outcome: S47Outcome
+
+
+class ICPCHeld(Envelope):
+    stream: ClassVar[str] = "casework"
+    type: Literal["icpc.held"] = "icpc.held"
+    icpc_id: Id
+    s47_id: Id | None = None
+    plan_required: bool
+    category: CPCategory | None = None
+
+
+class CPPlanStarted(Envelope):
+    stream: ClassVar[str] = "casework"
+    type: Literal["cp_plan.started"] = "cp_plan.started"
+    cpp_id: Id
+    initial_category: CPCategory
+    previous_plans: Annotated[int, Field(ge=0, le=50)] = 0
+
+
+class CPPlanEnded(Envelope):
+    stream: ClassVar[str] = "casework"
+    type: Literal["cp_plan.ended"] = "cp_plan.ended"
+    cpp_id: Id
+    latest_category: CPCategory | None = None
+
+
+class CoreGroupHeld(Envelope):
+    stream: ClassVar[str] = "casework"
+    type: Literal["core_group.held"] = "core_group.held"
+    cpp_id: Id
+
+
+class CPReviewHeld(Envelope):
+    stream: ClassVar[str] = "casework"
+    type: Literal["cp_review.held"] = "cp_review.held"
+    cpp_id: Id
+    continue_plan: bool = True
+
+
+class CaseClosed(Envelope):
+    stream: ClassVar[str] = "casework"
+    type: Literal["case.closed"] = "case.closed"
+    reason: ClosureReason
+
+
+class CSEScreeningCompleted(Envelope):
+    stream: ClassVar[str] = "casework"
+    type: Literal["cse.screening.completed"] = "cse.screening.completed"
+    tool: str = "local"
+    indicators: Annotated[list[CSEIndicator], Field(max_length=50)] = []
+    level: CSELevel
+
+
+class CSEFlag(Envelope):
+    stream: ClassVar[str] = "cse"
+    type: Literal["cse.flag"] = "cse.flag"
+    level: CSELevel
+    previous_level: CSELevel
+    indicators: list[CSEIndicator]
+
+
+class ClockTick(Envelope):
+    """A watermark: nothing with an earlier `occurred_at` will be published after it."""
+
+    stream: ClassVar[str] = "clock"
+    type: Literal["clock.tick"] = "clock.tick"
+
+
+class TimescaleMet(Envelope):
+    stream: ClassVar[str] = "timescales"
+    type: Literal["timescale.met"] = "timescale.met"
+    clock: str
+    clock_id: Id
+    started_at: EventTime
+    deadline: EventTime
+    stopped_at: EventTime
+
+
+class TimescaleBreached(Envelope):
+    stream: ClassVar[str] = "timescales"
+    type: Literal["timescale.breached"] = "timescale.breached"
+    clock: str
+    clock_id: Id
+    started_at: EventTime
+    deadline: EventTime
+
+
+class TimescaleStoppedLate(Envelope):
+    stream: ClassVar[str] = "timescales"
+    type: Literal["timescale.stopped_late"] = "timescale.stopped_late"
+    clock: str
+    clock_id: Id
+    deadline: EventTime
+    stopped_at: EventTime
+    lateness: str = Field(description="e.g. '4 working days' or '5.5 hours'")
+
+
+class DeadLetter(Envelope):
+    """An entry a consumer could not apply, kept with the reason and the original bytes."""
+
+    stream: ClassVar[str] = "dlq"
+    type: Literal["dead_letter"] = "dead_letter"
+    reason: str = Field(description="Short machine-readable reason, e.g. 'invalid_json'.")
+    detail: str = Field(description="One line for a person: what and where.")
+    consumer: str
+    source_stream: str
+    source_id: str
+    payload: str = Field(description="The entry's fields as received, JSON-encoded.")
+
+
+Event = Annotated[
+    ContactReceived
+    | MissingStarted
+    | MissingReturned
+    | ReturnInterviewCompleted
+    | ScreeningDecided
+    | AssessmentStarted
+    | AssessmentCompleted
+    | StrategyHeld
+    | S47Started
+    | S47Completed
+    | ICPCHeld
+    | CPPlanStarted
+    | CPPlanEnded
+    | CoreGroupHeld
+    | CPReviewHeld
+    | CaseClosed
+    | CSEScreeningCompleted
+    | CSEFlag
+    | ClockTick
+    | TimescaleMet
+    | TimescaleBreached
+    | TimescaleStoppedLate
+    | DeadLetter,
+    Field(discriminator="type"),
+]
+
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+EVENT_TYPES: dict[str, type[Envelope]] = {
+    model.model_fields["type"].default: model
+    for model in (
+        ContactReceived,
+        MissingStarted,
+        MissingReturned,
+        ReturnInterviewCompleted,
+        ScreeningDecided,
+        AssessmentStarted,
+        AssessmentCompleted,
+        StrategyHeld,
+        S47Started,
+        S47Completed,
+        ICPCHeld,
+        CPPlanStarted,
+        CPPlanEnded,
+        CoreGroupHeld,
+        CPReviewHeld,
+        CaseClosed,
+        CSEScreeningCompleted,
+        CSEFlag,
+        ClockTick,
+        TimescaleMet,
+        TimescaleBreached,
+        TimescaleStoppedLate,
+        DeadLetter,
+    )
+}
+
+STREAMS: tuple[str, ...] = (
+    "contacts",
+    "missing",
+    "casework",
+    "clock",
+    "decisions",
+    "cse",
+    "timescales",
+    "dlq",
+)
+
+
+def parse_event(raw: str | bytes) -> Event:
+    """Parse one wire payload; raises `pydantic.ValidationError` or `ValueError`."""
+    return EVENT_ADAPTER.validate_json(raw)
+
+
+def parse_event_data(data: dict[str, Any]) -> Event:
+    """Parse a mapping (e.g. from YAML) exactly as the wire would deliver it.
+
+    Going through JSON keeps one strict validation path: a YAML date becomes the same ISO
+    string a producer in another language would send.
+    """
+    return EVENT_ADAPTER.validate_json(json.dumps(data, default=str))
+
+
+def to_wire(event: Envelope) -> str:
+    """The JSON text an event travels as (one stream field, `event`)."""
+    return event.model_dump_json()
