@@ -67,7 +67,7 @@ def _date_in_range(value: date) -> date:
 
 EventTime = Annotated[AwareDatetime, AfterValidator(_in_range)]
 EventDate = Annotated[date, AfterValidator(_date_in_range)]
-Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$")]
+Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:+\-]*$")]
 ShortText = Annotated[str, Field(max_length=10_000)]
 
 

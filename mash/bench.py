@@ -1,0 +1,177 @@
+"""`mash bench`: the edge's throughput against a raw redis-py loop on the same Redis.
+
+Both sides start from the same backlog of contact events already in a stream. The raw loop is
+the floor any consumer must pay (XREADGROUP a batch, validate each entry with the same pydantic
+union, XACK the batch). The edge adds per-child state, the screening rule, output events and
+the atomic Lua commit. We report medians of several rounds and their ratio, measured in one
+run, because the machines are shared and absolute numbers drift.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import redis.asyncio as aioredis
+from pydantic import BaseModel
+
+import consumers.screening as screening
+from consumers.screening.thresholds import load_thresholds
+from mash.edge import Consumer
+from mash.hub import Hub
+from mash.settings import Settings
+from schemas.codes import Agency, Factor, ReferralSource, Sex
+from schemas.events import ChildDetails, ContactReceived, Envelope, Event, parse_event
+
+CONCERN_CYCLE = (
+    [Factor.NEGLECT], [Factor.DOMESTIC_ABUSE_PARENT, Factor.ALCOHOL_PARENT], [Factor.MISSING],
+    [Factor.SEXUAL_ABUSE], [Factor.MENTAL_HEALTH_PARENT], [], [Factor.SELF_HARM],
+)
+
+
+class _Nothing(BaseModel):
+    pass
+
+
+def _noop_rule(states: Mapping[str, _Nothing], event: Event) -> tuple[dict[str, _Nothing], list[Envelope]]:
+    return {}, []
+
+
+def noop_consumer() -> Consumer[_Nothing]:
+    """The edge with nothing to do: parse, dedupe, commit and ack only."""
+    return Consumer(
+        name="bench-noop",
+        inputs=("contacts",),
+        handles=frozenset({"contact.received"}),
+        state_type=_Nothing,
+        keys=lambda event: [],
+        rule=_noop_rule,
+    )
+
+
+def contacts(n: int, children: int) -> list[str]:
+    start = datetime(2014, 4, 1, 9, tzinfo=UTC)
+    out = []
+    for i in range(n):
+        child = f"B{i % children:06d}"
+        at = start + timedelta(minutes=i)
+        out.append(
+            ContactReceived(
+                event_id=f"bench.{i}",
+                occurred_at=at,
+                recorded_at=at,
+                child_id=child,
+                agency=Agency.SCHOOL,
+                correlation_id=f"bench.{i}",
+                referral_source=ReferralSource.SCHOOLS,
+                children=[ChildDetails(child_id=child, dob=datetime(2008, 1, 1).date(), sex=Sex.FEMALE)],
+                concerns=CONCERN_CYCLE[i % len(CONCERN_CYCLE)],
+            ).model_dump_json()
+        )
+    return out
+
+
+async def _fill(client: aioredis.Redis, key: str, payloads: list[str]) -> None:
+    pipe = client.pipeline(transaction=False)
+    for index, payload in enumerate(payloads, start=1):
+        pipe.xadd(key, {"event": payload})
+        if index % 2000 == 0:
+            await pipe.execute()
+    await pipe.execute()
+
+
+async def raw_loop(client: aioredis.Redis, key: str, payloads: list[str], batch: int) -> float:
+    """Events per second of XREADGROUP + validate + XACK, from a filled stream."""
+    await _fill(client, key, payloads)
+    await client.xgroup_create(key, "raw", id="0")
+    done = 0
+    started = time.perf_counter()
+    while done < len(payloads):
+        reply = await client.xreadgroup("raw", "raw-1", {key: ">"}, count=batch)
+        for _, entries in reply:
+            for _, fields in entries:
+                parse_event(fields[b"event"])
+            await client.xack(key, "raw", *[entry_id for entry_id, _ in entries])
+            done += len(entries)
+    return len(payloads) / (time.perf_counter() - started)
+
+
+async def edge_run(settings: Settings, consumer: Consumer[Any], payloads: list[str]) -> float:
+    """Events per second through the hub's real subscribers, from a filled stream."""
+    hub = Hub(settings, [consumer], run_consumers=False)
+    await hub.start()
+    try:
+        await _fill(hub.redis, hub.keys.stream("contacts"), payloads)
+        started = time.perf_counter()
+        await hub.broker.start()
+        await hub.drain(timeout=600, poll=0.002)
+        return len(payloads) / (time.perf_counter() - started)
+    finally:
+        await hub.stop()
+
+
+@dataclass
+class BenchResult:
+    events: int
+    rounds: int
+    batch_size: int
+    redis_version: str
+    raw: list[float]
+    edge_noop: list[float]
+    screening: list[float]
+
+    def as_dict(self) -> dict[str, Any]:
+        raw = statistics.median(self.raw)
+        noop = statistics.median(self.edge_noop)
+        screen = statistics.median(self.screening)
+        return {
+            "events": self.events,
+            "rounds": self.rounds,
+            "batch_size": self.batch_size,
+            "redis_version": self.redis_version,
+            "raw_redis_py_events_per_s": round(raw),
+            "edge_noop_events_per_s": round(noop),
+            "screening_events_per_s": round(screen),
+            "edge_noop_ratio": round(noop / raw, 3),
+            "screening_ratio": round(screen / raw, 3),
+            "samples": {"raw": self.raw, "edge_noop": self.edge_noop, "screening": self.screening},
+        }
+
+
+async def run_bench(settings: Settings, events: int, rounds: int, children: int) -> BenchResult:
+    """Rounds interleave raw, no-op edge and screening so drift hits all three alike."""
+    payloads = contacts(events, children)
+    thresholds = load_thresholds(settings.thresholds)
+    result = BenchResult(events, rounds, settings.batch_size, "", [], [], [])
+    async with Hub(settings, [], run_consumers=False) as base:
+        info = await base.redis.info("server")
+        result.redis_version = str(info.get("redis_version", "?"))
+        for round_no in range(rounds):
+            ns = f"{settings.namespace}-bench-{round_no}"
+            key = f"mash:{{{ns}}}:raw"
+            result.raw.append(await raw_loop(base.redis, key, payloads, settings.batch_size))
+            url = base.url
+            for label, consumer in (("noop", noop_consumer()), ("screening", screening.build(thresholds))):
+                run_settings = settings.model_copy(
+                    update={"namespace": f"{ns}-{label}", "redis_url": _secret(url)}
+                )
+                rate = await edge_run(run_settings, consumer, payloads)
+                (result.edge_noop if label == "noop" else result.screening).append(rate)
+            await _delete_namespace(base.redis, ns)
+    return result
+
+
+async def _delete_namespace(client: aioredis.Redis, namespace: str) -> None:
+    """Remove only the keys this benchmark made: never FLUSHDB someone's Redis."""
+    async for key in client.scan_iter(match=f"mash:{{{namespace}*", count=1000):
+        await client.delete(key)
+
+
+def _secret(url: str) -> Any:
+    from pydantic import SecretStr  # noqa: PLC0415
+
+    return SecretStr(url)

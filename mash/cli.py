@@ -1,0 +1,298 @@
+"""The `mash` command line: replay, publish, worker, schemas, bench.
+
+Every user mistake (a bad file, a wrong URL, an unreachable Redis) ends as one line on stderr
+and exit code 2; a failed expectation is exit code 1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+from collections.abc import Callable, Coroutine, Iterator
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import typer
+from pydantic import SecretStr, ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from mash import logs
+from mash.errors import MashError
+from mash.settings import Settings
+
+app = typer.Typer(
+    name="mash",
+    help="Simulate a Multi-Agency Safeguarding Hub on Redis streams.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+T = TypeVar("T")
+
+
+class Format(StrEnum):
+    md = "md"
+    json = "json"
+
+
+RedisUrl = Annotated[
+    str | None,
+    typer.Option("--redis-url", envvar="MASH_REDIS_URL", show_envvar=True,
+                 help="Redis to use (redis://, rediss://, unix://). Default: a private embedded one."),
+]
+Namespace = Annotated[
+    str | None,
+    typer.Option("--namespace", "-n", help="Hub namespace: stream keys are mash:{NS}:<stream>."),
+]
+BatchSize = Annotated[int | None, typer.Option("--batch-size", help="Entries read per batch.")]
+LogLevel = Annotated[str | None, typer.Option("--log-level", help="DEBUG, INFO, WARNING, ERROR.")]
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def settings_from(
+    redis_url: str | None = None,
+    namespace: str | None = None,
+    batch_size: int | None = None,
+    log_level: str | None = None,
+    **extra: Any,
+) -> Settings:
+    overrides: dict[str, Any] = {k: v for k, v in extra.items() if v is not None}
+    if redis_url is not None:
+        overrides["redis_url"] = SecretStr(redis_url)
+    if namespace is not None:
+        overrides["namespace"] = namespace
+    if batch_size is not None:
+        overrides["batch_size"] = batch_size
+    if log_level is not None:
+        overrides["log_level"] = log_level
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"])
+        fail(f"setting {where} (MASH_{where.upper()} or its flag): {first['msg']}")
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine; user mistakes become one line, Ctrl-C exits 130 after cleanup."""
+    try:
+        return asyncio.run(coro)
+    except MashError as exc:
+        fail(str(exc))
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        raise typer.Exit(130) from None
+
+
+@app.command()
+def replay(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file (see scenarios/).")],
+    report: Annotated[Path | None, typer.Option("--report", help="Write the report here.")] = None,
+    fmt: Annotated[Format, typer.Option("--format", "-f", help="Report format.")] = Format.md,
+    thresholds: Annotated[
+        Path | None, typer.Option("--thresholds", help="Thresholds file overriding the scenario's.")
+    ] = None,
+    redis_url: RedisUrl = None,
+    namespace: Namespace = None,
+    batch_size: BatchSize = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only failures.")] = False,
+    log_level: LogLevel = None,
+) -> None:
+    """Replay a scenario through real Redis streams and check its expectations.
+
+    Exit 0 when every expectation holds, 1 when one fails, 2 for bad input.
+    """
+    from mash.replay import replay as run_replay  # noqa: PLC0415 - keep --help fast
+    from mash.report import render  # noqa: PLC0415
+    from mash.scenario import load_scenario  # noqa: PLC0415
+
+    settings = settings_from(redis_url, namespace, batch_size, log_level)
+    logs.configure(settings.log_level)
+    try:
+        loaded = load_scenario(scenario)
+    except MashError as exc:
+        fail(str(exc))
+    with _progress(quiet or not sys.stderr.isatty()) as on_step:
+        result = run(run_replay(loaded, settings, thresholds_override=thresholds, on_step=on_step))
+    if report is not None:
+        try:
+            report.write_text(render(result.report, fmt.value), encoding="utf-8")
+        except OSError as exc:
+            fail(f"cannot write report {report}: {exc.strerror}")
+    failed = [c for c in result.checks if not c.passed]
+    if not quiet:
+        _summary(result.report)
+    for check in failed:
+        err.print(f"[red]FAILED[/] {check.expectation}: {check.detail}", highlight=False)
+    if failed:
+        raise typer.Exit(1)
+
+
+def _summary(report: dict[str, Any]) -> None:
+    table = Table(title=f"mash replay: {report['scenario']}", show_header=False)
+    table.add_row("thresholds", report["thresholds"])
+    table.add_row("events published", str(sum(report["events_published"].values())))
+    decisions = report["decisions"]
+    by_outcome = ", ".join(f"{k} {v}" for k, v in decisions["by_outcome"].items()) or "none"
+    table.add_row("decisions", f"{decisions['total']} ({by_outcome})")
+    table.add_row("dead letters", str(report["dead_letters"]["total"]))
+    expectations = report["expectations"]
+    table.add_row("expectations", f"{expectations['passed']}/{expectations['total']} hold")
+    out.print(table)
+
+
+class _progress:
+    """A progress bar over replay steps, or nothing when output is not a terminal."""
+
+    def __init__(self, disabled: bool) -> None:
+        self.disabled = disabled
+        self.bar: Progress | None = None
+        self.task: Any = None
+
+    def __enter__(self) -> Callable[[int, int], None] | None:
+        if self.disabled:
+            return None
+        self.bar = Progress(
+            TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=err, transient=True,
+        )
+        self.bar.start()
+
+        def step(done: int, total: int) -> None:
+            assert self.bar is not None
+            if self.task is None:
+                self.task = self.bar.add_task("replay", total=total)
+            self.bar.update(self.task, completed=done)
+
+        return step
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+@app.command()
+def publish(
+    source: Annotated[str, typer.Argument(help="A JSONL file of events, a scenario YAML, or - for stdin.")],
+    redis_url: RedisUrl = None,
+    namespace: Namespace = None,
+    speed: Annotated[
+        float, typer.Option("--speed", help="Event-time speed-up (60 = a minute a second); 0 = flat out.")
+    ] = 0.0,
+) -> None:
+    """Publish events into a hub's streams, for other teams' integration tests."""
+    from mash.publishing import publish_source  # noqa: PLC0415
+
+    if redis_url is None:
+        fail("publish needs a Redis: give --redis-url or MASH_REDIS_URL")
+    if speed < 0:
+        fail("--speed must be 0 (no pacing) or more")
+    settings = settings_from(redis_url, namespace)
+    logs.configure(settings.log_level)
+    count = run(publish_source(source, settings, speed))
+    out.print(f"published {count} events to namespace {settings.namespace!r}")
+
+
+@app.command()
+def worker(
+    redis_url: RedisUrl = None,
+    namespace: Namespace = None,
+    thresholds: Annotated[Path | None, typer.Option("--thresholds", help="Thresholds file.")] = None,
+    batch_size: BatchSize = None,
+    log_level: LogLevel = None,
+) -> None:
+    """Run the consumers against a Redis until stopped (SIGINT/SIGTERM); JSON logs."""
+    from mash.workers import run_worker  # noqa: PLC0415
+
+    if redis_url is None:
+        fail("worker needs a Redis: give --redis-url or MASH_REDIS_URL")
+    settings = settings_from(
+        redis_url, namespace, batch_size, log_level or "INFO", thresholds=thresholds
+    )
+    logs.configure(settings.log_level, json=True)
+    run(run_worker(settings, _stop_signal()))
+
+
+def _stop_signal() -> Callable[[], asyncio.Event]:
+    def make() -> asyncio.Event:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        return stop
+
+    return make
+
+
+@app.command()
+def schemas(
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory for the schema files.")] = Path("schemas"),
+    check: Annotated[bool, typer.Option("--check", help="Exit 1 if files differ; write nothing.")] = False,
+) -> None:
+    """Write one JSON Schema per event type and the AsyncAPI document of the hub."""
+    from mash.contracts import generate  # noqa: PLC0415
+
+    files = generate()
+    stale = []
+    for relative, text in files.items():
+        path = out_dir / relative
+        current = path.read_text(encoding="utf-8") if path.exists() else None
+        if current != text:
+            stale.append(relative)
+            if not check:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(text, encoding="utf-8")
+    if check and stale:
+        err.print(f"out of date: {', '.join(sorted(stale))}; run: mash schemas --out {out_dir}")
+        raise typer.Exit(1)
+    out.print(f"{len(files)} schema files {'checked' if check else 'written'} in {out_dir}")
+
+
+@app.command()
+def bench(
+    events: Annotated[int, typer.Option("--events", help="Events per round.")] = 20_000,
+    rounds: Annotated[int, typer.Option("--rounds", help="Rounds; medians are reported.")] = 3,
+    children: Annotated[int, typer.Option("--children", help="Distinct children.")] = 4_000,
+    redis_url: RedisUrl = None,
+    batch_size: BatchSize = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Measure the edge against a raw redis-py XREADGROUP + validate + XACK loop."""
+    from mash.bench import run_bench  # noqa: PLC0415
+
+    if events < 1 or rounds < 1 or children < 1:
+        fail("--events, --rounds and --children must be at least 1")
+    settings = settings_from(redis_url, None, batch_size)
+    logs.configure(settings.log_level)
+    result = run(run_bench(settings, events, rounds, children)).as_dict()
+    if as_json:
+        out.print_json(json.dumps(result))
+        return
+    table = Table(title=f"mash bench: {events} events x {rounds} rounds, batch {result['batch_size']}, Redis {result['redis_version']}")
+    table.add_column("path")
+    table.add_column("events/s (median)", justify="right")
+    table.add_column("ratio to raw", justify="right")
+    table.add_row("raw redis-py loop", f"{result['raw_redis_py_events_per_s']:,}", "1.000")
+    table.add_row("edge, no-op rule", f"{result['edge_noop_events_per_s']:,}", f"{result['edge_noop_ratio']:.3f}")
+    table.add_row("edge + screening", f"{result['screening_events_per_s']:,}", f"{result['screening_ratio']:.3f}")
+    out.print(table)
+
+
+def main() -> None:
+    app()
+
+
+def iter_lines(path: Path) -> Iterator[str]:
+    with path.open(encoding="utf-8") as handle:
+        yield from handle

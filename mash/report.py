@@ -1,0 +1,124 @@
+"""The replay report: figures computed from the hub's output streams, never typed in.
+
+Deterministic by construction: sorted keys, no wall-clock times, no Redis entry ids.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from mash.expectations import Check
+from schemas.events import DeadLetter, Envelope, ScreeningDecided
+
+
+def _counts(values: Sequence[str]) -> dict[str, int]:
+    return dict(sorted(Counter(values).items()))
+
+
+def build_report(
+    *,
+    scenario: str,
+    description: str,
+    thresholds: str,
+    published: Sequence[Envelope],
+    decisions: Sequence[ScreeningDecided],
+    dead_letters: Sequence[DeadLetter],
+    checks: Sequence[Check],
+) -> dict[str, Any]:
+    ordered = sorted(decisions, key=lambda d: (d.occurred_at, d.event_id))
+    return {
+        "scenario": scenario,
+        "description": description,
+        "thresholds": thresholds,
+        "events_published": _counts([e.type for e in published]),
+        "decisions": {
+            "total": len(decisions),
+            "by_outcome": _counts([d.outcome.value for d in decisions]),
+            "by_level": _counts([str(int(d.level)) for d in decisions]),
+            "by_rag": _counts([d.rag.value for d in decisions]),
+            "list": [
+                {
+                    "contact": d.contact_id,
+                    "child": d.child_id,
+                    "at": d.occurred_at.isoformat(),
+                    "level": int(d.level),
+                    "rag": d.rag.value,
+                    "outcome": d.outcome.value,
+                    "due": d.decision_due.isoformat(),
+                    "reasons": [r.id for r in d.reasons],
+                }
+                for d in ordered
+            ],
+        },
+        "dead_letters": {
+            "total": len(dead_letters),
+            "by_reason": _counts([d.reason for d in dead_letters]),
+        },
+        "expectations": {
+            "total": len(checks),
+            "passed": sum(c.passed for c in checks),
+            "failed": [
+                {"expectation": c.expectation, "detail": c.detail} for c in checks if not c.passed
+            ],
+        },
+    }
+
+
+def to_json(report: dict[str, Any]) -> str:
+    return json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _table(title: str, counts: dict[str, int]) -> list[str]:
+    lines = [f"| {title} | count |", "|---|---:|"]
+    lines += [f"| {key} | {value} |" for key, value in counts.items()] or ["| (none) | 0 |"]
+    return [*lines, ""]
+
+
+def to_markdown(report: dict[str, Any]) -> str:
+    decisions = report["decisions"]
+    expectations = report["expectations"]
+    lines = [
+        f"# Replay report: {report['scenario']}",
+        "",
+        report["description"] or "",
+        "",
+        f"Thresholds: `{report['thresholds']}`",
+        "",
+        "## Events published",
+        "",
+        *_table("type", report["events_published"]),
+        f"## Screening decisions ({decisions['total']})",
+        "",
+        *_table("outcome", decisions["by_outcome"]),
+        *_table("level of need", decisions["by_level"]),
+        *_table("RAG", decisions["by_rag"]),
+        "| contact | child | at | level | RAG | outcome | due | reasons |",
+        "|---|---|---|---:|---|---|---|---|",
+    ]
+    for d in decisions["list"]:
+        lines.append(
+            f"| {d['contact']} | {d['child']} | {d['at']} | {d['level']} | {d['rag']} "
+            f"| {d['outcome']} | {d['due']} | {', '.join(d['reasons'])} |"
+        )
+    lines += [
+        "",
+        f"## Dead letters ({report['dead_letters']['total']})",
+        "",
+        *_table("reason", report["dead_letters"]["by_reason"]),
+        f"## Expectations: {expectations['passed']} of {expectations['total']} hold",
+        "",
+    ]
+    for failure in expectations["failed"]:
+        lines.append(f"- FAILED {failure['expectation']}: {failure['detail']}")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def render(report: dict[str, Any], fmt: str) -> str:
+    if fmt == "json":
+        return to_json(report)
+    if fmt == "md":
+        return to_markdown(report)
+    raise ValueError(f"unknown report format {fmt!r} (md or json)")
