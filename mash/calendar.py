@@ -22,22 +22,37 @@ def _bank_holidays(year: int) -> frozenset[date]:
     return frozenset(holidays.country_holidays("GB", subdiv="ENG", years=year).keys())
 
 
+def _is_working_day(day: date) -> bool:
+    return day.weekday() < 5 and day not in _bank_holidays(day.year)
+
+
+@lru_cache(maxsize=65_536)
+def _add_working_days(start: date, n: int) -> date:
+    # Cached: a borough's year asks for the same few hundred (date, n) pairs thousands of times.
+    day = start
+    remaining = n
+    while remaining:
+        day += timedelta(days=1)
+        if _is_working_day(day):
+            remaining -= 1
+    return day
+
+
+@lru_cache(maxsize=65_536)
+def _end_of_working_day(local_day: date, n: int) -> datetime:
+    return datetime.combine(_add_working_days(local_day, n), time(23, 59, 59), tzinfo=LONDON)
+
+
 class WorkingDayCalendar:
     """England and Wales working days; pure apart from the holiday tables it caches."""
 
     def is_working_day(self, day: date) -> bool:
-        return day.weekday() < 5 and day not in _bank_holidays(day.year)
+        return _is_working_day(day)
 
     def add_working_days(self, start: date, n: int) -> date:
         if n < 0:
             raise ValueError("working days to add must be zero or more")
-        day = start
-        remaining = n
-        while remaining:
-            day += timedelta(days=1)
-            if self.is_working_day(day):
-                remaining -= 1
-        return day
+        return _add_working_days(start, n)
 
     def working_days_between(self, start: date, end: date) -> int:
         """Working days after `start` up to and including `end` (0 when end <= start)."""
@@ -51,7 +66,8 @@ class WorkingDayCalendar:
 
     def deadline(self, start: datetime, working_days: int) -> datetime:
         """End of the London day `working_days` after the London date of `start`."""
-        local_day = start.astimezone(LONDON).date()
-        due_day = self.add_working_days(local_day, working_days)
-        end_of_day = datetime.combine(due_day, time(23, 59, 59), tzinfo=LONDON)
-        return end_of_day.astimezone(start.tzinfo)
+        if working_days < 0:
+            raise ValueError("working days to add must be zero or more")
+        return _end_of_working_day(start.astimezone(LONDON).date(), working_days).astimezone(
+            start.tzinfo
+        )

@@ -86,9 +86,12 @@ def line_of(data: Any, loc: Sequence[int | str]) -> int | None:
 def describe(exc: ValidationError) -> tuple[tuple[int | str, ...], str]:
     """The location and a one-line message of the first error pydantic found."""
     errors = exc.errors(include_url=False)
+    # A misspelt key shows up twice: as an unknown field and as the field now missing.
+    # The misspelling is the one worth reporting.
+    errors.sort(key=lambda e: e["type"] != "extra_forbidden")
     first = errors[0]
     loc = tuple(p for p in first["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-    message = first["msg"]
+    message = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
         message = "unknown field (check the spelling)"
     elif first["type"] == "missing":

@@ -128,19 +128,68 @@ def facts_for(
     )
 
 
-def matches(when: Conditions, facts: Facts) -> bool:  # noqa: PLR0911 - one test per condition
-    if when.concerns_any is not None and not facts.concerns & set(when.concerns_any):
+@dataclass(frozen=True, slots=True)
+class Compiled:
+    """A descriptor with its lists turned into sets once, and its `Reason` built once."""
+
+    descriptor: Descriptor
+    reason: Reason
+    concerns_any: frozenset[Factor] | None
+    cse_indicators_any: frozenset[CSEIndicator] | None
+    referral_source_any: frozenset[ReferralSource] | None
+
+    @classmethod
+    def of(cls, d: Descriptor) -> Compiled:
+        w = d.when
+        return cls(
+            descriptor=d,
+            reason=Reason(id=d.id, level=d.level, text=d.text),
+            concerns_any=frozenset(w.concerns_any) if w.concerns_any is not None else None,
+            cse_indicators_any=(
+                frozenset(w.cse_indicators_any) if w.cse_indicators_any is not None else None
+            ),
+            referral_source_any=(
+                frozenset(w.referral_source_any) if w.referral_source_any is not None else None
+            ),
+        )
+
+    def matches(self, facts: Facts) -> bool:
+        if self.concerns_any is not None and self.concerns_any.isdisjoint(facts.concerns):
+            return False
+        if self.cse_indicators_any is not None and self.cse_indicators_any.isdisjoint(
+            facts.cse_indicators
+        ):
+            return False
+        if (
+            self.referral_source_any is not None
+            and facts.referral_source not in self.referral_source_any
+        ):
+            return False
+        return matches(self.descriptor.when, facts, lists_checked=True)
+
+
+def matches(when: Conditions, facts: Facts, *, lists_checked: bool = False) -> bool:  # noqa: PLR0911
+    """Whether every condition given holds; one test per condition, all monotone."""
+    if not lists_checked and not _lists_match(when, facts):
         return False
-    if when.concerns_at_least is not None and len(facts.concerns) < when.concerns_at_least:
+    return _scalars_match(when, facts)
+
+
+def _lists_match(when: Conditions, facts: Facts) -> bool:
+    if when.concerns_any is not None and not facts.concerns & set(when.concerns_any):
         return False
     if when.cse_indicators_any is not None and not facts.cse_indicators & set(
         when.cse_indicators_any
     ):
         return False
-    if (
+    return not (
         when.referral_source_any is not None
         and facts.referral_source not in when.referral_source_any
-    ):
+    )
+
+
+def _scalars_match(when: Conditions, facts: Facts) -> bool:  # noqa: PLR0911
+    if when.concerns_at_least is not None and len(facts.concerns) < when.concerns_at_least:
         return False
     if when.injury and not facts.injury:
         return False
@@ -169,12 +218,50 @@ def matches(when: Conditions, facts: Facts) -> bool:  # noqa: PLR0911 - one test
     )
 
 
-def screen(facts: Facts, thresholds: Thresholds) -> Decision:
+@dataclass(frozen=True, slots=True)
+class Table:
+    """Compiled descriptors, indexed so a contact is tested only against candidates.
+
+    A descriptor that names concerns can only match a contact sharing one; the rest (history,
+    age, CSE level) are always candidates. File order is kept, which fixes the reason order.
+    """
+
+    descriptors: tuple[Compiled, ...]
+    by_concern: dict[Factor, frozenset[int]]
+    always: frozenset[int]
+    reason_of: dict[str, Reason]
+
+    def candidates(self, concerns: frozenset[Factor]) -> list[Compiled]:
+        chosen = set(self.always)
+        for concern in concerns:
+            chosen |= self.by_concern.get(concern, frozenset())
+        return [self.descriptors[i] for i in sorted(chosen)]
+
+
+def compile_thresholds(thresholds: Thresholds) -> Table:
+    compiled = tuple(Compiled.of(d) for d in thresholds.descriptors)
+    by_concern: dict[Factor, set[int]] = {}
+    always: set[int] = set()
+    for index, item in enumerate(compiled):
+        if item.concerns_any is None:
+            always.add(index)
+        for concern in item.concerns_any or ():
+            by_concern.setdefault(concern, set()).add(index)
+    return Table(
+        descriptors=compiled,
+        by_concern={k: frozenset(v) for k, v in by_concern.items()},
+        always=frozenset(always),
+        reason_of={c.descriptor.id: c.reason for c in compiled},
+    )
+
+
+def screen(facts: Facts, thresholds: Thresholds, table: Table | None = None) -> Decision:
     """Level = the highest matching descriptor; RAG = the most urgent that applies."""
-    matched = [d for d in thresholds.descriptors if matches(d.when, facts)]
+    table = table if table is not None else compile_thresholds(thresholds)
+    matched = [c.descriptor for c in table.candidates(facts.concerns) if c.matches(facts)]
     if not matched:
         response = thresholds.levels[Level.UNIVERSAL]
-        no_concerns = not facts.concerns and not facts.cse_indicators
+        no_concerns = not (facts.concerns or facts.cse_indicators or facts.injury or facts.urgent)
         outcome = thresholds.no_concerns_outcome if no_concerns else response.outcome
         return Decision(Level.UNIVERSAL, response.rag, outcome, ())
     level = max(d.level for d in matched)
@@ -220,16 +307,19 @@ def decide_contact(
     contact: ContactReceived,
     thresholds: Thresholds,
     calendar: WorkingDayCalendar,
+    table: Table | None = None,
 ) -> tuple[dict[str, ChildHistory], list[Envelope]]:
     """One decision per child named, all sharing the contact's correlation id."""
+    table = table if table is not None else compile_thresholds(thresholds)
+    reason_of = table.reason_of
     changed: dict[str, ChildHistory] = {}
     out: list[Envelope] = []
     correlation = contact.correlation_id or contact.event_id
     for child in contact.children:
         history = histories[child.child_id]
         facts = facts_for(contact, child, history, thresholds.history_window_days)
-        decision = screen(facts, thresholds)
-        reasons = [Reason(id=d.id, level=d.level, text=d.text) for d in decision.reasons]
+        decision = screen(facts, thresholds, table)
+        reasons = [reason_of[d.id] for d in decision.reasons]
         outcome = decision.outcome
         if history.allocated:
             outcome = Outcome.ALLOCATED_WORKER
@@ -241,8 +331,10 @@ def decide_contact(
                     text="Child has an open case: passed to the allocated worker",
                 ),
             )
+        # Built without re-validation: every field comes typed from this function, and the
+        # property tests parse each decision back through the wire union to keep it honest.
         out.append(
-            ScreeningDecided(
+            ScreeningDecided.model_construct(
                 event_id=f"{contact.event_id}.decision.{child.child_id}",
                 occurred_at=contact.occurred_at,
                 recorded_at=contact.occurred_at,
@@ -323,12 +415,15 @@ class ScreeningRule:
     def __init__(self, thresholds: Thresholds, calendar: WorkingDayCalendar) -> None:
         self.thresholds = thresholds
         self.calendar = calendar
+        self.table = compile_thresholds(thresholds)
 
     def __call__(
         self, histories: Mapping[str, ChildHistory], event: Event
     ) -> tuple[dict[str, ChildHistory], list[Envelope]]:
         if isinstance(event, ContactReceived):
-            return decide_contact(histories, event, self.thresholds, self.calendar)
+            return decide_contact(
+                histories, event, self.thresholds, self.calendar, self.table
+            )
         window = self.thresholds.history_window_days
         changed = {
             child: update_history(history, event, window) for child, history in histories.items()

@@ -1,0 +1,44 @@
+"""Building valid events with few words, for tests."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from schemas import ContactReceived, parse_event_data
+
+T0 = datetime(2014, 1, 6, 9, 0, tzinfo=UTC)
+
+
+def contact_data(
+    event_id: str = "c1",
+    children: tuple[str, ...] = ("C1",),
+    concerns: tuple[str, ...] = ("16A",),
+    at: datetime = T0,
+    dob: date = date(2008, 1, 1),
+    **fields: Any,
+) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "event_id": event_id,
+        "type": "contact.received",
+        "occurred_at": at.isoformat(),
+        "recorded_at": at.isoformat(),
+        "child_id": children[0],
+        "agency": "school",
+        "correlation_id": event_id,
+        "referral_source": "2A",
+        "children": [{"child_id": c, "dob": dob.isoformat(), "sex": "F"} for c in children],
+        "concerns": list(concerns),
+    }
+    data.update(fields)
+    return data
+
+
+def contact(**kwargs: Any) -> ContactReceived:
+    event = parse_event_data(contact_data(**kwargs))
+    assert isinstance(event, ContactReceived)
+    return event
+
+
+def days(n: float) -> timedelta:
+    return timedelta(days=n)

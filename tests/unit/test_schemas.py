@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+from pydantic import ValidationError
+
+from schemas import EVENT_TYPES, ContactReceived, parse_event, parse_event_data, to_wire
+from tests.factories import contact, contact_data
+
+
+def test_contact_round_trips_through_the_wire() -> None:
+    event = contact()
+    assert parse_event(to_wire(event)) == event
+
+
+def test_every_event_type_has_a_stream_and_a_literal_type() -> None:
+    assert len(EVENT_TYPES) == 23
+    for name, model in EVENT_TYPES.items():
+        assert model.stream in {
+            "contacts", "missing", "casework", "clock", "decisions", "cse", "timescales", "dlq"
+        }
+        assert model.model_fields["type"].default == name
+
+
+def test_unknown_field_is_rejected() -> None:
+    with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
+        parse_event_data(contact_data(concens=["16A"]))
+
+
+def test_unknown_type_is_rejected() -> None:
+    data = contact_data()
+    data["type"] = "contact.recieved"
+    with pytest.raises(ValidationError) as info:
+        parse_event_data(data)
+    assert info.value.errors()[0]["type"] == "union_tag_invalid"
+
+
+def test_strict_models_do_not_coerce_numbers_from_text() -> None:
+    with pytest.raises(ValidationError):
+        parse_event(json.dumps(contact_data(urgent="yes")))
+
+
+def test_unknown_code_is_rejected() -> None:
+    with pytest.raises(ValidationError, match="16X"):
+        parse_event_data(contact_data(concerns=("16X",)))
+
+
+def test_out_of_range_event_time_is_rejected() -> None:
+    data = contact_data()
+    data["occurred_at"] = "1850-01-01T00:00:00+00:00"
+    with pytest.raises(ValidationError, match="outside the supported range"):
+        parse_event_data(data)
+
+
+def test_naive_event_time_is_rejected() -> None:
+    data = contact_data()
+    data["occurred_at"] = "2014-01-01T09:00:00"
+    with pytest.raises(ValidationError, match="timezone"):
+        parse_event_data(data)
+
+
+def test_events_are_frozen() -> None:
+    event = contact()
+    with pytest.raises(ValidationError):
+        event.urgent = True  # type: ignore[misc]
+
+
+def test_contact_child_id_must_be_the_first_child() -> None:
+    data = contact_data(children=("C1", "C2"))
+    data["child_id"] = "C2"
+    with pytest.raises(ValidationError, match="first child"):
+        parse_event_data(data)
+
+
+def test_a_child_named_twice_is_rejected() -> None:
+    with pytest.raises(ValidationError, match="named twice"):
+        parse_event_data(contact_data(children=("C1", "C1")))
+
+
+def test_dob_far_after_the_contact_is_rejected_but_unborn_is_allowed() -> None:
+    from datetime import date
+
+    assert isinstance(contact(dob=date(2014, 5, 1)), ContactReceived)  # pre-birth contact
+    with pytest.raises(ValidationError, match="after the contact"):
+        contact(dob=date(2016, 1, 1))
