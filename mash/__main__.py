@@ -1,0 +1,3 @@
+from mash.cli import main
+
+main()

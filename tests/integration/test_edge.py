@@ -1,0 +1,198 @@
+"""The edge's delivery guarantees, proven on a real Redis server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Mapping
+from datetime import timedelta
+
+import pytest
+from pydantic import BaseModel
+
+import consumers.screening as screening
+from mash.edge import Consumer, Edge
+from mash.hub import Hub
+from mash.settings import DEFAULT_THRESHOLDS, Settings
+from schemas import ContactReceived, DeadLetter, Envelope, Event, ScreeningDecided, to_wire
+from tests.factories import T0, contact, contact_data
+
+
+def hub_for(settings: Settings, **kw: object) -> Hub:
+    return Hub(settings, [screening.build(DEFAULT_THRESHOLDS)], **kw)  # type: ignore[arg-type]
+
+
+async def decisions(hub: Hub) -> list[ScreeningDecided]:
+    return [e for e in await hub.read("decisions") if isinstance(e, ScreeningDecided)]
+
+
+async def test_contacts_become_decisions_on_plain_json_entries(settings: Settings) -> None:
+    async with hub_for(settings) as hub:
+        await hub.publish([contact(event_id=f"c{i}", at=T0 + timedelta(days=i)) for i in range(3)])
+        await hub.drain(timeout=20)
+        raw = await hub.redis.xrange(hub.keys.stream("decisions"))
+    # Any client in any language reads one JSON field per entry, no faststream framing.
+    assert [set(fields) for _, fields in raw] == [{b"event"}] * 3
+    first = json.loads(raw[0][1][b"event"])
+    assert first["type"] == "screening.decided"
+    assert first["contact_id"] == "c0"
+
+
+async def test_a_redelivered_event_changes_nothing(settings: Settings) -> None:
+    event = contact()
+    async with hub_for(settings) as hub:
+        await hub.publish([event])
+        await hub.drain(timeout=20)
+        state_before = await hub.redis.hgetall(hub.keys.state("screening"))
+        revs_before = await hub.redis.hgetall(hub.keys.revisions("screening"))
+        # The same event delivered again: published twice more, and re-applied directly.
+        await hub.publish([event, event])
+        await hub.drain(timeout=20)
+        entries = await hub.redis.xrange(hub.keys.stream("contacts"))
+        edge = hub.edges["screening"]
+        result = await edge.apply("contacts", entries)
+        assert result.skipped_duplicates == 3
+        assert len(await decisions(hub)) == 1
+        assert await hub.redis.hgetall(hub.keys.state("screening")) == state_before
+        assert await hub.redis.hgetall(hub.keys.revisions("screening")) == revs_before
+
+
+async def test_a_consumer_killed_between_read_and_ack_loses_nothing(settings: Settings) -> None:
+    events = [contact(event_id=f"k{i}", children=(f"K{i}",), at=T0 + timedelta(hours=i)) for i in range(25)]
+    async with hub_for(settings, run_consumers=False) as hub:
+        await hub.publish(events)
+        key = hub.keys.stream("contacts")
+        # A worker reads the whole backlog and dies before committing anything.
+        taken = await hub.redis.xreadgroup("screening", "dead-worker", {key: ">"}, count=100)
+        assert len(taken[0][1]) == 25
+        pending = await hub.redis.xpending(key, "screening")
+        assert pending["pending"] == 25
+        # A new worker starts: its reclaim lane takes the dead worker's entries once idle.
+        await hub.broker.start()
+        await hub.drain(timeout=30)
+        got = await decisions(hub)
+        assert sorted(d.contact_id for d in got) == sorted(e.event_id for e in events)
+        assert (await hub.redis.xpending(key, "screening"))["pending"] == 0
+
+
+def malformed(i: int) -> dict[str, str]:
+    kind = i % 6
+    if kind == 0:
+        return {"event": "{not json" + str(i)}
+    if kind == 1:
+        return {"event": json.dumps(contact_data(event_id=f"m{i}") | {"type": "contact.recieved"})}
+    if kind == 2:
+        return {"payload": "no event field"}
+    if kind == 3:
+        return {"event": json.dumps(contact_data(event_id=f"m{i}") | {"occurred_at": "2214-01-01T00:00:00Z"})}
+    if kind == 4:
+        return {"event": json.dumps(contact_data(event_id=f"m{i}", concerns=("99Z",)))}
+    tick = {"event_id": f"t{i}", "type": "clock.tick", "occurred_at": T0.isoformat(),
+            "recorded_at": T0.isoformat(), "agency": "mash"}
+    return {"event": json.dumps(tick)}
+
+
+async def test_a_thousand_malformed_entries_are_dead_lettered_and_the_stream_moves_on(
+    settings: Settings,
+) -> None:
+    async with hub_for(settings) as hub:
+        pipe = hub.redis.pipeline(transaction=False)
+        for i in range(1000):
+            pipe.xadd(hub.keys.stream("contacts"), malformed(i))
+        await pipe.execute()
+        await hub.publish([contact(event_id="good")])
+        await hub.drain(timeout=60)
+        dead = [e for e in await hub.read("dlq") if isinstance(e, DeadLetter)]
+        assert len(dead) == 1000
+        reasons = {d.reason for d in dead}
+        assert reasons == {"invalid_json", "unknown_type", "missing_field", "invalid_event", "wrong_stream"}
+        assert all(d.detail and d.source_id and d.payload for d in dead)
+        date_letter = next(d for d in dead if "2214" in d.payload)
+        assert "outside the supported range" in date_letter.detail
+        assert [d.contact_id for d in await decisions(hub)] == ["good"]
+
+
+class Count(BaseModel):
+    n: int = 0
+
+
+def exploding_rule(states: Mapping[str, Count], event: Event) -> tuple[dict[str, Count], list[Envelope]]:
+    if event.event_id == "boom":
+        raise ZeroDivisionError("division by zero")
+    return {k: Count(n=v.n + 1) for k, v in states.items()}, []
+
+
+async def test_a_rule_that_raises_dead_letters_the_event_with_a_summary(settings: Settings) -> None:
+    consumer = Consumer(
+        name="exploding", inputs=("contacts",), handles=frozenset({"contact.received"}),
+        state_type=Count, keys=lambda e: [e.child_id or ""], rule=exploding_rule,
+    )
+    async with Hub(settings, [consumer]) as hub:
+        await hub.publish([contact(event_id="a"), contact(event_id="boom"), contact(event_id="b")])
+        await hub.drain(timeout=20)
+        dead = [e for e in await hub.read("dlq") if isinstance(e, DeadLetter)]
+        assert [(d.reason, d.source_id) for d in dead] == [("rule_error", "boom")]
+        assert "ZeroDivisionError: division by zero" in dead[0].detail
+        state = await hub.redis.hget(hub.keys.state("exploding"), "C1")
+        assert Count.model_validate_json(state).n == 2
+
+
+async def test_two_workers_racing_on_one_batch_apply_it_once(settings: Settings) -> None:
+    events = [contact(event_id=f"r{i}", at=T0 + timedelta(hours=i)) for i in range(40)]
+    async with hub_for(settings, run_consumers=False) as hub:
+        await hub.publish(events)
+        entries = await hub.redis.xrange(hub.keys.stream("contacts"))
+        rival = Edge(hub.redis, hub.keys, hub.edges["screening"].consumer)
+        results = await asyncio.gather(
+            hub.edges["screening"].apply("contacts", entries), rival.apply("contacts", entries)
+        )
+        assert sum(r.applied for r in results) == 40
+        got = await decisions(hub)
+        assert len(got) == len({d.event_id for d in got}) == 40
+        # The fourth contact in a year is level 3 in exactly one decision: history applied once.
+        assert [d.level for d in got if d.contact_id == "r3"] == [3]
+
+
+async def test_an_entry_delivered_too_often_is_dead_lettered(settings: Settings) -> None:
+    poison = contact(event_id="poison")
+    async with hub_for(settings.model_copy(update={"max_attempts": 3}), run_consumers=False) as hub:
+        await hub.publish([poison])
+        key = hub.keys.stream("contacts")
+        taken = await hub.redis.xreadgroup("screening", "crashy", {key: ">"}, count=10)
+        entry_id = taken[0][1][0][0]
+        await hub.redis.xclaim(key, "screening", "crashy", 0, [entry_id], retrycount=5)
+        await hub.broker.start()
+        await hub.drain(timeout=30)
+        dead = [e for e in await hub.read("dlq") if isinstance(e, DeadLetter)]
+        assert [(d.reason, d.source_id) for d in dead] == [("too_many_attempts", entry_id.decode())]
+        assert await decisions(hub) == []
+
+
+async def test_wrong_redis_url_is_one_clear_error_without_credentials() -> None:
+    from pydantic import SecretStr
+
+    from mash.errors import HubUnavailable
+
+    settings = Settings(redis_url=SecretStr("redis://admin:hunter2@127.0.0.1:1/0"))
+    with pytest.raises(HubUnavailable) as info:
+        await Hub(settings, []).start()
+    message = str(info.value)
+    assert message.startswith("cannot reach Redis at redis://***@127.0.0.1:1/0")
+    assert "hunter2" not in message and "admin" not in message
+
+
+async def test_contact_payload_reaches_only_debug_logs(settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    from mash import logs
+
+    logs.configure("INFO", json=True)
+    async with hub_for(settings) as hub:
+        await hub.redis.xadd(hub.keys.stream("contacts"), {"event": json.dumps(
+            contact_data(event_id="secret", narrative="SENSITIVE-NARRATIVE", children=("CHILD-XYZ",))
+            | {"concerns": ["nope"]})})
+        await hub.drain(timeout=20)
+    logs.configure("WARNING")
+    captured = capsys.readouterr()
+    assert "dead letter" in captured.err
+    assert "SENSITIVE-NARRATIVE" not in captured.err + captured.out
+    assert "CHILD-XYZ" not in captured.err + captured.out
+    assert isinstance(contact(), ContactReceived)
