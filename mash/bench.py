@@ -19,7 +19,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from pydantic import BaseModel
 
-import consumers.screening as screening
+from consumers import screening
 from consumers.screening.thresholds import load_thresholds
 from mash.edge import Consumer
 from mash.hub import Hub
@@ -27,9 +27,14 @@ from mash.settings import Settings
 from schemas.codes import Agency, Factor, ReferralSource, Sex
 from schemas.events import ChildDetails, ContactReceived, Envelope, Event, parse_event
 
-CONCERN_CYCLE = (
-    [Factor.NEGLECT], [Factor.DOMESTIC_ABUSE_PARENT, Factor.ALCOHOL_PARENT], [Factor.MISSING],
-    [Factor.SEXUAL_ABUSE], [Factor.MENTAL_HEALTH_PARENT], [], [Factor.SELF_HARM],
+CONCERN_CYCLE: tuple[list[Factor], ...] = (
+    [Factor.NEGLECT],
+    [Factor.DOMESTIC_ABUSE_PARENT, Factor.ALCOHOL_PARENT],
+    [Factor.MISSING],
+    [Factor.SEXUAL_ABUSE],
+    [Factor.MENTAL_HEALTH_PARENT],
+    [],
+    [Factor.SELF_HARM],
 )
 
 
@@ -37,7 +42,9 @@ class _Nothing(BaseModel):
     pass
 
 
-def _noop_rule(states: Mapping[str, _Nothing], event: Event) -> tuple[dict[str, _Nothing], list[Envelope]]:
+def _noop_rule(
+    states: Mapping[str, _Nothing], event: Event
+) -> tuple[dict[str, _Nothing], list[Envelope]]:
     return {}, []
 
 
@@ -68,7 +75,9 @@ def contacts(n: int, children: int) -> list[str]:
                 agency=Agency.SCHOOL,
                 correlation_id=f"bench.{i}",
                 referral_source=ReferralSource.SCHOOLS,
-                children=[ChildDetails(child_id=child, dob=datetime(2008, 1, 1).date(), sex=Sex.FEMALE)],
+                children=[
+                    ChildDetails(child_id=child, dob=datetime(2008, 1, 1).date(), sex=Sex.FEMALE)
+                ],
                 concerns=CONCERN_CYCLE[i % len(CONCERN_CYCLE)],
             ).model_dump_json()
         )
@@ -91,7 +100,7 @@ async def raw_loop(client: aioredis.Redis, key: str, payloads: list[str], batch:
     done = 0
     started = time.perf_counter()
     while done < len(payloads):
-        reply = await client.xreadgroup("raw", "raw-1", {key: ">"}, count=batch)
+        reply: Any = await client.xreadgroup("raw", "raw-1", {key: ">"}, count=batch)
         for _, entries in reply:
             for _, fields in entries:
                 parse_event(fields[b"event"])
@@ -155,7 +164,10 @@ async def run_bench(settings: Settings, events: int, rounds: int, children: int)
             key = f"mash:{{{ns}}}:raw"
             result.raw.append(await raw_loop(base.redis, key, payloads, settings.batch_size))
             url = base.url
-            for label, consumer in (("noop", noop_consumer()), ("screening", screening.build(thresholds))):
+            for label, consumer in (
+                ("noop", noop_consumer()),
+                ("screening", screening.build(thresholds)),
+            ):
                 run_settings = settings.model_copy(
                     update={"namespace": f"{ns}-{label}", "redis_url": _secret(url)}
                 )

@@ -44,8 +44,12 @@ class Format(StrEnum):
 
 RedisUrl = Annotated[
     str | None,
-    typer.Option("--redis-url", envvar="MASH_REDIS_URL", show_envvar=True,
-                 help="Redis to use (redis://, rediss://, unix://). Default: a private embedded one."),
+    typer.Option(
+        "--redis-url",
+        envvar="MASH_REDIS_URL",
+        show_envvar=True,
+        help="Redis to use (redis://, rediss://, unix://). Default: a private embedded one.",
+    ),
 ]
 Namespace = Annotated[
     str | None,
@@ -123,7 +127,7 @@ def replay(
         loaded = load_scenario(scenario)
     except MashError as exc:
         fail(str(exc))
-    with _progress(quiet or not sys.stderr.isatty()) as on_step:
+    with ProgressSteps(quiet or not sys.stderr.isatty()) as on_step:
         result = run(run_replay(loaded, settings, thresholds_override=thresholds, on_step=on_step))
     if report is not None:
         try:
@@ -152,7 +156,7 @@ def _summary(report: dict[str, Any]) -> None:
     out.print(table)
 
 
-class _progress:
+class ProgressSteps:
     """A progress bar over replay steps, or nothing when output is not a terminal."""
 
     def __init__(self, disabled: bool) -> None:
@@ -164,8 +168,12 @@ class _progress:
         if self.disabled:
             return None
         self.bar = Progress(
-            TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            console=err, transient=True,
+            TextColumn("replaying"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
         )
         self.bar.start()
 
@@ -184,11 +192,14 @@ class _progress:
 
 @app.command()
 def publish(
-    source: Annotated[str, typer.Argument(help="A JSONL file of events, a scenario YAML, or - for stdin.")],
+    source: Annotated[
+        str, typer.Argument(help="A JSONL file of events, a scenario YAML, or - for stdin.")
+    ],
     redis_url: RedisUrl = None,
     namespace: Namespace = None,
     speed: Annotated[
-        float, typer.Option("--speed", help="Event-time speed-up (60 = a minute a second); 0 = flat out.")
+        float,
+        typer.Option("--speed", help="Event-time speed-up (60 = a minute a second); 0 = flat out."),
     ] = 0.0,
 ) -> None:
     """Publish events into a hub's streams, for other teams' integration tests."""
@@ -208,7 +219,9 @@ def publish(
 def worker(
     redis_url: RedisUrl = None,
     namespace: Namespace = None,
-    thresholds: Annotated[Path | None, typer.Option("--thresholds", help="Thresholds file.")] = None,
+    thresholds: Annotated[
+        Path | None, typer.Option("--thresholds", help="Thresholds file.")
+    ] = None,
     batch_size: BatchSize = None,
     log_level: LogLevel = None,
 ) -> None:
@@ -237,8 +250,12 @@ def _stop_signal() -> Callable[[], asyncio.Event]:
 
 @app.command()
 def schemas(
-    out_dir: Annotated[Path, typer.Option("--out", help="Directory for the schema files.")] = Path("schemas"),
-    check: Annotated[bool, typer.Option("--check", help="Exit 1 if files differ; write nothing.")] = False,
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory for the schema files.")] = Path(
+        "schemas"
+    ),
+    check: Annotated[
+        bool, typer.Option("--check", help="Exit 1 if files differ; write nothing.")
+    ] = False,
 ) -> None:
     """Write one JSON Schema per event type and the AsyncAPI document of the hub."""
     from mash.contracts import generate  # noqa: PLC0415
@@ -279,13 +296,26 @@ def bench(
     if as_json:
         out.print_json(json.dumps(result))
         return
-    table = Table(title=f"mash bench: {events} events x {rounds} rounds, batch {result['batch_size']}, Redis {result['redis_version']}")
+    table = Table(
+        title=(
+            f"mash bench: {events} events x {rounds} rounds, "
+            f"batch {result['batch_size']}, Redis {result['redis_version']}"
+        )
+    )
     table.add_column("path")
     table.add_column("events/s (median)", justify="right")
     table.add_column("ratio to raw", justify="right")
     table.add_row("raw redis-py loop", f"{result['raw_redis_py_events_per_s']:,}", "1.000")
-    table.add_row("edge, no-op rule", f"{result['edge_noop_events_per_s']:,}", f"{result['edge_noop_ratio']:.3f}")
-    table.add_row("edge + screening", f"{result['screening_events_per_s']:,}", f"{result['screening_ratio']:.3f}")
+    table.add_row(
+        "edge, no-op rule",
+        f"{result['edge_noop_events_per_s']:,}",
+        f"{result['edge_noop_ratio']:.3f}",
+    )
+    table.add_row(
+        "edge + screening",
+        f"{result['screening_events_per_s']:,}",
+        f"{result['screening_ratio']:.3f}",
+    )
     out.print(table)
 
 

@@ -107,16 +107,19 @@ class EmbeddedRedis:
                 log = self._read_log()
                 self.stop()
                 raise HubUnavailable(f"embedded Redis exited at start: {log}")
-            if self.socket.exists():
-                try:
-                    with redis.Redis(unix_socket_path=str(self.socket)) as client:
-                        client.ping()
-                    return self
-                except redis.ConnectionError:
-                    pass
+            if self.socket.exists() and self._answers():
+                return self
             time.sleep(0.01)
         self.stop()
         raise HubUnavailable(f"embedded Redis did not answer within {timeout:.0f}s")
+
+    def _answers(self) -> bool:
+        try:
+            with redis.Redis(unix_socket_path=str(self.socket)) as client:
+                client.ping()
+        except redis.ConnectionError:
+            return False
+        return True
 
     def _read_log(self) -> str:
         try:

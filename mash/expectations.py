@@ -22,7 +22,8 @@ def _decision(
     contact_id = scenario.local_ids[want.contact]
     label = f"decision {want.contact}" + (f"/{want.child}" if want.child else "")
     found = [
-        d for d in decisions
+        d
+        for d in decisions
         if d.contact_id == contact_id and (want.child is None or d.child_id == want.child)
     ]
     if not found:

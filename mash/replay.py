@@ -16,7 +16,7 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any
 
-import consumers.screening as screening
+from consumers import screening
 from consumers.screening.thresholds import Thresholds, load_thresholds
 from mash.edge import Consumer
 from mash.errors import HubUnavailable

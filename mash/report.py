@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from mash.expectations import Check
-from schemas.events import DeadLetter, Envelope, ScreeningDecided
+from schemas.events import DeadLetter, Event, ScreeningDecided
 
 
 def _counts(values: Sequence[str]) -> dict[str, int]:
@@ -23,7 +23,7 @@ def build_report(
     scenario: str,
     description: str,
     thresholds: str,
-    published: Sequence[Envelope],
+    published: Sequence[Event],
     decisions: Sequence[ScreeningDecided],
     dead_letters: Sequence[DeadLetter],
     checks: Sequence[Check],

@@ -17,7 +17,7 @@ from mash.calendar import LONDON
 from mash.errors import ScenarioError
 from mash.yamlfile import LinedDict, YamlError, describe, dotted, line_of, load
 from schemas.codes import Agency, Level, Outcome, Rag, ReferralSource, Sex
-from schemas.events import ContactReceived, Envelope, parse_event_data
+from schemas.events import ContactReceived, Event, parse_event_data
 
 Slug = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", max_length=100)]
 
@@ -115,7 +115,7 @@ class Scenario:
         self,
         spec: ScenarioFile,
         path: Path,
-        events: list[Envelope],
+        events: list[Event],
         local_ids: dict[str, str],
         end: datetime,
     ) -> None:
@@ -190,7 +190,7 @@ def load_scenario(path: Path) -> Scenario:
     if len(children) != len(spec.children):
         raise fail(("children",), "a child id is used twice")
     local_ids: dict[str, str] = {}
-    built: list[tuple[datetime, int, Envelope]] = []
+    built: list[tuple[datetime, int, Event]] = []
     for index, raw in enumerate(spec.events):
         here: tuple[int | str, ...] = ("events", index)
         fields: dict[str, Any] = dict(raw)
@@ -216,7 +216,8 @@ def load_scenario(path: Path) -> Scenario:
         if event_type == "contact.received":
             fields.setdefault("correlation_id", fields["event_id"])
             source = fields.get("referral_source")
-            agency = AGENCY_BY_SOURCE.get(ReferralSource(source)) if _is_source(source) else None
+            known = _is_source(source)
+            agency = AGENCY_BY_SOURCE.get(ReferralSource(str(source))) if known else None
             fields.setdefault("agency", (agency or Agency.ANONYMOUS).value)
         else:
             prefix = event_type.split(".", 1)[0]
@@ -289,7 +290,9 @@ def _check_expectations(
         here: tuple[int | str, ...] = ("expect", index)
         chosen = [k for k, v in expectation if v is not None]
         if len(chosen) != 1:
-            raise fail(here, "each expectation is exactly one of: decision, decisions, dead_letters")
+            raise fail(
+                here, "each expectation is exactly one of: decision, decisions, dead_letters"
+            )
         decision = expectation.decision
         if decision is not None:
             if decision.contact not in local_ids:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Final, Literal
 
 from pydantic import (
     AfterValidator,
@@ -43,7 +43,7 @@ from schemas.codes import (
     StrategyDecision,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Final = 1
 
 # Event time outside these bounds is a producer's mistake (a two-digit year, an epoch in
 # milliseconds read as seconds), never a real safeguarding record.

@@ -168,7 +168,7 @@ class Compiled:
         return matches(self.descriptor.when, facts, lists_checked=True)
 
 
-def matches(when: Conditions, facts: Facts, *, lists_checked: bool = False) -> bool:  # noqa: PLR0911
+def matches(when: Conditions, facts: Facts, *, lists_checked: bool = False) -> bool:
     """Whether every condition given holds; one test per condition, all monotone."""
     if not lists_checked and not _lists_match(when, facts):
         return False
@@ -188,7 +188,7 @@ def _lists_match(when: Conditions, facts: Facts) -> bool:
     )
 
 
-def _scalars_match(when: Conditions, facts: Facts) -> bool:  # noqa: PLR0911
+def _scalars_match(when: Conditions, facts: Facts) -> bool:
     if when.concerns_at_least is not None and len(facts.concerns) < when.concerns_at_least:
         return False
     if when.injury and not facts.injury:
@@ -421,9 +421,7 @@ class ScreeningRule:
         self, histories: Mapping[str, ChildHistory], event: Event
     ) -> tuple[dict[str, ChildHistory], list[Envelope]]:
         if isinstance(event, ContactReceived):
-            return decide_contact(
-                histories, event, self.thresholds, self.calendar, self.table
-            )
+            return decide_contact(histories, event, self.thresholds, self.calendar, self.table)
         window = self.thresholds.history_window_days
         changed = {
             child: update_history(history, event, window) for child, history in histories.items()

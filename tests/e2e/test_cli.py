@@ -21,10 +21,17 @@ from tests.factories import contact
 SHIPPED = sorted(SCENARIOS.glob("*.yaml"))
 
 
-def mash(*args: str, env: dict[str, str], timeout: float = 120, **kw: object) -> subprocess.CompletedProcess[str]:
+def mash(
+    *args: str, env: dict[str, str], timeout: float = 120, **kw: object
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(  # type: ignore[call-overload,no-any-return]
         [sys.executable, "-m", "mash", *args],
-        capture_output=True, text=True, env=env, timeout=timeout, cwd=ROOT, **kw,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        cwd=ROOT,
+        **kw,
     )
 
 
@@ -40,12 +47,16 @@ def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
 def test_every_shipped_scenario_replays_and_its_expectations_hold(
     scenario: Path, redis_url: str, namespace: str, cli_env: dict[str, str]
 ) -> None:
-    result = mash("replay", str(scenario), "--redis-url", redis_url, "--namespace", namespace, env=cli_env)
+    result = mash(
+        "replay", str(scenario), "--redis-url", redis_url, "--namespace", namespace, env=cli_env
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "FAILED" not in result.stderr
 
 
-def test_replay_on_the_embedded_default_writes_a_report(tmp_path: Path, cli_env: dict[str, str]) -> None:
+def test_replay_on_the_embedded_default_writes_a_report(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
     report = tmp_path / "report.json"
     scenario = SCENARIOS / "domestic-abuse-household.yaml"
     result = mash("replay", str(scenario), "--report", str(report), "--format", "json", env=cli_env)
@@ -63,18 +74,35 @@ def test_same_scenario_same_report_byte_for_byte_whatever_the_batch_size(
     for index, batch in enumerate(("1", "500", "7")):
         for fmt in ("md", "json"):
             path = tmp_path / f"r{index}.{fmt}"
-            result = mash("replay", str(scenario), "--redis-url", redis_url, "--namespace",
-                          f"det{index}{fmt}{os.getpid()}", "--batch-size", batch,
-                          "--report", str(path), "--format", fmt, "-q", env=cli_env)
+            result = mash(
+                "replay",
+                str(scenario),
+                "--redis-url",
+                redis_url,
+                "--namespace",
+                f"det{index}{fmt}{os.getpid()}",
+                "--batch-size",
+                batch,
+                "--report",
+                str(path),
+                "--format",
+                fmt,
+                "-q",
+                env=cli_env,
+            )
             assert result.returncode == 0, result.stderr
             outputs.append((fmt, path.read_bytes()))
     for fmt in ("md", "json"):
         assert len({data for f, data in outputs if f == fmt}) == 1
 
 
-def test_a_failed_expectation_exits_1_and_says_expected_and_got(tmp_path: Path, cli_env: dict[str, str]) -> None:
+def test_a_failed_expectation_exits_1_and_says_expected_and_got(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
     text = (SCENARIOS / "neglect-when-is-enough-enough.yaml").read_text()
-    text = text.replace("- decision: {contact: c1, level: 2,", "- decision: {contact: c1, level: 4,")
+    text = text.replace(
+        "- decision: {contact: c1, level: 2,", "- decision: {contact: c1, level: 4,"
+    )
     path = tmp_path / "wrong.yaml"
     path.write_text(text)
     result = mash("replay", str(path), env=cli_env)
@@ -82,8 +110,12 @@ def test_a_failed_expectation_exits_1_and_says_expected_and_got(tmp_path: Path, 
     assert "FAILED decision c1: level: expected 4, got 2" in result.stderr
 
 
-def test_a_scenario_typo_is_one_line_with_file_line_and_field(tmp_path: Path, cli_env: dict[str, str]) -> None:
-    text = (SCENARIOS / "domestic-abuse-household.yaml").read_text().replace("concerns:", "concens:")
+def test_a_scenario_typo_is_one_line_with_file_line_and_field(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    text = (
+        (SCENARIOS / "domestic-abuse-household.yaml").read_text().replace("concerns:", "concens:")
+    )
     path = tmp_path / "typo.yaml"
     path.write_text(text)
     line = one_line_error(mash("replay", str(path), env=cli_env))
@@ -96,14 +128,18 @@ def test_a_missing_scenario_file_is_one_line(cli_env: dict[str, str]) -> None:
 
 
 def test_an_unreachable_redis_is_one_line_without_credentials(cli_env: dict[str, str]) -> None:
-    result = mash("replay", str(SHIPPED[0]), "--redis-url", "redis://ops:s3cret@127.0.0.1:1/0", env=cli_env)
+    result = mash(
+        "replay", str(SHIPPED[0]), "--redis-url", "redis://ops:s3cret@127.0.0.1:1/0", env=cli_env
+    )
     line = one_line_error(result)
     assert "cannot reach Redis at redis://***@127.0.0.1:1/0" in line
     assert "s3cret" not in result.stderr + result.stdout
 
 
 def test_a_malformed_redis_url_is_one_line(cli_env: dict[str, str]) -> None:
-    line = one_line_error(mash("replay", str(SHIPPED[0]), "--redis-url", "http://nowhere", env=cli_env))
+    line = one_line_error(
+        mash("replay", str(SHIPPED[0]), "--redis-url", "http://nowhere", env=cli_env)
+    )
     assert "cannot reach Redis at http://nowhere" in line
 
 
@@ -118,9 +154,22 @@ def test_a_second_thresholds_file_changes_the_decision(
 ) -> None:
     scenario = SCENARIOS / "domestic-abuse-household.yaml"
     report = tmp_path / "strict.json"
-    result = mash("replay", str(scenario), "--redis-url", redis_url, "--namespace", namespace,
-                  "--thresholds", str(SCENARIOS / "thresholds" / "strict-council.yaml"),
-                  "--report", str(report), "--format", "json", "-q", env=cli_env)
+    result = mash(
+        "replay",
+        str(scenario),
+        "--redis-url",
+        redis_url,
+        "--namespace",
+        namespace,
+        "--thresholds",
+        str(SCENARIOS / "thresholds" / "strict-council.yaml"),
+        "--report",
+        str(report),
+        "--format",
+        "json",
+        "-q",
+        env=cli_env,
+    )
     assert result.returncode == 1  # the scenario's expectations are the default council's
     assert "FAILED decision police-1/DA1: level: expected 3, got 4" in result.stderr
     data = json.loads(report.read_text())
@@ -129,9 +178,15 @@ def test_a_second_thresholds_file_changes_the_decision(
     assert (da1["level"], da1["rag"], da1["reasons"][0]) == (4, "red", "SC4-DOMESTIC-ABUSE")
 
 
-def test_a_bad_thresholds_file_fails_at_start_with_its_line(tmp_path: Path, cli_env: dict[str, str]) -> None:
+def test_a_bad_thresholds_file_fails_at_start_with_its_line(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
     bad = tmp_path / "bad-council.yaml"
-    bad.write_text((SCENARIOS / "thresholds" / "strict-council.yaml").read_text().replace("level: 3", "level: 5"))
+    bad.write_text(
+        (SCENARIOS / "thresholds" / "strict-council.yaml")
+        .read_text()
+        .replace("level: 3", "level: 5")
+    )
     line = one_line_error(mash("replay", str(SHIPPED[0]), "--thresholds", str(bad), env=cli_env))
     assert f"{bad}:" in line and "level" in line
 
@@ -154,13 +209,33 @@ def test_worker_applies_what_publish_sends_and_stops_cleanly(
     tmp_path: Path, redis_url: str, namespace: str, cli_env: dict[str, str]
 ) -> None:
     jsonl = tmp_path / "events.jsonl"
-    jsonl.write_text("\n".join(contact(event_id=f"w{i}", children=(f"W{i}",)).model_dump_json() for i in range(5)) + "\n")
+    jsonl.write_text(
+        "\n".join(
+            contact(event_id=f"w{i}", children=(f"W{i}",)).model_dump_json() for i in range(5)
+        )
+        + "\n"
+    )
     worker = subprocess.Popen(
-        [sys.executable, "-m", "mash", "worker", "--redis-url", redis_url, "--namespace", namespace],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env, cwd=ROOT,
+        [
+            sys.executable,
+            "-m",
+            "mash",
+            "worker",
+            "--redis-url",
+            redis_url,
+            "--namespace",
+            namespace,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cli_env,
+        cwd=ROOT,
     )
     try:
-        published = mash("publish", str(jsonl), "--redis-url", redis_url, "--namespace", namespace, env=cli_env)
+        published = mash(
+            "publish", str(jsonl), "--redis-url", redis_url, "--namespace", namespace, env=cli_env
+        )
         assert published.returncode == 0, published.stderr
         assert "published 5 events" in published.stdout
         client = redis.Redis.from_url(redis_url)
@@ -178,7 +253,9 @@ def test_worker_applies_what_publish_sends_and_stops_cleanly(
     assert all("W0" not in line for line in err.splitlines())
 
 
-def test_publish_rejects_a_bad_jsonl_line_with_its_number(tmp_path: Path, redis_url: str, cli_env: dict[str, str]) -> None:
+def test_publish_rejects_a_bad_jsonl_line_with_its_number(
+    tmp_path: Path, redis_url: str, cli_env: dict[str, str]
+) -> None:
     jsonl = tmp_path / "bad.jsonl"
     good = contact().model_dump_json()
     jsonl.write_text(good + "\n" + good.replace('"16A"', '"16Q"') + "\n")
@@ -186,22 +263,39 @@ def test_publish_rejects_a_bad_jsonl_line_with_its_number(tmp_path: Path, redis_
     assert f"{jsonl}:2: concerns[0]:" in line
 
 
-def test_ctrl_c_stops_the_replay_and_its_embedded_redis(tmp_path: Path, cli_env: dict[str, str]) -> None:
+def test_ctrl_c_stops_the_replay_and_its_embedded_redis(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
     events = [
-        {"id": f"c{i}", "at": f"{i}h", "type": "contact.received", "children": ["L1"],
-         "referral_source": "2A", "concerns": ["16A"]}
+        {
+            "id": f"c{i}",
+            "at": f"{i}h",
+            "type": "contact.received",
+            "children": ["L1"],
+            "referral_source": "2A",
+            "concerns": ["16A"],
+        }
         for i in range(5000)
     ]
     long = tmp_path / "long.yaml"
-    long.write_text(yaml.safe_dump({
-        "name": "long", "start": "2014-01-06T09:00:00Z",
-        "children": [{"id": "L1", "dob": "2008-01-01", "sex": "F"}], "events": events,
-    }))
+    long.write_text(
+        yaml.safe_dump(
+            {
+                "name": "long",
+                "start": "2014-01-06T09:00:00Z",
+                "children": [{"id": "L1", "dob": "2008-01-01", "sex": "F"}],
+                "events": events,
+            }
+        )
+    )
     private_tmp = tmp_path / "tmp"
     private_tmp.mkdir()
     proc = subprocess.Popen(
         [sys.executable, "-m", "mash", "replay", str(long), "-q"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
         env=cli_env | {"TMPDIR": str(private_tmp)},
     )
     deadline = time.monotonic() + 60

@@ -14,7 +14,7 @@ import consumers.screening as screening
 from mash.edge import Consumer, Edge
 from mash.hub import Hub
 from mash.settings import DEFAULT_THRESHOLDS, Settings
-from schemas import ContactReceived, DeadLetter, Envelope, Event, ScreeningDecided, to_wire
+from schemas import ContactReceived, DeadLetter, Envelope, Event, ScreeningDecided
 from tests.factories import T0, contact, contact_data
 
 
@@ -58,7 +58,10 @@ async def test_a_redelivered_event_changes_nothing(settings: Settings) -> None:
 
 
 async def test_a_consumer_killed_between_read_and_ack_loses_nothing(settings: Settings) -> None:
-    events = [contact(event_id=f"k{i}", children=(f"K{i}",), at=T0 + timedelta(hours=i)) for i in range(25)]
+    events = [
+        contact(event_id=f"k{i}", children=(f"K{i}",), at=T0 + timedelta(hours=i))
+        for i in range(25)
+    ]
     async with hub_for(settings, run_consumers=False) as hub:
         await hub.publish(events)
         key = hub.keys.stream("contacts")
@@ -84,11 +87,20 @@ def malformed(i: int) -> dict[str, str]:
     if kind == 2:
         return {"payload": "no event field"}
     if kind == 3:
-        return {"event": json.dumps(contact_data(event_id=f"m{i}") | {"occurred_at": "2214-01-01T00:00:00Z"})}
+        return {
+            "event": json.dumps(
+                contact_data(event_id=f"m{i}") | {"occurred_at": "2214-01-01T00:00:00Z"}
+            )
+        }
     if kind == 4:
         return {"event": json.dumps(contact_data(event_id=f"m{i}", concerns=("99Z",)))}
-    tick = {"event_id": f"t{i}", "type": "clock.tick", "occurred_at": T0.isoformat(),
-            "recorded_at": T0.isoformat(), "agency": "mash"}
+    tick = {
+        "event_id": f"t{i}",
+        "type": "clock.tick",
+        "occurred_at": T0.isoformat(),
+        "recorded_at": T0.isoformat(),
+        "agency": "mash",
+    }
     return {"event": json.dumps(tick)}
 
 
@@ -105,7 +117,13 @@ async def test_a_thousand_malformed_entries_are_dead_lettered_and_the_stream_mov
         dead = [e for e in await hub.read("dlq") if isinstance(e, DeadLetter)]
         assert len(dead) == 1000
         reasons = {d.reason for d in dead}
-        assert reasons == {"invalid_json", "unknown_type", "missing_field", "invalid_event", "wrong_stream"}
+        assert reasons == {
+            "invalid_json",
+            "unknown_type",
+            "missing_field",
+            "invalid_event",
+            "wrong_stream",
+        }
         assert all(d.detail and d.source_id and d.payload for d in dead)
         date_letter = next(d for d in dead if "2214" in d.payload)
         assert "outside the supported range" in date_letter.detail
@@ -116,7 +134,9 @@ class Count(BaseModel):
     n: int = 0
 
 
-def exploding_rule(states: Mapping[str, Count], event: Event) -> tuple[dict[str, Count], list[Envelope]]:
+def exploding_rule(
+    states: Mapping[str, Count], event: Event
+) -> tuple[dict[str, Count], list[Envelope]]:
     if event.event_id == "boom":
         raise ZeroDivisionError("division by zero")
     return {k: Count(n=v.n + 1) for k, v in states.items()}, []
@@ -124,8 +144,12 @@ def exploding_rule(states: Mapping[str, Count], event: Event) -> tuple[dict[str,
 
 async def test_a_rule_that_raises_dead_letters_the_event_with_a_summary(settings: Settings) -> None:
     consumer = Consumer(
-        name="exploding", inputs=("contacts",), handles=frozenset({"contact.received"}),
-        state_type=Count, keys=lambda e: [e.child_id or ""], rule=exploding_rule,
+        name="exploding",
+        inputs=("contacts",),
+        handles=frozenset({"contact.received"}),
+        state_type=Count,
+        keys=lambda e: [e.child_id or ""],
+        rule=exploding_rule,
     )
     async with Hub(settings, [consumer]) as hub:
         await hub.publish([contact(event_id="a"), contact(event_id="boom"), contact(event_id="b")])
@@ -181,14 +205,24 @@ async def test_wrong_redis_url_is_one_clear_error_without_credentials() -> None:
     assert "hunter2" not in message and "admin" not in message
 
 
-async def test_contact_payload_reaches_only_debug_logs(settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+async def test_contact_payload_reaches_only_debug_logs(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
     from mash import logs
 
     logs.configure("INFO", json=True)
     async with hub_for(settings) as hub:
-        await hub.redis.xadd(hub.keys.stream("contacts"), {"event": json.dumps(
-            contact_data(event_id="secret", narrative="SENSITIVE-NARRATIVE", children=("CHILD-XYZ",))
-            | {"concerns": ["nope"]})})
+        await hub.redis.xadd(
+            hub.keys.stream("contacts"),
+            {
+                "event": json.dumps(
+                    contact_data(
+                        event_id="secret", narrative="SENSITIVE-NARRATIVE", children=("CHILD-XYZ",)
+                    )
+                    | {"concerns": ["nope"]}
+                )
+            },
+        )
         await hub.drain(timeout=20)
     logs.configure("WARNING")
     captured = capsys.readouterr()

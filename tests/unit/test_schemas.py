@@ -18,7 +18,14 @@ def test_every_event_type_has_a_stream_and_a_literal_type() -> None:
     assert len(EVENT_TYPES) == 23
     for name, model in EVENT_TYPES.items():
         assert model.stream in {
-            "contacts", "missing", "casework", "clock", "decisions", "cse", "timescales", "dlq"
+            "contacts",
+            "missing",
+            "casework",
+            "clock",
+            "decisions",
+            "cse",
+            "timescales",
+            "dlq",
         }
         assert model.model_fields["type"].default == name
 

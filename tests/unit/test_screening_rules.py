@@ -53,24 +53,60 @@ def facts(**overrides: Any) -> Facts:
     ("overrides", "level", "rag", "outcome", "reason"),
     [
         ({}, 1, Rag.GREEN, Outcome.NFA, None),
-        ({"concerns": frozenset({Factor.OTHER})}, 1, Rag.GREEN, Outcome.INFORMATION_ADVICE, "L1-OTHER"),
+        (
+            {"concerns": frozenset({Factor.OTHER})},
+            1,
+            Rag.GREEN,
+            Outcome.INFORMATION_ADVICE,
+            "L1-OTHER",
+        ),
         ({"concerns": frozenset({Factor.NEGLECT})}, 2, Rag.GREEN, Outcome.EARLY_HELP, "L2-NEGLECT"),
-        ({"concerns": frozenset({Factor.NEGLECT}), "prior_contacts": 3}, 3, Rag.AMBER,
-         Outcome.S17_ASSESSMENT, "L3-REPEAT-CONTACTS"),
-        ({"concerns": frozenset({Factor.DOMESTIC_ABUSE_PARENT})}, 3, Rag.AMBER,
-         Outcome.S17_ASSESSMENT, "L3-DOMESTIC-ABUSE"),
-        ({"concerns": frozenset({Factor.SEXUAL_ABUSE})}, 4, Rag.RED,
-         Outcome.STRATEGY_DISCUSSION, "L4-SEXUAL-ABUSE"),
-        ({"injury": True, "age_months": 5}, 4, Rag.RED, Outcome.STRATEGY_DISCUSSION,
-         "L4-INFANT-INJURY"),
-        ({"injury": True, "non_mobile": True, "age_months": 14}, 4, Rag.RED,
-         Outcome.STRATEGY_DISCUSSION, "L4-NON-MOBILE-INJURY"),
+        (
+            {"concerns": frozenset({Factor.NEGLECT}), "prior_contacts": 3},
+            3,
+            Rag.AMBER,
+            Outcome.S17_ASSESSMENT,
+            "L3-REPEAT-CONTACTS",
+        ),
+        (
+            {"concerns": frozenset({Factor.DOMESTIC_ABUSE_PARENT})},
+            3,
+            Rag.AMBER,
+            Outcome.S17_ASSESSMENT,
+            "L3-DOMESTIC-ABUSE",
+        ),
+        (
+            {"concerns": frozenset({Factor.SEXUAL_ABUSE})},
+            4,
+            Rag.RED,
+            Outcome.STRATEGY_DISCUSSION,
+            "L4-SEXUAL-ABUSE",
+        ),
+        (
+            {"injury": True, "age_months": 5},
+            4,
+            Rag.RED,
+            Outcome.STRATEGY_DISCUSSION,
+            "L4-INFANT-INJURY",
+        ),
+        (
+            {"injury": True, "non_mobile": True, "age_months": 14},
+            4,
+            Rag.RED,
+            Outcome.STRATEGY_DISCUSSION,
+            "L4-NON-MOBILE-INJURY",
+        ),
         ({"injury": True, "age_months": 30}, 1, Rag.GREEN, Outcome.INFORMATION_ADVICE, None),
         ({"cse_level": CSELevel.HIGH}, 4, Rag.RED, Outcome.STRATEGY_DISCUSSION, "L4-CSE-HIGH"),
         ({"cse_level": CSELevel.MEDIUM}, 3, Rag.AMBER, Outcome.S17_ASSESSMENT, "L3-CSE-MEDIUM"),
         ({"missing_episodes": 3}, 3, Rag.AMBER, Outcome.S17_ASSESSMENT, "L3-REPEAT-MISSING"),
-        ({"cse_indicators": frozenset({CSEIndicator.MISSING_WITH_ADULTS})}, 4, Rag.RED,
-         Outcome.STRATEGY_DISCUSSION, "L4-CSE-ASSAULT"),
+        (
+            {"cse_indicators": frozenset({CSEIndicator.MISSING_WITH_ADULTS})},
+            4,
+            Rag.RED,
+            Outcome.STRATEGY_DISCUSSION,
+            "L4-CSE-ASSAULT",
+        ),
     ],
 )
 def test_decision_table(
@@ -84,7 +120,9 @@ def test_decision_table(
 
 def test_reasons_are_ordered_by_level_then_file_order() -> None:
     decision = screen(
-        facts(concerns=frozenset({Factor.NEGLECT, Factor.SEXUAL_ABUSE, Factor.DOMESTIC_ABUSE_PARENT})),
+        facts(
+            concerns=frozenset({Factor.NEGLECT, Factor.SEXUAL_ABUSE, Factor.DOMESTIC_ABUSE_PARENT})
+        ),
         THRESHOLDS,
     )
     levels = [d.level for d in decision.reasons]
@@ -170,7 +208,10 @@ def test_adding_an_aggravating_factor_never_lowers_the_level(f: Facts, data: st.
         st.sampled_from(
             [
                 {"concerns": f.concerns | {data.draw(st.sampled_from(list(Factor)))}},
-                {"cse_indicators": f.cse_indicators | {data.draw(st.sampled_from(list(CSEIndicator)))}},
+                {
+                    "cse_indicators": f.cse_indicators
+                    | {data.draw(st.sampled_from(list(CSEIndicator)))}
+                },
                 {"injury": True},
                 {"urgent": True},
                 {"non_mobile": True},
