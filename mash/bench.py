@@ -117,8 +117,11 @@ async def edge_run(settings: Settings, consumer: Consumer[Any], payloads: list[s
         await _fill(hub.redis, hub.keys.stream("contacts"), payloads)
         started = time.perf_counter()
         await hub.broker.start()
-        await hub.drain(timeout=600, poll=0.002)
-        return len(payloads) / (time.perf_counter() - started)
+        # Poll rarely (the poll shares the event loop being measured) and time the run to the
+        # edge's last commit, not to when the poll noticed it.
+        await hub.drain(timeout=600, poll=0.05)
+        finished = max(edge.last_commit for edge in hub.edges.values())
+        return len(payloads) / (finished - started)
     finally:
         await hub.stop()
 

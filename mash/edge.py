@@ -14,6 +14,7 @@ nothing and the batch is recomputed from fresh state. Pure rules make the recomp
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -149,6 +150,7 @@ class Edge(Generic[S]):
         self._rev_key = keys.revisions(consumer.name)
         self._applied_key = keys.applied(consumer.name)
         self._dlq = keys.stream("dlq")
+        self.last_commit = 0.0  # perf_counter() of the last committed batch, for `mash bench`
 
     def dead_letter(
         self, stream: str, entry_id: bytes, fields: Mapping[bytes, bytes], reason: str, detail: str
@@ -296,6 +298,7 @@ class Edge(Generic[S]):
         keys = [self._state_key, self._rev_key, self._applied_key, self.keys.stream(stream)]
         ok = await self._script(keys=[*keys, *output_keys], args=args)
         if ok:
+            self.last_commit = time.perf_counter()
             result.applied = len(applied)
             result.skipped_duplicates = duplicates
             result.dead_letters = len(dead)
