@@ -1,3 +1,3 @@
-from mash.cli import main
+from mash._entry import main
 
 main()

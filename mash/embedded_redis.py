@@ -95,6 +95,8 @@ class EmbeddedRedis:
             self._proc = subprocess.Popen(
                 args,
                 stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,  # it logs to its file; never hold our pipes open
+                stderr=subprocess.DEVNULL,
                 preexec_fn=_die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509
             )
         except OSError as exc:

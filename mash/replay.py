@@ -9,6 +9,7 @@ the same file gives the same report byte for byte.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -85,6 +86,11 @@ async def replay(
             )
             raise HubUnavailable(msg)
         for done, step in enumerate(plan, start=1):
+            # A Ctrl-C cancels this task; a library that swallows the CancelledError inside a
+            # Redis call must not let the replay carry on for minutes.
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise asyncio.CancelledError
             await hub.publish(step)
             await hub.drain(timeout=timeout)
             if on_step:

@@ -303,7 +303,8 @@ def test_ctrl_c_stops_the_replay_and_its_embedded_redis(
         time.sleep(0.05)
     time.sleep(1.0)
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    proc.wait(timeout=60)
+    err = proc.stderr.read() if proc.stderr else ""
     assert proc.returncode == 130, err
     assert "Traceback" not in err
     assert list(private_tmp.iterdir()) == []  # socket dir removed, server stopped

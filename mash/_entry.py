@@ -1,0 +1,17 @@
+"""The console entry point, kept tiny so Ctrl-C during start-up imports is still one line."""
+
+from __future__ import annotations
+
+import signal
+import sys
+
+
+def main() -> None:
+    # A background job inherits SIGINT ignored; take it back before the slow imports.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        from mash.cli import main as cli_main  # noqa: PLC0415 - imports are what we guard
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        raise SystemExit(130) from None
+    cli_main()
