@@ -224,6 +224,9 @@ def worker(
     ] = None,
     batch_size: BatchSize = None,
     log_level: LogLevel = None,
+    tick: Annotated[
+        float, typer.Option("--tick", help="Seconds between wall-clock ticks (0: no ticks).")
+    ] = 1.0,
 ) -> None:
     """Run the consumers against a Redis until stopped (SIGINT/SIGTERM); JSON logs."""
     from mash.workers import run_worker  # noqa: PLC0415
@@ -234,7 +237,9 @@ def worker(
         redis_url, namespace, batch_size, log_level or "INFO", thresholds=thresholds
     )
     logs.configure(settings.log_level, json=True)
-    run(run_worker(settings, _stop_signal()))
+    if tick < 0:
+        fail("--tick must be 0 (no ticks) or more seconds")
+    run(run_worker(settings, _stop_signal(), tick))
 
 
 def _stop_signal() -> Callable[[], asyncio.Event]:

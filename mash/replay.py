@@ -19,6 +19,7 @@ from typing import Any
 
 from consumers import screening
 from consumers.screening.thresholds import Thresholds, load_thresholds
+from mash.clock import VirtualClock
 from mash.edge import Consumer
 from mash.errors import HubUnavailable
 from mash.expectations import Check, check
@@ -50,12 +51,20 @@ def tick(at: datetime) -> ClockTick:
     )
 
 
-def steps(events: Sequence[Envelope], end: datetime) -> Iterator[list[Envelope]]:
-    """[tick(T), events at T...] for each instant T, then a final tick at the end."""
+def steps(
+    events: Sequence[Envelope], end: datetime, clock: VirtualClock
+) -> Iterator[list[Envelope]]:
+    """[tick(T), events at T...] for each instant T, then a final tick at the end.
+
+    The virtual clock is advanced to each instant before its tick is made, so event time can
+    only move forward (an out-of-order file would raise here, not confuse a consumer).
+    """
     for instant, group in groupby(events, key=lambda e: e.occurred_at):
-        yield [tick(instant), *group]
+        clock.advance_to(instant)
+        yield [tick(clock.now()), *group]
     if not events or end > events[-1].occurred_at:
-        yield [tick(end)]
+        clock.advance_to(end)
+        yield [tick(clock.now())]
 
 
 def choose_thresholds(scenario: Scenario, override: Path | None, settings: Settings) -> Thresholds:
@@ -76,7 +85,8 @@ async def replay(
     timeout: float = 120.0,
 ) -> ReplayResult:
     thresholds = choose_thresholds(scenario, thresholds_override, settings)
-    plan = list(steps(scenario.events, scenario.end))
+    start = min(scenario.events[0].occurred_at, scenario.end) if scenario.events else scenario.end
+    plan = list(steps(scenario.events, scenario.end, VirtualClock(start)))
     async with Hub(settings, build_consumers(thresholds)) as hub:
         used = [await hub.redis.xlen(hub.keys.stream(s)) for s in ("contacts", "decisions")]
         if any(used):

@@ -3,19 +3,38 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 
 import structlog
 
 from consumers.screening.thresholds import load_thresholds
+from mash.clock import Clock, WallClock
 from mash.hub import Hub
-from mash.replay import build_consumers
+from mash.replay import build_consumers, tick
 from mash.settings import Settings, redact_url
 
 log = structlog.get_logger("mash.worker")
 
 
-async def run_worker(settings: Settings, stop_signal: Callable[[], asyncio.Event]) -> None:
+async def tick_forever(hub: Hub, clock: Clock, interval: float) -> None:
+    """Live mode's watermark: a `clock.tick` every `interval` seconds of wall time.
+
+    Ticks are truncated to the second and named by their instant, so several workers ticking
+    at once produce one applied tick each second (consumers dedupe on `event_id`).
+    """
+    while True:
+        now = clock.now().replace(microsecond=0)
+        await hub.publish([tick(now)])
+        await asyncio.sleep(interval)
+
+
+async def run_worker(
+    settings: Settings,
+    stop_signal: Callable[[], asyncio.Event],
+    tick_interval: float = 1.0,
+    clock: Clock | None = None,
+) -> None:
     thresholds = load_thresholds(settings.thresholds)
     stop = stop_signal()
     async with Hub(settings, build_consumers(thresholds)) as hub:
@@ -27,5 +46,14 @@ async def run_worker(settings: Settings, stop_signal: Callable[[], asyncio.Event
             consumers=[c.name for c in hub.consumers],
             thresholds=thresholds.name,
         )
+        ticker = (
+            asyncio.create_task(tick_forever(hub, clock or WallClock(), tick_interval))
+            if tick_interval > 0
+            else None
+        )
         await stop.wait()
         log.info("worker stopping")
+        if ticker is not None:
+            ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticker

@@ -251,6 +251,9 @@ def test_worker_applies_what_publish_sends_and_stops_cleanly(
     logged = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
     assert any(entry["event"] == "worker started" for entry in logged)
     assert all("W0" not in line for line in err.splitlines())
+    ticks = client.xrange(Keys(namespace).stream("clock"))
+    assert ticks, "a live worker ticks from the wall clock"
+    assert json.loads(ticks[0][1][b"event"])["type"] == "clock.tick"
 
 
 def test_publish_rejects_a_bad_jsonl_line_with_its_number(

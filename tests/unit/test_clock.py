@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from mash.clock import VirtualClock, WallClock
+from mash.replay import steps
+from tests.factories import T0, contact
+
+
+def test_virtual_clock_only_moves_forward() -> None:
+    clock = VirtualClock(T0)
+    clock.advance_to(T0 + timedelta(hours=1))
+    assert clock.now() == T0 + timedelta(hours=1)
+    with pytest.raises(ValueError, match="cannot go back"):
+        clock.advance_to(T0)
+
+
+def test_virtual_clock_needs_an_aware_start() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        VirtualClock(datetime(2014, 1, 1))
+
+
+def test_wall_clock_is_aware_utc() -> None:
+    assert WallClock().now().tzinfo is UTC
+
+
+def test_replay_steps_tick_each_instant_then_the_end() -> None:
+    events = [
+        contact(event_id="a", at=T0),
+        contact(event_id="b", at=T0),
+        contact(event_id="c", at=T0 + timedelta(days=1)),
+    ]
+    plan = list(steps(events, T0 + timedelta(days=3), VirtualClock(T0)))
+    assert [[e.type for e in step] for step in plan] == [
+        ["clock.tick", "contact.received", "contact.received"],
+        ["clock.tick", "contact.received"],
+        ["clock.tick"],
+    ]
+    assert plan[-1][0].occurred_at == T0 + timedelta(days=3)
+
+
+def test_replay_steps_refuse_time_going_backwards() -> None:
+    events = [contact(event_id="a", at=T0 + timedelta(days=1)), contact(event_id="b", at=T0)]
+    with pytest.raises(ValueError, match="cannot go back"):
+        list(steps(events, T0 + timedelta(days=2), VirtualClock(T0)))
