@@ -55,6 +55,12 @@ class Consumer(Generic[S]):
     keys: Callable[[Event], Sequence[str]]
     rule: Callable[[Mapping[str, S], Event], RuleResult[S]]
     description: str = ""
+    # Deadline index, for consumers with clocks: `next_deadline(state)` is the earliest instant
+    # at which a child's state wants attention, and `due(event)` the watermark an event carries
+    # (a clock tick). The edge keeps the index in a sorted set in the same atomic commit, and
+    # hands a watermark event the states of exactly the children due by then.
+    next_deadline: Callable[[S], datetime | None] | None = None
+    due: Callable[[Event], datetime | None] | None = None
 
 
 @dataclass
@@ -79,16 +85,22 @@ for j = 0, n_ev - 1 do
   if redis.call('SISMEMBER', KEYS[3], ARGV[ev_start + j]) == 1 then return 0 end
 end
 local n_ch = tonumber(ARGV[i]); i = i + 1
-local ch_start = i; i = i + 3 * n_ch
+local ch_start = i; i = i + 4 * n_ch
 for j = 0, n_ch - 1 do
-  local k = ch_start + 3 * j
+  local k = ch_start + 4 * j
   local rev = redis.call('HGET', KEYS[2], ARGV[k]) or '0'
   if rev ~= ARGV[k + 1] then return 0 end
 end
 for j = 0, n_ch - 1 do
-  local k = ch_start + 3 * j
+  local k = ch_start + 4 * j
   redis.call('HSET', KEYS[1], ARGV[k], ARGV[k + 2])
   redis.call('HINCRBY', KEYS[2], ARGV[k], 1)
+  local score = ARGV[k + 3]
+  if score == '' then
+    redis.call('ZREM', KEYS[5], ARGV[k])
+  elseif score ~= '-' then
+    redis.call('ZADD', KEYS[5], score, ARGV[k])
+  end
 end
 for j = 0, n_ev - 1 do redis.call('SADD', KEYS[3], ARGV[ev_start + j]) end
 local n_out = tonumber(ARGV[i]); i = i + 1
@@ -149,6 +161,7 @@ class Edge(Generic[S]):
         self._state_key = keys.state(consumer.name)
         self._rev_key = keys.revisions(consumer.name)
         self._applied_key = keys.applied(consumer.name)
+        self._due_key = keys.due(consumer.name)
         self._dlq = keys.stream("dlq")
         self.last_commit = 0.0  # perf_counter() of the last committed batch, for `mash bench`
 
@@ -239,6 +252,12 @@ class Edge(Generic[S]):
         consumer = self.consumer
         event_ids = [e.event_id for e in events]
         child_ids = sorted({k for e in events for k in consumer.keys(e)})
+        watermarks = [w for e in events if consumer.due and (w := consumer.due(e)) is not None]
+        if watermarks and consumer.next_deadline is not None:
+            due_now: list[Any] = await self.redis.zrangebyscore(
+                self._due_key, "-inf", max(watermarks).timestamp()
+            )
+            child_ids = sorted({*child_ids, *(c.decode() for c in due_now)})
         async with self.redis.pipeline(transaction=False) as pipe:
             if event_ids:
                 pipe.smismember(self._applied_key, event_ids)
@@ -267,6 +286,12 @@ class Edge(Generic[S]):
                 continue
             batch_seen.add(event.event_id)
             mine = {k: states[k] for k in consumer.keys(event)}
+            watermark = consumer.due(event) if consumer.due else None
+            if watermark is not None and consumer.next_deadline is not None:
+                for child, state in states.items():
+                    deadline = consumer.next_deadline(state)
+                    if deadline is not None and deadline < watermark:
+                        mine[child] = state
             try:
                 changed, emitted = consumer.rule(mine, event)
             except Exception as exc:
@@ -284,7 +309,7 @@ class Edge(Generic[S]):
             key = self.keys.stream(type(out).stream)
             if key not in key_index:
                 output_keys.append(key)
-                key_index[key] = 4 + len(output_keys)
+                key_index[key] = 5 + len(output_keys)
             out_args.extend((key_index[key], out.model_dump_json()))
 
         rev_of = dict(zip(child_ids, revisions, strict=True))
@@ -294,8 +319,15 @@ class Edge(Generic[S]):
             previous = rev_of.get(child)
             args.extend((child, previous.decode() if previous else "0"))
             args.append(states[child].model_dump_json())
+            args.append(self._score(states[child]))
         args.extend((len(outputs) + len(dead), *out_args))
-        keys = [self._state_key, self._rev_key, self._applied_key, self.keys.stream(stream)]
+        keys = [
+            self._state_key,
+            self._rev_key,
+            self._applied_key,
+            self.keys.stream(stream),
+            self._due_key,
+        ]
         ok = await self._script(keys=[*keys, *output_keys], args=args)
         if ok:
             self.last_commit = time.perf_counter()
@@ -313,6 +345,13 @@ class Edge(Generic[S]):
                     reason=letter.reason,
                 )
         return bool(ok)
+
+    def _score(self, state: S) -> str:
+        """The child's score in the deadline index: '' removes it, '-' means no index."""
+        if self.consumer.next_deadline is None:
+            return "-"
+        deadline = self.consumer.next_deadline(state)
+        return "" if deadline is None else repr(deadline.timestamp())
 
     def _rule_failure(self, stream: str, event: Event, exc: Exception) -> DeadLetter:
         summary = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
@@ -351,6 +390,13 @@ class Edge(Generic[S]):
         args: list[str | int | bytes] = [self.consumer.name, len(ack_ids), *ack_ids, 0, 0]
         args.append(len(dead))
         for letter in dead:
-            args.extend((5, letter.model_dump_json()))
-        keys = [self._state_key, self._rev_key, self._applied_key, self.keys.stream(stream)]
-        await self._script(keys=[*keys, self._dlq], args=args)
+            args.extend((6, letter.model_dump_json()))
+        keys = [
+            self._state_key,
+            self._rev_key,
+            self._applied_key,
+            self.keys.stream(stream),
+            self._due_key,
+            self._dlq,
+        ]
+        await self._script(keys=keys, args=args)

@@ -5,8 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from mash.scenario import DecisionExpectation, Expectation, Scenario
-from schemas.events import DeadLetter, ScreeningDecided
+from mash.scenario import ClockExpectation, DecisionExpectation, Expectation, Scenario
+from schemas.events import (
+    DeadLetter,
+    ScreeningDecided,
+    TimescaleBreached,
+    TimescaleMet,
+    TimescaleStoppedLate,
+)
 
 
 @dataclass(frozen=True)
@@ -50,23 +56,74 @@ def _decision(
     return Check(label, not problems, "; ".join(problems) or "as expected")
 
 
-def check(
-    scenario: Scenario,
-    decisions: Sequence[ScreeningDecided],
-    dead_letters: Sequence[DeadLetter],
-) -> list[Check]:
-    checks: list[Check] = []
-    for expectation in scenario.spec.expect:
-        checks.append(_one(expectation, scenario, decisions, dead_letters))
-    return checks
+@dataclass(frozen=True)
+class Outputs:
+    """What the hub emitted during a replay, and the clocks still open at its end."""
+
+    decisions: Sequence[ScreeningDecided]
+    dead_letters: Sequence[DeadLetter]
+    clock_events: Sequence[TimescaleMet | TimescaleBreached | TimescaleStoppedLate] = ()
+    open_clocks: Sequence[tuple[str, str, str, bool]] = ()  # (child, clock, instance, breached)
 
 
-def _one(
-    expectation: Expectation,
-    scenario: Scenario,
-    decisions: Sequence[ScreeningDecided],
-    dead_letters: Sequence[DeadLetter],
-) -> Check:
+def _instance_matches(instance: str, want: ClockExpectation, scenario: Scenario) -> bool:
+    base = f"{want.name}.{want.child}."
+    if want.key is None:
+        return instance.startswith(base)
+    key = scenario.local_ids.get(want.key, want.key)  # a start event's local id, or a key
+    return instance in {base + key, base + want.key}
+
+
+def _clock(want: ClockExpectation, scenario: Scenario, outputs: Outputs) -> Check:
+    label = f"clock {want.name}/{want.child}" + (f"/{want.key}" if want.key else "")
+    events = [e for e in outputs.clock_events if _instance_matches(e.clock_id, want, scenario)]
+    still_open = [o for o in outputs.open_clocks if _instance_matches(o[2], want, scenario)]
+    instances = {e.clock_id for e in events} | {o[2] for o in still_open}
+    if not instances:
+        return Check(label, False, f"expected {want.status}, got no such clock")
+    if len(instances) > 1:
+        return Check(label, False, f"{len(instances)} instances match: name the key")
+    met = [e for e in events if isinstance(e, TimescaleMet)]
+    breached = [e for e in events if isinstance(e, TimescaleBreached)]
+    late = [e for e in events if isinstance(e, TimescaleStoppedLate)]
+    if met:
+        got = "met"
+    elif late:
+        got = "late"
+    elif breached:
+        got = "breached"
+    else:
+        got = "open"
+    problems: list[str] = []
+    # "breached" holds for a clock breached and later stopped late, as well as one still open.
+    if want.status != got and not (want.status == "breached" and breached):
+        problems.append(f"status: expected {want.status}, got {got}")
+    if want.breached_at is not None:
+        at = breached[0].occurred_at if breached else None
+        if at != want.breached_at:
+            shown = at.isoformat() if at else "no breach"
+            problems.append(f"breached_at: expected {want.breached_at.isoformat()}, got {shown}")
+    if want.deadline is not None:
+        deadlines = {e.deadline for e in met} | {e.deadline for e in breached}
+        deadlines |= {e.deadline for e in late}
+        if want.deadline not in deadlines:
+            shown = ", ".join(sorted(d.isoformat() for d in deadlines)) or "none"
+            problems.append(f"deadline: expected {want.deadline.isoformat()}, got {shown}")
+    if want.lateness is not None:
+        got_late = late[0].lateness if late else "not late"
+        if got_late != want.lateness:
+            problems.append(f"lateness: expected {want.lateness}, got {got_late}")
+    return Check(label, not problems, "; ".join(problems) or "as expected")
+
+
+def check(scenario: Scenario, outputs: Outputs) -> list[Check]:
+    return [_one(expectation, scenario, outputs) for expectation in scenario.spec.expect]
+
+
+def _one(expectation: Expectation, scenario: Scenario, outputs: Outputs) -> Check:
+    decisions, dead_letters = outputs.decisions, outputs.dead_letters
+    if expectation.clock is not None:
+        return _clock(expectation.clock, scenario, outputs)
     if expectation.decision is not None:
         return _decision(expectation.decision, scenario, decisions)
     if expectation.decisions is not None:

@@ -30,5 +30,9 @@ class Keys:
     def applied(self, consumer: str) -> str:
         return f"{self.prefix}:applied:{consumer}"
 
+    def due(self, consumer: str) -> str:
+        """Sorted set: child -> epoch seconds of its earliest open deadline."""
+        return f"{self.prefix}:due:{consumer}"
+
     def group(self, consumer: str) -> str:
         return consumer

@@ -18,25 +18,35 @@ from pathlib import Path
 from typing import Any
 
 from consumers import screening
+from consumers import timescales as clocks
 from consumers.screening.thresholds import Thresholds, load_thresholds
+from consumers.timescales.config import Timescales, load_timescales
+from consumers.timescales.rules import ChildClocks, all_open
 from mash.clock import VirtualClock
 from mash.edge import Consumer
 from mash.errors import HubUnavailable
-from mash.expectations import Check, check
+from mash.expectations import Check, Outputs, check
 from mash.hub import Hub
 from mash.report import build_report
 from mash.scenario import Scenario
-from mash.settings import Settings
+from mash.settings import DEFAULT_TIMESCALES, Settings
 from schemas.codes import Agency
-from schemas.events import ClockTick, DeadLetter, Envelope, ScreeningDecided
+from schemas.events import (
+    ClockTick,
+    DeadLetter,
+    Envelope,
+    ScreeningDecided,
+    TimescaleBreached,
+    TimescaleMet,
+    TimescaleStoppedLate,
+)
 
 
 @dataclass
 class ReplayResult:
     scenario: Scenario
     thresholds: Thresholds
-    decisions: list[ScreeningDecided]
-    dead_letters: list[DeadLetter]
+    outputs: Outputs
     checks: list[Check]
     report: dict[str, Any]
 
@@ -72,8 +82,21 @@ def choose_thresholds(scenario: Scenario, override: Path | None, settings: Setti
     return load_thresholds(override or scenario.thresholds_path or settings.thresholds)
 
 
-def build_consumers(thresholds: Thresholds) -> list[Consumer[Any]]:
-    return [screening.build(thresholds)]
+def build_consumers(
+    thresholds: Thresholds, timescales: Timescales | None = None, *, decide: bool = True
+) -> list[Consumer[Any]]:
+    """The hub's consumers, in one place for replay, workers and the schema export."""
+    return [
+        screening.build(thresholds, decide=decide),
+        clocks.build(timescales or load_timescales(DEFAULT_TIMESCALES)),
+    ]
+
+
+async def open_clocks(hub: Hub) -> list[tuple[str, str, str, bool]]:
+    """(child, clock, instance, breached) for every clock open now, soonest deadline first."""
+    raw: dict[Any, Any] = await hub.redis.hgetall(hub.keys.state("timescales"))
+    states = [(k.decode(), ChildClocks.model_validate_json(v)) for k, v in raw.items()]
+    return [(child, o.clock, o.instance, o.breached) for child, o in all_open(states)]
 
 
 async def replay(
@@ -85,9 +108,11 @@ async def replay(
     timeout: float = 120.0,
 ) -> ReplayResult:
     thresholds = choose_thresholds(scenario, thresholds_override, settings)
+    timescales = load_timescales(scenario.timescales_path or settings.timescales)
+    decide = scenario.spec.screening == "auto"
     start = min(scenario.events[0].occurred_at, scenario.end) if scenario.events else scenario.end
     plan = list(steps(scenario.events, scenario.end, VirtualClock(start)))
-    async with Hub(settings, build_consumers(thresholds)) as hub:
+    async with Hub(settings, build_consumers(thresholds, timescales, decide=decide)) as hub:
         used = [await hub.redis.xlen(hub.keys.stream(s)) for s in ("contacts", "decisions")]
         if any(used):
             msg = (
@@ -105,16 +130,24 @@ async def replay(
             await hub.drain(timeout=timeout)
             if on_step:
                 on_step(done, len(plan))
-        decisions = [e for e in await hub.read("decisions") if isinstance(e, ScreeningDecided)]
-        dead = [e for e in await hub.read("dlq") if isinstance(e, DeadLetter)]
-    checks = check(scenario, decisions, dead)
+        outputs = Outputs(
+            decisions=[e for e in await hub.read("decisions") if isinstance(e, ScreeningDecided)],
+            dead_letters=[e for e in await hub.read("dlq") if isinstance(e, DeadLetter)],
+            clock_events=[
+                e
+                for e in await hub.read("timescales")
+                if isinstance(e, TimescaleMet | TimescaleBreached | TimescaleStoppedLate)
+            ],
+            open_clocks=await open_clocks(hub),
+        )
+    checks = check(scenario, outputs)
     report = build_report(
         scenario=scenario.name,
         description=scenario.spec.description,
         thresholds=thresholds.name,
+        timescales=timescales.name,
         published=scenario.events,
-        decisions=decisions,
-        dead_letters=dead,
+        outputs=outputs,
         checks=checks,
     )
-    return ReplayResult(scenario, thresholds, decisions, dead, checks, report)
+    return ReplayResult(scenario, thresholds, outputs, checks, report)

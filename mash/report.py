@@ -10,8 +10,8 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from mash.expectations import Check
-from schemas.events import DeadLetter, Event, ScreeningDecided
+from mash.expectations import Check, Outputs
+from schemas.events import Event, TimescaleBreached, TimescaleMet, TimescaleStoppedLate
 
 
 def _counts(values: Sequence[str]) -> dict[str, int]:
@@ -23,16 +23,19 @@ def build_report(
     scenario: str,
     description: str,
     thresholds: str,
+    timescales: str,
     published: Sequence[Event],
-    decisions: Sequence[ScreeningDecided],
-    dead_letters: Sequence[DeadLetter],
+    outputs: Outputs,
     checks: Sequence[Check],
 ) -> dict[str, Any]:
+    decisions, dead_letters = outputs.decisions, outputs.dead_letters
     ordered = sorted(decisions, key=lambda d: (d.occurred_at, d.event_id))
     return {
         "scenario": scenario,
         "description": description,
         "thresholds": thresholds,
+        "timescales": timescales,
+        "clocks": _clocks(outputs),
         "events_published": _counts([e.type for e in published]),
         "decisions": {
             "total": len(decisions),
@@ -67,6 +70,41 @@ def build_report(
     }
 
 
+def _clocks(outputs: Outputs) -> dict[str, Any]:
+    """Per clock: met, breached, stopped late, open now and out of timescale now."""
+    per: dict[str, dict[str, int]] = {}
+
+    def row(name: str) -> dict[str, int]:
+        return per.setdefault(
+            name, {"met": 0, "breached": 0, "stopped_late": 0, "open": 0, "out_of_timescale": 0}
+        )
+
+    for event in outputs.clock_events:
+        if isinstance(event, TimescaleMet):
+            row(event.clock)["met"] += 1
+        elif isinstance(event, TimescaleBreached):
+            row(event.clock)["breached"] += 1
+        elif isinstance(event, TimescaleStoppedLate):
+            row(event.clock)["stopped_late"] += 1
+    for _child, clock, _instance, breached in outputs.open_clocks:
+        row(clock)["open"] += 1
+        row(clock)["out_of_timescale"] += int(breached)
+    for counts in per.values():
+        decided = counts["met"] + counts["breached"]
+        counts["percent_met"] = round(100 * counts["met"] / decided) if decided else 100
+    breaches = sorted(
+        (e for e in outputs.clock_events if isinstance(e, TimescaleBreached)),
+        key=lambda e: (e.occurred_at, e.clock_id),
+    )
+    return {
+        "by_clock": dict(sorted(per.items())),
+        "breaches": [
+            {"clock": e.clock, "instance": e.clock_id, "at": e.occurred_at.isoformat()}
+            for e in breaches
+        ],
+    }
+
+
 def to_json(report: dict[str, Any]) -> str:
     return json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
@@ -85,7 +123,7 @@ def to_markdown(report: dict[str, Any]) -> str:
         "",
         report["description"] or "",
         "",
-        f"Thresholds: `{report['thresholds']}`",
+        f"Thresholds: `{report['thresholds']}`; timescales: `{report['timescales']}`",
         "",
         "## Events published",
         "",
@@ -104,6 +142,18 @@ def to_markdown(report: dict[str, Any]) -> str:
             f"| {d['outcome']} | {d['due']} | {', '.join(d['reasons'])} |"
         )
     lines += [
+        "",
+        "## Statutory clocks",
+        "",
+        "| clock | met | breached | stopped late | open | out of timescale now | % met |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+        *[
+            f"| {name} | {c['met']} | {c['breached']} | {c['stopped_late']} | {c['open']} "
+            f"| {c['out_of_timescale']} | {c['percent_met']} |"
+            for name, c in report["clocks"]["by_clock"].items()
+        ],
+        "",
+        *[f"- breached: {b['instance']} at {b['at']}" for b in report["clocks"]["breaches"]],
         "",
         f"## Dead letters ({report['dead_letters']['total']})",
         "",

@@ -13,9 +13,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-from mash.calendar import LONDON
+from mash.calendar import LONDON, WorkingDayCalendar
 from mash.errors import ScenarioError
-from mash.yamlfile import LinedDict, YamlError, describe, dotted, line_of, load
+from mash.yamlfile import YamlError, describe, dotted, line_of, load
 from schemas.codes import Agency, Level, Outcome, Rag, ReferralSource, Sex
 from schemas.events import ContactReceived, Event, parse_event_data
 
@@ -84,6 +84,18 @@ class DecisionsExpectation(_Closed):
     count: int = Field(ge=0)
 
 
+class ClockExpectation(_Closed):
+    """The outcome of one statutory clock for one child (and key, where a child has several)."""
+
+    name: str
+    child: Slug
+    key: str | None = Field(default=None, description="Start key: a missing_id, a contact id...")
+    status: Literal["met", "breached", "late", "open"]
+    breached_at: datetime | None = None
+    deadline: datetime | None = None
+    lateness: str | None = None
+
+
 class DeadLettersExpectation(_Closed):
     count: int = Field(ge=0)
     reason: str | None = None
@@ -92,6 +104,7 @@ class DeadLettersExpectation(_Closed):
 class Expectation(_Closed):
     decision: DecisionExpectation | None = None
     decisions: DecisionsExpectation | None = None
+    clock: ClockExpectation | None = None
     dead_letters: DeadLettersExpectation | None = None
 
 
@@ -103,6 +116,8 @@ class ScenarioFile(_Closed):
     seed: int = 0
     population: int | None = Field(default=None, ge=1)
     thresholds: str | None = None
+    timescales: str | None = None
+    screening: Literal["auto", "manual"] = "auto"
     children: list[ChildSpec] = []
     events: list[dict[str, Any]]
     expect: list[Expectation] = []
@@ -132,6 +147,10 @@ class Scenario:
     @property
     def thresholds_path(self) -> Path | None:
         return (self.path.parent / self.spec.thresholds) if self.spec.thresholds else None
+
+    @property
+    def timescales_path(self) -> Path | None:
+        return (self.path.parent / self.spec.timescales) if self.spec.timescales else None
 
 
 def aware(value: datetime) -> datetime:
@@ -190,6 +209,7 @@ def load_scenario(path: Path) -> Scenario:
     if len(children) != len(spec.children):
         raise fail(("children",), "a child id is used twice")
     local_ids: dict[str, str] = {}
+    by_local: dict[str, Event] = {}
     built: list[tuple[datetime, int, Event]] = []
     for index, raw in enumerate(spec.events):
         here: tuple[int | str, ...] = ("events", index)
@@ -213,6 +233,8 @@ def load_scenario(path: Path) -> Scenario:
         fields["event_id"] = f"{spec.name}.{local}"
         _resolve_children(fields, children, here, fail)
         _resolve_refs(fields, local_ids, here, fail)
+        if event_type == "screening.decided":
+            _decision_defaults(fields, by_local, here, fail)
         if event_type == "contact.received":
             fields.setdefault("correlation_id", fields["event_id"])
             source = fields.get("referral_source")
@@ -229,6 +251,7 @@ def load_scenario(path: Path) -> Scenario:
             loc = loc[1:] if loc and loc[0] == event_type else loc
             raise fail((*here, *loc), message) from exc
         local_ids[local] = event.event_id
+        by_local[local] = event
         built.append((event.occurred_at, index, event))
     built.sort(key=lambda item: (item[0], item[1]))
     last = built[-1][0] if built else start
@@ -240,6 +263,41 @@ def load_scenario(path: Path) -> Scenario:
         raise fail(("end",), f"end {end.isoformat()} is before the last event ({last.isoformat()})")
     _check_expectations(spec, local_ids, children, fail)
     return Scenario(spec, path, [event for _, _, event in built], local_ids, end)
+
+
+# A practitioner's decision in a scenario, when the file gives no deadline: the RAG windows of
+# the default thresholds file (red 4 h, amber 1 working day, green 3 working days).
+_RAG_DEFAULT_HOURS = {"red": 4}
+_RAG_DEFAULT_WORKING_DAYS = {"amber": 1, "green": 3}
+
+
+def _decision_defaults(
+    fields: dict[str, Any], by_local: dict[str, Event], here: tuple[int | str, ...], fail: Any
+) -> None:
+    """`contact: c1` names the contact decided; the rest defaults as a practitioner's would."""
+    ref = fields.pop("contact", None)
+    if ref is None:
+        raise fail(here, "contact: a decision names the contact it decides (contact: <id>)")
+    contact = by_local.get(ref)
+    if not isinstance(contact, ContactReceived):
+        raise fail((*here, "contact"), f"no earlier contact with id {ref!r}")
+    fields["contact_id"] = contact.event_id
+    fields.setdefault("correlation_id", contact.correlation_id or contact.event_id)
+    fields.setdefault("causation_id", contact.event_id)
+    fields.setdefault("child_id", contact.child_id)
+    fields["agency"] = Agency.MASH.value
+    fields.setdefault("reasons", [])
+    fields.setdefault("thresholds", "scenario")
+    fields.setdefault("decided_by", "practitioner")
+    rag = fields.get("rag")
+    if "decision_due" not in fields and rag in _RAG_DEFAULT_HOURS:
+        due = contact.occurred_at + timedelta(hours=_RAG_DEFAULT_HOURS[rag])
+        fields["decision_due"] = due.isoformat()
+    elif "decision_due" not in fields and rag in _RAG_DEFAULT_WORKING_DAYS:
+        days = _RAG_DEFAULT_WORKING_DAYS[rag]
+        fields["decision_due"] = (
+            WorkingDayCalendar().deadline(contact.occurred_at, days).isoformat()
+        )
 
 
 def _is_source(value: Any) -> bool:
@@ -291,8 +349,11 @@ def _check_expectations(
         chosen = [k for k, v in expectation if v is not None]
         if len(chosen) != 1:
             raise fail(
-                here, "each expectation is exactly one of: decision, decisions, dead_letters"
+                here, "each expectation is exactly one of: decision, decisions, clock, dead_letters"
             )
+        clock = expectation.clock
+        if clock is not None and clock.child not in children:
+            raise fail((*here, "clock", "child"), f"unknown child {clock.child!r}")
         decision = expectation.decision
         if decision is not None:
             if decision.contact not in local_ids:
@@ -302,11 +363,3 @@ def _check_expectations(
         counted = expectation.decisions
         if counted is not None and counted.contact is not None and counted.contact not in local_ids:
             raise fail((*here, "decisions", "contact"), f"no event with id {counted.contact!r}")
-
-
-def contact_events(scenario: Scenario) -> list[ContactReceived]:
-    return [e for e in scenario.events if isinstance(e, ContactReceived)]
-
-
-def is_lined(value: Any) -> bool:
-    return isinstance(value, LinedDict)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_THRESHOLDS = Path(__file__).parent / "thresholds" / "default.yaml"
+DEFAULT_TIMESCALES = Path(__file__).parent / "timescales" / "default.yaml"
 
 
 class Settings(BaseSettings):
@@ -28,6 +30,10 @@ class Settings(BaseSettings):
     max_attempts: int = Field(default=5, ge=1, description="Deliveries before dead-lettering.")
     consumer_name: str | None = Field(default=None, description="Defaults to host-pid.")
     thresholds: Path = DEFAULT_THRESHOLDS
+    timescales: Path = DEFAULT_TIMESCALES
+    screening: Literal["auto", "manual"] = Field(
+        default="auto", description="manual: decisions come from outside (a trainee, a scenario)."
+    )
     log_level: str = "WARNING"
     log_json: bool = False
 

@@ -9,6 +9,7 @@ from collections.abc import Callable
 import structlog
 
 from consumers.screening.thresholds import load_thresholds
+from consumers.timescales.config import load_timescales
 from mash.clock import Clock, WallClock
 from mash.hub import Hub
 from mash.replay import build_consumers, tick
@@ -36,8 +37,10 @@ async def run_worker(
     clock: Clock | None = None,
 ) -> None:
     thresholds = load_thresholds(settings.thresholds)
+    timescales = load_timescales(settings.timescales)
+    decide = settings.screening == "auto"
     stop = stop_signal()
-    async with Hub(settings, build_consumers(thresholds)) as hub:
+    async with Hub(settings, build_consumers(thresholds, timescales, decide=decide)) as hub:
         log.info(
             "worker started",
             redis=redact_url(hub.url),

@@ -277,5 +277,8 @@ class TimescaleUnit(StrEnum):
 
 
 class DecidedBy(StrEnum):
+    """Who made a screening decision: the thresholds file, a trainee, or a practitioner."""
+
     RULES = "rules"
     TRAINEE = "trainee"
+    PRACTITIONER = "practitioner"

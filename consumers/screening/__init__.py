@@ -26,6 +26,7 @@ HANDLES = frozenset(
         "case.closed",
         "cse.flag",
         "cse.screening.completed",
+        "screening.decided",
     }
 )
 
@@ -33,15 +34,19 @@ HANDLES = frozenset(
 def build(
     thresholds: Thresholds | Path,
     calendar: WorkingDayCalendar | None = None,
+    *,
+    decide: bool = True,
 ) -> Consumer[ChildHistory]:
+    """`decide=False` is the hub in manual mode: it keeps each child's history but leaves the
+    decision to someone else (a trainee, a scenario), whose `screening.decided` it then reads."""
     rules = thresholds if isinstance(thresholds, Thresholds) else load_thresholds(thresholds)
     return Consumer(
         name="screening",
-        inputs=("contacts", "missing", "casework", "cse"),
+        inputs=("contacts", "missing", "casework", "cse", "decisions"),
         handles=HANDLES,
         state_type=ChildHistory,
         keys=keys,
-        rule=ScreeningRule(rules, calendar or WorkingDayCalendar()),
+        rule=ScreeningRule(rules, calendar or WorkingDayCalendar(), decide=decide),
         description="Threshold screening: level of need, RAG rating and MASH decision",
     )
 

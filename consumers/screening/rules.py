@@ -289,7 +289,7 @@ def remember_contact(
     contact: ContactReceived,
     window_days: int,
     child: ChildDetails,
-    outcome: Outcome,
+    outcome: Outcome | None,
 ) -> ChildHistory:
     since = contact.occurred_at - timedelta(days=window_days)
     kept = tuple(t for t in history.contacts if t >= since)
@@ -400,6 +400,9 @@ def update_history(history: ChildHistory, event: Event, window_days: int) -> Chi
             return history.model_copy(update={"cse_level": event.level})
         case CSEScreeningCompleted():
             return history.model_copy(update={"cse_level": event.level})
+        case ScreeningDecided() if event.outcome in OPENS_CASE and not history.open_referral:
+            # A decision made outside the rules (manual mode) opens the case all the same.
+            return history.model_copy(update={"open_referral": True})
     return history
 
 
@@ -412,14 +415,24 @@ def keys(event: Event) -> Sequence[str]:
 class ScreeningRule:
     """The consumer's rule: (histories, event) -> (changed histories, decisions)."""
 
-    def __init__(self, thresholds: Thresholds, calendar: WorkingDayCalendar) -> None:
+    def __init__(
+        self, thresholds: Thresholds, calendar: WorkingDayCalendar, *, decide: bool = True
+    ) -> None:
         self.thresholds = thresholds
         self.calendar = calendar
+        self.decide = decide
         self.table = compile_thresholds(thresholds)
 
     def __call__(
         self, histories: Mapping[str, ChildHistory], event: Event
     ) -> tuple[dict[str, ChildHistory], list[Envelope]]:
+        if isinstance(event, ContactReceived) and not self.decide:
+            window = self.thresholds.history_window_days
+            remembered = {
+                c.child_id: remember_contact(histories[c.child_id], event, window, c, None)
+                for c in event.children
+            }
+            return remembered, []
         if isinstance(event, ContactReceived):
             return decide_contact(histories, event, self.thresholds, self.calendar, self.table)
         window = self.thresholds.history_window_days

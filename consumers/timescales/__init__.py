@@ -1,0 +1,43 @@
+"""Assessment timescale tracking: statutory clocks in working days and hours.
+
+Opens a clock when its start event arrives, stops it on its stop event, and emits
+`timescale.met`, `timescale.breached` (at the deadline's instant, in event time) and
+`timescale.stopped_late`. Reads every stream that starts or stops a clock, and the clock.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from consumers.timescales.config import Timescales, load_timescales
+from consumers.timescales.rules import (
+    ChildClocks,
+    ClockRules,
+    due,
+    handled_types,
+    keys,
+    next_deadline,
+)
+from mash.calendar import WorkingDayCalendar
+from mash.edge import Consumer
+from mash.settings import DEFAULT_TIMESCALES
+
+
+def build(
+    timescales: Timescales | Path, calendar: WorkingDayCalendar | None = None
+) -> Consumer[ChildClocks]:
+    config = timescales if isinstance(timescales, Timescales) else load_timescales(timescales)
+    return Consumer(
+        name="timescales",
+        inputs=("contacts", "decisions", "casework", "missing", "cse", "clock"),
+        handles=handled_types(config),
+        state_type=ChildClocks,
+        keys=keys,
+        rule=ClockRules(config, calendar or WorkingDayCalendar()),
+        description="Statutory clocks: met, breached at the deadline, stopped late",
+        next_deadline=next_deadline,
+        due=due,
+    )
+
+
+__all__ = ["DEFAULT_TIMESCALES", "ChildClocks", "build"]

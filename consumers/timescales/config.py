@@ -1,0 +1,113 @@
+"""The timescales file: which event starts each statutory clock, which stops it, and its limit.
+
+Limits are local choices as much as statute (a MASH's RAG windows, "same day" strategy
+discussions), so they live in a file beside their sources, not in code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from mash.errors import ConfigError
+from mash.yamlfile import YamlError, describe, dotted, line_of, load
+from schemas.events import EVENT_TYPES
+
+Scalar = str | int | bool
+
+
+class _Closed(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Trigger(_Closed):
+    """An event type, the field that identifies the clock instance, and optional conditions."""
+
+    event: str
+    key: str = Field(default="child", description="'child', or a field of the event")
+    when: dict[str, list[Scalar]] = {}
+
+    @model_validator(mode="after")
+    def _known(self) -> Trigger:
+        model = EVENT_TYPES.get(self.event)
+        if model is None:
+            raise ValueError(f"unknown event type {self.event!r}")
+        for name in [self.key, *self.when]:
+            if name != "child" and name not in model.model_fields:
+                raise ValueError(f"{self.event} has no field {name!r}")
+        return self
+
+
+class Limit(_Closed):
+    hours: Annotated[float, Field(gt=0)] | None = None
+    working_days: Annotated[int, Field(ge=0, le=365)] | None = None
+    months: Annotated[int, Field(ge=1, le=60)] | None = None
+    from_stop: str | None = Field(
+        default=None, description="Deadline carried by the stop event (e.g. decision_due)."
+    )
+
+    @model_validator(mode="after")
+    def _one(self) -> Limit:
+        given = [
+            v for v in (self.hours, self.working_days, self.months, self.from_stop) if v is not None
+        ]
+        if len(given) != 1:
+            raise ValueError("give exactly one of hours, working_days, months or from_stop")
+        return self
+
+
+class ClockDef(_Closed):
+    id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    name: str
+    source: str
+    start: Trigger
+    stop: Trigger
+    limit: Limit
+    cancel: list[str] = []
+    early_stop: bool = Field(
+        default=False,
+        description="The stop may be read before its start (they travel on different streams).",
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ClockDef:
+        for event in self.cancel:
+            if event not in EVENT_TYPES:
+                raise ValueError(f"cancel: unknown event type {event!r}")
+        if (
+            self.limit.from_stop
+            and self.limit.from_stop not in EVENT_TYPES[self.stop.event].model_fields
+        ):
+            raise ValueError(
+                f"limit.from_stop: {self.stop.event} has no field {self.limit.from_stop!r}"
+            )
+        return self
+
+
+class Timescales(_Closed):
+    name: str
+    clocks: list[ClockDef]
+
+    @model_validator(mode="after")
+    def _unique(self) -> Timescales:
+        ids = [c.id for c in self.clocks]
+        if len(set(ids)) != len(ids):
+            raise ValueError("clocks: two clocks share an id")
+        return self
+
+
+def load_timescales(path: Path) -> Timescales:
+    shown = str(path)
+    try:
+        data: Any = load(path)
+    except OSError as exc:
+        raise ConfigError(shown, None, "", f"cannot read timescales file ({exc.strerror})") from exc
+    except YamlError as exc:
+        raise ConfigError(shown, exc.line, "", exc.why) from exc
+    try:
+        return Timescales.model_validate(data)
+    except ValidationError as exc:
+        loc, message = describe(exc)
+        raise ConfigError(shown, line_of(data, loc), dotted(loc), message) from exc

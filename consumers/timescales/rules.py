@@ -1,0 +1,312 @@
+"""Statutory clocks as pure functions of (a child's open clocks, an event).
+
+A clock is met when its stop comes by the deadline; breached the moment event time passes
+the deadline (a `clock.tick` beyond it), with the deadline as the breach's instant; a breached
+clock that stops later records how late. Each outcome has a fixed event id, so an outcome is
+emitted once whichever way the events interleave.
+"""
+
+from __future__ import annotations
+
+import calendar as _cal
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime, time, timedelta
+
+from pydantic import BaseModel, ConfigDict
+
+from consumers.timescales.config import ClockDef, Timescales, Trigger
+from mash.calendar import LONDON, WorkingDayCalendar
+from schemas.codes import Agency
+from schemas.events import (
+    ClockTick,
+    ContactReceived,
+    Envelope,
+    Event,
+    TimescaleBreached,
+    TimescaleMet,
+    TimescaleStoppedLate,
+)
+
+EARLY_STOP_MEMORY = timedelta(days=7)
+
+
+class OpenClock(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    clock: str
+    instance: str
+    key: str
+    started_at: datetime
+    deadline: datetime | None
+    breached: bool = False
+    correlation_id: str | None = None
+
+
+class EarlyStop(BaseModel):
+    """A stop read before its start (they came on different streams in the same instant)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    clock: str
+    key: str
+    stopped_at: datetime
+    event_id: str
+    deadline: datetime | None = None
+
+
+class ChildClocks(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    open: tuple[OpenClock, ...] = ()
+    early: tuple[EarlyStop, ...] = ()
+
+
+def add_months(day: date, months: int) -> date:
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return date(year, month, min(day.day, _cal.monthrange(year, month)[1]))
+
+
+def deadline_for(clock: ClockDef, start: datetime, calendar: WorkingDayCalendar) -> datetime | None:
+    limit = clock.limit
+    if limit.hours is not None:
+        return start + timedelta(hours=limit.hours)
+    if limit.working_days is not None:
+        return calendar.deadline(start, limit.working_days)
+    if limit.months is not None:
+        local = add_months(start.astimezone(LONDON).date(), limit.months)
+        return datetime.combine(local, time(23, 59, 59), tzinfo=LONDON).astimezone(start.tzinfo)
+    return None  # from_stop: known only when the stop arrives
+
+
+def lateness(
+    clock: ClockDef, deadline: datetime, stopped: datetime, calendar: WorkingDayCalendar
+) -> str:
+    if clock.limit.working_days is not None:
+        days = calendar.working_days_between(
+            deadline.astimezone(LONDON).date(), stopped.astimezone(LONDON).date()
+        )
+        return f"{days} working day{'s' if days != 1 else ''}"
+    if clock.limit.months is not None:
+        days = (stopped.astimezone(LONDON).date() - deadline.astimezone(LONDON).date()).days
+        return f"{days} day{'s' if days != 1 else ''}"
+    hours = (stopped - deadline).total_seconds() / 3600
+    return f"{hours:.2f} hours"
+
+
+def matches(trigger: Trigger, event: Event) -> bool:
+    if event.type != trigger.event:
+        return False
+    return all(getattr(event, name) in allowed for name, allowed in trigger.when.items())
+
+
+def children_of(event: Event) -> list[str]:
+    if isinstance(event, ContactReceived):
+        return [c.child_id for c in event.children]
+    return [event.child_id] if event.child_id else []
+
+
+def key_of(trigger: Trigger, event: Event, child: str) -> str:
+    return child if trigger.key == "child" else str(getattr(event, trigger.key))
+
+
+def instance_id(clock: str, child: str, key: str, start_event: str) -> str:
+    """Unique per start: a child-keyed clock (reviews) restarts many times for one child."""
+    return f"{clock}.{child}.{start_event if key == child else key}"
+
+
+class ClockRules:
+    """The timescales consumer's rule, over one timescales file and calendar."""
+
+    def __init__(self, timescales: Timescales, calendar: WorkingDayCalendar) -> None:
+        self.timescales = timescales
+        self.calendar = calendar
+        self.by_id = {c.id: c for c in timescales.clocks}
+
+    # ---- outcomes ------------------------------------------------------------------------
+    def _met(self, child: str, open_: OpenClock, deadline: datetime, stop: Event) -> TimescaleMet:
+        return TimescaleMet(
+            event_id=f"{open_.instance}.met",
+            occurred_at=stop.occurred_at,
+            recorded_at=stop.occurred_at,
+            child_id=child,
+            agency=Agency.MASH,
+            correlation_id=open_.correlation_id,
+            causation_id=stop.event_id,
+            clock=open_.clock,
+            clock_id=open_.instance,
+            started_at=open_.started_at,
+            deadline=deadline,
+            stopped_at=stop.occurred_at,
+        )
+
+    def _breached(
+        self, child: str, open_: OpenClock, deadline: datetime, cause: str
+    ) -> TimescaleBreached:
+        return TimescaleBreached(
+            event_id=f"{open_.instance}.breached",
+            occurred_at=deadline,
+            recorded_at=deadline,
+            child_id=child,
+            agency=Agency.MASH,
+            correlation_id=open_.correlation_id,
+            causation_id=cause,
+            clock=open_.clock,
+            clock_id=open_.instance,
+            started_at=open_.started_at,
+            deadline=deadline,
+        )
+
+    def _resolve(
+        self,
+        child: str,
+        open_: OpenClock,
+        stopped_at: datetime,
+        stop_id: str,
+        deadline: datetime | None,
+        stop: Event,
+    ) -> list[Envelope]:
+        due = open_.deadline or deadline
+        if due is None:
+            return []
+        if stopped_at <= due:
+            return [self._met(child, open_, due, stop)]
+        out: list[Envelope] = []
+        if not open_.breached:
+            out.append(self._breached(child, open_, due, stop_id))
+        out.append(
+            TimescaleStoppedLate(
+                event_id=f"{open_.instance}.late",
+                occurred_at=stopped_at,
+                recorded_at=stopped_at,
+                child_id=child,
+                agency=Agency.MASH,
+                correlation_id=open_.correlation_id,
+                causation_id=stop_id,
+                clock=open_.clock,
+                clock_id=open_.instance,
+                deadline=due,
+                stopped_at=stopped_at,
+                lateness=lateness(self.by_id[open_.clock], due, stopped_at, self.calendar),
+            )
+        )
+        return out
+
+    # ---- the rule ------------------------------------------------------------------------
+    def __call__(
+        self, states: Mapping[str, ChildClocks], event: Event
+    ) -> tuple[dict[str, ChildClocks], list[Envelope]]:
+        if isinstance(event, ClockTick):
+            return self.tick(states, event)
+        changed: dict[str, ChildClocks] = {}
+        out: list[Envelope] = []
+        for child in children_of(event):
+            state = states[child]
+            state, emitted = self.apply(child, state, event)
+            if state != states[child]:
+                changed[child] = state
+            out.extend(emitted)
+        return changed, out
+
+    def tick(
+        self, states: Mapping[str, ChildClocks], tick: ClockTick
+    ) -> tuple[dict[str, ChildClocks], list[Envelope]]:
+        now = tick.occurred_at
+        changed: dict[str, ChildClocks] = {}
+        out: list[Envelope] = []
+        for child in sorted(states):
+            state = states[child]
+            updated: list[OpenClock] = []
+            for clock in state.open:
+                if not clock.breached and clock.deadline is not None and clock.deadline < now:
+                    out.append(self._breached(child, clock, clock.deadline, tick.event_id))
+                    clock = clock.model_copy(update={"breached": True})  # noqa: PLW2901
+                updated.append(clock)
+            if tuple(updated) != state.open:
+                changed[child] = state.model_copy(update={"open": tuple(updated)})
+        return changed, out
+
+    def apply(
+        self, child: str, state: ChildClocks, event: Event
+    ) -> tuple[ChildClocks, list[Envelope]]:
+        out: list[Envelope] = []
+        open_clocks = list(state.open)
+        early = [e for e in state.early if event.occurred_at - e.stopped_at <= EARLY_STOP_MEMORY]
+        # Cancellations and stops first: one event may stop a clock and start the next (reviews).
+        for clock in self.timescales.clocks:
+            if event.type in clock.cancel:
+                open_clocks = [o for o in open_clocks if o.clock != clock.id]
+            if not matches(clock.stop, event):
+                continue
+            key = key_of(clock.stop, event, child)
+            stop_deadline = getattr(event, clock.limit.from_stop) if clock.limit.from_stop else None
+            found = next((o for o in open_clocks if o.clock == clock.id and o.key == key), None)
+            if found is not None:
+                open_clocks.remove(found)
+                out.extend(
+                    self._resolve(
+                        child, found, event.occurred_at, event.event_id, stop_deadline, event
+                    )
+                )
+            elif clock.early_stop:
+                early.append(
+                    EarlyStop(
+                        clock=clock.id,
+                        key=key,
+                        stopped_at=event.occurred_at,
+                        event_id=event.event_id,
+                        deadline=stop_deadline,
+                    )
+                )
+        for clock in self.timescales.clocks:
+            if not matches(clock.start, event):
+                continue
+            key = key_of(clock.start, event, child)
+            if any(o.clock == clock.id and o.key == key for o in open_clocks):
+                continue  # already running: the first start counts
+            opened = OpenClock(
+                clock=clock.id,
+                instance=instance_id(clock.id, child, key, event.event_id),
+                key=key,
+                started_at=event.occurred_at,
+                deadline=deadline_for(clock, event.occurred_at, self.calendar),
+                correlation_id=event.correlation_id or event.event_id,
+            )
+            waiting = next((e for e in early if e.clock == clock.id and e.key == key), None)
+            if waiting is not None and waiting.stopped_at >= opened.started_at:
+                early.remove(waiting)
+                out.extend(
+                    self._resolve(
+                        child, opened, waiting.stopped_at, waiting.event_id, waiting.deadline, event
+                    )
+                )
+            else:
+                open_clocks.append(opened)
+        return ChildClocks(open=tuple(open_clocks), early=tuple(early)), out
+
+
+def next_deadline(state: ChildClocks) -> datetime | None:
+    pending = [o.deadline for o in state.open if not o.breached and o.deadline is not None]
+    return min(pending) if pending else None
+
+
+def due(event: Event) -> datetime | None:
+    return event.occurred_at if isinstance(event, ClockTick) else None
+
+
+def handled_types(timescales: Timescales) -> frozenset[str]:
+    types: set[str] = {"clock.tick"}
+    for clock in timescales.clocks:
+        types.update((clock.start.event, clock.stop.event, *clock.cancel))
+    return frozenset(types)
+
+
+def keys(event: Event) -> Sequence[str]:
+    return children_of(event)
+
+
+def all_open(states: Iterable[tuple[str, ChildClocks]]) -> list[tuple[str, OpenClock]]:
+    return sorted(
+        ((child, o) for child, state in states for o in state.open),
+        key=lambda item: (item[1].deadline or item[1].started_at, item[1].instance),
+    )
