@@ -30,6 +30,7 @@ from mash.edge import Consumer, Edge, Entry
 from mash.embedded_redis import EmbeddedRedis
 from mash.errors import HubUnavailable
 from mash.keys import Keys
+from mash.logs import BROKER_LOGGER
 from mash.settings import Settings, redact_url
 from schemas.events import EVENT_TYPES, STREAMS, Envelope, Event, parse_event
 
@@ -100,7 +101,7 @@ class Hub:
         """
         self.broker = RedisBroker(
             url,
-            logger=logging.getLogger("faststream.mash"),
+            logger=logging.getLogger(BROKER_LOGGER),
             log_level=logging.DEBUG,  # per-batch "Received/Processed" lines are debug for us
             specification_url="redis://localhost:6379" if not connect else None,
         )

@@ -46,4 +46,22 @@ def configure(level: str = "WARNING", *, json: bool = False) -> None:
     )
     # faststream logs through the standard library; keep it at the same level and stream.
     logging.basicConfig(level=numeric, stream=sys.stderr, format="%(message)s", force=True)
-    logging.getLogger("faststream").setLevel(max(numeric, logging.WARNING))
+    # faststream sets the level of the logger we give the broker to its own choice, so its
+    # lifecycle chatter ("callback for Task-7 is being executed") would pass at any setting;
+    # a filter keeps the last word with --log-level.
+    broker_logger = logging.getLogger(BROKER_LOGGER)
+    for old in [f for f in broker_logger.filters if isinstance(f, _AtLeast)]:
+        broker_logger.removeFilter(old)
+    broker_logger.addFilter(_AtLeast(max(numeric, logging.WARNING)))
+
+
+BROKER_LOGGER = "faststream.mash"
+
+
+class _AtLeast(logging.Filter):
+    def __init__(self, level: int) -> None:
+        super().__init__()
+        self.level = level
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= self.level

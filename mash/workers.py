@@ -25,9 +25,8 @@ async def tick_forever(hub: Hub, clock: Clock, interval: float) -> None:
     at once produce one applied tick each second (consumers dedupe on `event_id`).
     """
     while True:
-        now = clock.now().replace(microsecond=0)
-        await hub.publish([tick(now)])
         await asyncio.sleep(interval)
+        await hub.publish([tick(clock.now().replace(microsecond=0))])
 
 
 async def run_worker(
@@ -40,7 +39,10 @@ async def run_worker(
     timescales = load_timescales(settings.timescales)
     decide = settings.screening == "auto"
     stop = stop_signal()
+    wall = clock or WallClock()
     async with Hub(settings, build_consumers(thresholds, timescales, decide=decide)) as hub:
+        if tick_interval > 0:  # the first watermark is part of starting up
+            await hub.publish([tick(wall.now().replace(microsecond=0))])
         log.info(
             "worker started",
             redis=redact_url(hub.url),
@@ -50,7 +52,7 @@ async def run_worker(
             thresholds=thresholds.name,
         )
         ticker = (
-            asyncio.create_task(tick_forever(hub, clock or WallClock(), tick_interval))
+            asyncio.create_task(tick_forever(hub, wall, tick_interval))
             if tick_interval > 0
             else None
         )

@@ -96,6 +96,37 @@ def test_same_scenario_same_report_byte_for_byte_whatever_the_batch_size(
         assert len({data for f, data in outputs if f == fmt}) == 1
 
 
+@pytest.mark.parametrize("name", ["timescales-assessment", "timescales-child-protection"])
+def test_breaches_come_at_the_same_instants_twice_and_whatever_the_batch_size(
+    name: str, tmp_path: Path, redis_url: str, cli_env: dict[str, str]
+) -> None:
+    scenario = SCENARIOS / f"{name}.yaml"
+    reports = []
+    for index, batch in enumerate(("500", "500", "1")):
+        path = tmp_path / f"r{index}.json"
+        result = mash(
+            "replay",
+            str(scenario),
+            "--redis-url",
+            redis_url,
+            "--namespace",
+            f"ts{index}{name}{os.getpid()}",
+            "--batch-size",
+            batch,
+            "--report",
+            str(path),
+            "--format",
+            "json",
+            "-q",
+            env=cli_env,
+        )
+        assert result.returncode == 0, result.stderr
+        reports.append(path.read_bytes())
+    assert reports[0] == reports[1] == reports[2]
+    breaches = json.loads(reports[0])["clocks"]["breaches"]
+    assert breaches, "the scenario breaches clocks"
+
+
 def test_a_failed_expectation_exits_1_and_says_expected_and_got(
     tmp_path: Path, cli_env: dict[str, str]
 ) -> None:

@@ -1,0 +1,62 @@
+"""Clocks through Redis: the deadline index, and breaches raised by ticks."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from consumers import timescales
+from mash.hub import Hub
+from mash.replay import open_clocks, tick
+from mash.settings import DEFAULT_TIMESCALES, Settings
+from schemas import TimescaleBreached, parse_event_data
+
+BACK = datetime(2014, 1, 11, 8, 15, tzinfo=UTC)
+
+
+def returned(child: str, hours: float) -> object:
+    at = BACK + timedelta(hours=hours)
+    return parse_event_data(
+        {
+            "event_id": f"ret.{child}",
+            "type": "missing.returned",
+            "occurred_at": at.isoformat(),
+            "recorded_at": at.isoformat(),
+            "child_id": child,
+            "agency": "police",
+            "missing_id": f"M-{child}",
+        }
+    )
+
+
+async def test_ticks_breach_only_the_due_clocks_and_the_index_follows(settings: Settings) -> None:
+    async with Hub(settings, [timescales.build(DEFAULT_TIMESCALES)]) as hub:
+        await hub.publish([returned(f"K{i}", hours=i) for i in range(5)])  # type: ignore[misc]
+        await hub.drain(timeout=20)
+        index = hub.keys.due("timescales")
+        scores = dict(await hub.redis.zrange(index, 0, -1, withscores=True))
+        assert {k.decode(): v for k, v in scores.items()} == {
+            f"K{i}": (BACK + timedelta(hours=72 + i)).timestamp() for i in range(5)
+        }
+        # 73.5 hours after the first return: K0 and K1 are overdue, the others are not.
+        await hub.publish([tick(BACK + timedelta(hours=73, minutes=30))])
+        await hub.drain(timeout=20)
+        breaches = [e for e in await hub.read("timescales") if isinstance(e, TimescaleBreached)]
+        assert sorted((b.child_id, b.occurred_at) for b in breaches) == [
+            ("K0", BACK + timedelta(hours=72)),
+            ("K1", BACK + timedelta(hours=73)),
+        ]
+        remaining = {k.decode() for k in await hub.redis.zrange(index, 0, -1)}
+        assert remaining == {"K2", "K3", "K4"}
+        listed = await open_clocks(hub)
+        assert [(child, breached) for child, _, _, breached in listed] == [
+            ("K0", True),
+            ("K1", True),
+            ("K2", False),
+            ("K3", False),
+            ("K4", False),
+        ]
+        # The same tick again changes nothing: each breach is raised once.
+        await hub.publish([tick(BACK + timedelta(hours=73, minutes=31))])
+        await hub.drain(timeout=20)
+        again = [e for e in await hub.read("timescales") if isinstance(e, TimescaleBreached)]
+        assert len(again) == 2
