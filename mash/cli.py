@@ -254,6 +254,41 @@ def _stop_signal() -> Callable[[], asyncio.Event]:
 
 
 @app.command()
+def clocks(
+    redis_url: RedisUrl = None,
+    namespace: Namespace = None,
+    breached_only: Annotated[
+        bool, typer.Option("--breached", help="Only clocks already out of timescale.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """List the statutory clocks open now in a running hub, soonest deadline first."""
+    from mash.status import list_open_clocks  # noqa: PLC0415
+
+    if redis_url is None:
+        fail("clocks needs the hub's Redis: give --redis-url or MASH_REDIS_URL")
+    settings = settings_from(redis_url, namespace)
+    rows = run(list_open_clocks(settings))
+    if breached_only:
+        rows = [r for r in rows if r["out_of_timescale"]]
+    if as_json:
+        out.print_json(json.dumps(rows))
+        return
+    table = Table(title=f"open clocks in {settings.namespace!r}: {len(rows)}")
+    for column in ("clock", "instance", "started", "deadline", "out of timescale"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            row["clock"],
+            row["instance"],
+            row["started_at"],
+            row["deadline"] or "-",
+            "yes" if row["out_of_timescale"] else "",
+        )
+    out.print(table)
+
+
+@app.command()
 def schemas(
     out_dir: Annotated[Path, typer.Option("--out", help="Directory for the schema files.")] = Path(
         "schemas"

@@ -21,7 +21,6 @@ from consumers import screening
 from consumers import timescales as clocks
 from consumers.screening.thresholds import Thresholds, load_thresholds
 from consumers.timescales.config import Timescales, load_timescales
-from consumers.timescales.rules import ChildClocks, all_open
 from mash.clock import VirtualClock
 from mash.edge import Consumer
 from mash.errors import HubUnavailable
@@ -30,6 +29,7 @@ from mash.hub import Hub
 from mash.report import build_report
 from mash.scenario import Scenario
 from mash.settings import DEFAULT_TIMESCALES, Settings
+from mash.status import open_clocks
 from schemas.codes import Agency
 from schemas.events import (
     ClockTick,
@@ -92,13 +92,6 @@ def build_consumers(
     ]
 
 
-async def open_clocks(hub: Hub) -> list[tuple[str, str, str, bool]]:
-    """(child, clock, instance, breached) for every clock open now, soonest deadline first."""
-    raw: dict[Any, Any] = await hub.redis.hgetall(hub.keys.state("timescales"))
-    states = [(k.decode(), ChildClocks.model_validate_json(v)) for k, v in raw.items()]
-    return [(child, o.clock, o.instance, o.breached) for child, o in all_open(states)]
-
-
 async def replay(
     scenario: Scenario,
     settings: Settings,
@@ -138,7 +131,9 @@ async def replay(
                 for e in await hub.read("timescales")
                 if isinstance(e, TimescaleMet | TimescaleBreached | TimescaleStoppedLate)
             ],
-            open_clocks=await open_clocks(hub),
+            open_clocks=[
+                (child, o.clock, o.instance, o.breached) for child, o in await open_clocks(hub)
+            ],
         )
     checks = check(scenario, outputs)
     report = build_report(

@@ -42,7 +42,9 @@ def build(
     rules = thresholds if isinstance(thresholds, Thresholds) else load_thresholds(thresholds)
     return Consumer(
         name="screening",
-        inputs=("contacts", "missing", "casework", "cse", "decisions"),
+        # In manual mode decisions come from outside and must be read; in auto mode they are
+        # this consumer's own, already applied to the child's history when made.
+        inputs=("contacts", "missing", "casework", "cse", *(() if decide else ("decisions",))),
         handles=HANDLES,
         state_type=ChildHistory,
         keys=keys,

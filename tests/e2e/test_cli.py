@@ -127,6 +127,22 @@ def test_breaches_come_at_the_same_instants_twice_and_whatever_the_batch_size(
     assert breaches, "the scenario breaches clocks"
 
 
+def test_clocks_lists_what_is_out_of_timescale_now(
+    redis_url: str, namespace: str, cli_env: dict[str, str]
+) -> None:
+    scenario = SCENARIOS / "timescales-child-protection.yaml"
+    replayed = mash("replay", str(scenario), "--redis-url", redis_url, "--namespace", namespace,
+                    "-q", env=cli_env)
+    assert replayed.returncode == 0, replayed.stderr
+    listed = mash("clocks", "--redis-url", redis_url, "--namespace", namespace, "--breached",
+                  "--json", env=cli_env)
+    assert listed.returncode == 0, listed.stderr
+    rows = json.loads(listed.stdout)
+    assert [(r["clock"], r["deadline"], r["out_of_timescale"]) for r in rows] == [
+        ("later_review", "2015-06-15T22:59:59+00:00", True)
+    ]
+
+
 def test_a_failed_expectation_exits_1_and_says_expected_and_got(
     tmp_path: Path, cli_env: dict[str, str]
 ) -> None:

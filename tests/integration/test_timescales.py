@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 from consumers import timescales
 from mash.hub import Hub
-from mash.replay import open_clocks, tick
+from mash.replay import tick
 from mash.settings import DEFAULT_TIMESCALES, Settings
+from mash.status import open_clocks
 from schemas import TimescaleBreached, parse_event_data
 
 BACK = datetime(2014, 1, 11, 8, 15, tzinfo=UTC)
@@ -48,7 +49,7 @@ async def test_ticks_breach_only_the_due_clocks_and_the_index_follows(settings: 
         remaining = {k.decode() for k in await hub.redis.zrange(index, 0, -1)}
         assert remaining == {"K2", "K3", "K4"}
         listed = await open_clocks(hub)
-        assert [(child, breached) for child, _, _, breached in listed] == [
+        assert [(child, clock.breached) for child, clock in listed] == [
             ("K0", True),
             ("K1", True),
             ("K2", False),

@@ -1,0 +1,35 @@
+"""What a running hub holds now: the open statutory clocks, read from the timescales state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from consumers.timescales.rules import ChildClocks, OpenClock, all_open
+from mash.hub import Hub
+from mash.settings import Settings
+
+
+async def open_clocks(hub: Hub) -> list[tuple[str, OpenClock]]:
+    """(child, clock) for every clock open now, soonest deadline first."""
+    raw: dict[Any, Any] = await hub.redis.hgetall(hub.keys.state("timescales"))
+    return all_open((k.decode(), ChildClocks.model_validate_json(v)) for k, v in raw.items())
+
+
+async def list_open_clocks(settings: Settings) -> list[dict[str, Any]]:
+    """Open clocks as rows; reads state only and starts no consumer.
+
+    The child's pseudonymous id is part of each instance id: this is for practitioners'
+    tooling, not for logs.
+    """
+    async with Hub(settings, [], run_consumers=False) as hub:
+        rows = await open_clocks(hub)
+    return [
+        {
+            "clock": clock.clock,
+            "instance": clock.instance,
+            "started_at": clock.started_at.isoformat(),
+            "deadline": clock.deadline.isoformat() if clock.deadline else None,
+            "out_of_timescale": clock.breached,
+        }
+        for _child, clock in rows
+    ]
