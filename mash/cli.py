@@ -107,6 +107,9 @@ def replay(
     thresholds: Annotated[
         Path | None, typer.Option("--thresholds", help="Thresholds file overriding the scenario's.")
     ] = None,
+    scoring: Annotated[
+        Path | None, typer.Option("--scoring", help="CSE scoring file overriding the scenario's.")
+    ] = None,
     redis_url: RedisUrl = None,
     namespace: Namespace = None,
     batch_size: BatchSize = None,
@@ -128,7 +131,15 @@ def replay(
     except MashError as exc:
         fail(str(exc))
     with ProgressSteps(quiet or not sys.stderr.isatty()) as on_step:
-        result = run(run_replay(loaded, settings, thresholds_override=thresholds, on_step=on_step))
+        result = run(
+            run_replay(
+                loaded,
+                settings,
+                thresholds_override=thresholds,
+                scoring_override=scoring,
+                on_step=on_step,
+            )
+        )
     if report is not None:
         try:
             report.write_text(render(result.report, fmt.value), encoding="utf-8")

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from mash.scenario import ClockExpectation, DecisionExpectation, Expectation, Scenario
+from consumers.cse.rules import Episode
+from mash.scenario import (
+    ClockExpectation,
+    CSEExpectation,
+    DecisionExpectation,
+    Expectation,
+    FigureExpectation,
+    Scenario,
+)
+from schemas.codes import CSELevel
 from schemas.events import (
+    CSEFlag,
     DeadLetter,
     ScreeningDecided,
     TimescaleBreached,
@@ -64,6 +75,8 @@ class Outputs:
     dead_letters: Sequence[DeadLetter]
     clock_events: Sequence[TimescaleMet | TimescaleBreached | TimescaleStoppedLate] = ()
     open_clocks: Sequence[tuple[str, str, str, bool]] = ()  # (child, clock, instance, breached)
+    flags: Sequence[CSEFlag] = ()
+    open_episodes: Sequence[tuple[str, Episode]] = ()
 
 
 def _instance_matches(instance: str, want: ClockExpectation, scenario: Scenario) -> bool:
@@ -116,14 +129,58 @@ def _clock(want: ClockExpectation, scenario: Scenario, outputs: Outputs) -> Chec
     return Check(label, not problems, "; ".join(problems) or "as expected")
 
 
-def check(scenario: Scenario, outputs: Outputs) -> list[Check]:
-    return [_one(expectation, scenario, outputs) for expectation in scenario.spec.expect]
+def _cse(want: CSEExpectation, outputs: Outputs) -> Check:
+    label = f"cse {want.child}" + (" final" if want.final else "")
+    flags = sorted(
+        (f for f in outputs.flags if f.child_id == want.child),
+        key=lambda f: (f.occurred_at, f.event_id),
+    )
+    if want.final:
+        got = flags[-1].level if flags else CSELevel.NONE
+        ok = got == want.level
+        return Check(label, ok, f"final level: expected {want.level.value}, got {got.value}")
+    reached = [f for f in flags if f.level == want.level]
+    history = ", ".join(f"{f.level.value}@{f.occurred_at.isoformat()}" for f in flags) or "none"
+    if not reached:
+        return Check(label, False, f"expected a {want.level.value} flag, got {history}")
+    if want.at is not None:
+        reached = [f for f in reached if f.occurred_at == want.at]
+        if not reached:
+            return Check(
+                label, False, f"expected {want.level.value} at {want.at.isoformat()}, got {history}"
+            )
+    problems = [
+        f"indicators: expected {i.value}, got {[x.value for x in reached[0].indicators]}"
+        for i in want.indicators or ()
+        if i not in reached[0].indicators
+    ]
+    return Check(label, not problems, "; ".join(problems) or "as expected")
 
 
-def _one(expectation: Expectation, scenario: Scenario, outputs: Outputs) -> Check:
+def _figure(want: FigureExpectation, report: Mapping[str, Any]) -> Check:
+    label = f"figure {want.path}"
+    node: Any = report
+    for part in want.path.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return Check(label, False, f"the report has no {want.path!r}")
+        node = node[part]
+    return Check(label, node == want.equals, f"expected {want.equals!r}, got {node!r}")
+
+
+def check(scenario: Scenario, outputs: Outputs, report: Mapping[str, Any]) -> list[Check]:
+    return [_one(expectation, scenario, outputs, report) for expectation in scenario.spec.expect]
+
+
+def _one(
+    expectation: Expectation, scenario: Scenario, outputs: Outputs, report: Mapping[str, Any]
+) -> Check:
+    if expectation.figure is not None:
+        return _figure(expectation.figure, report)
     decisions, dead_letters = outputs.decisions, outputs.dead_letters
     if expectation.clock is not None:
         return _clock(expectation.clock, scenario, outputs)
+    if expectation.cse is not None:
+        return _cse(expectation.cse, outputs)
     if expectation.decision is not None:
         return _decision(expectation.decision, scenario, decisions)
     if expectation.decisions is not None:

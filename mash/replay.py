@@ -17,8 +17,9 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any
 
-from consumers import screening
+from consumers import cse, screening
 from consumers import timescales as clocks
+from consumers.cse.scoring import Scoring, load_scoring
 from consumers.screening.thresholds import Thresholds, load_thresholds
 from consumers.timescales.config import Timescales, load_timescales
 from mash.clock import VirtualClock
@@ -26,13 +27,14 @@ from mash.edge import Consumer
 from mash.errors import HubUnavailable
 from mash.expectations import Check, Outputs, check
 from mash.hub import Hub
-from mash.report import build_report
+from mash.report import build_report, summarise
 from mash.scenario import Scenario
-from mash.settings import DEFAULT_TIMESCALES, Settings
-from mash.status import open_clocks
+from mash.settings import DEFAULT_SCORING, DEFAULT_TIMESCALES, Settings
+from mash.status import open_clocks, open_episodes
 from schemas.codes import Agency
 from schemas.events import (
     ClockTick,
+    CSEFlag,
     DeadLetter,
     Envelope,
     ScreeningDecided,
@@ -83,12 +85,17 @@ def choose_thresholds(scenario: Scenario, override: Path | None, settings: Setti
 
 
 def build_consumers(
-    thresholds: Thresholds, timescales: Timescales | None = None, *, decide: bool = True
+    thresholds: Thresholds,
+    timescales: Timescales | None = None,
+    scoring: Scoring | None = None,
+    *,
+    decide: bool = True,
 ) -> list[Consumer[Any]]:
     """The hub's consumers, in one place for replay, workers and the schema export."""
     return [
         screening.build(thresholds, decide=decide),
         clocks.build(timescales or load_timescales(DEFAULT_TIMESCALES)),
+        cse.build(scoring or load_scoring(DEFAULT_SCORING)),
     ]
 
 
@@ -97,15 +104,18 @@ async def replay(
     settings: Settings,
     *,
     thresholds_override: Path | None = None,
+    scoring_override: Path | None = None,
     on_step: Callable[[int, int], None] | None = None,
     timeout: float = 120.0,
 ) -> ReplayResult:
     thresholds = choose_thresholds(scenario, thresholds_override, settings)
     timescales = load_timescales(scenario.timescales_path or settings.timescales)
+    scoring = load_scoring(scoring_override or scenario.scoring_path or settings.scoring)
     decide = scenario.spec.screening == "auto"
     start = min(scenario.events[0].occurred_at, scenario.end) if scenario.events else scenario.end
     plan = list(steps(scenario.events, scenario.end, VirtualClock(start)))
-    async with Hub(settings, build_consumers(thresholds, timescales, decide=decide)) as hub:
+    consumers = build_consumers(thresholds, timescales, scoring, decide=decide)
+    async with Hub(settings, consumers) as hub:
         used = [await hub.redis.xlen(hub.keys.stream(s)) for s in ("contacts", "decisions")]
         if any(used):
             msg = (
@@ -134,15 +144,20 @@ async def replay(
             open_clocks=[
                 (child, o.clock, o.instance, o.breached) for child, o in await open_clocks(hub)
             ],
+            flags=[e for e in await hub.read("cse") if isinstance(e, CSEFlag)],
+            open_episodes=await open_episodes(hub),
         )
-    checks = check(scenario, outputs)
     report = build_report(
         scenario=scenario.name,
         description=scenario.spec.description,
         thresholds=thresholds.name,
         timescales=timescales.name,
+        scoring=scoring.name,
         published=scenario.events,
         outputs=outputs,
-        checks=checks,
+        checks=[],
     )
+    # Figures are expectations too, so the report is built first and checked after.
+    checks = check(scenario, outputs, report)
+    report["expectations"] = summarise(checks)
     return ReplayResult(scenario, thresholds, outputs, checks, report)

@@ -8,10 +8,21 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from mash.expectations import Check, Outputs
-from schemas.events import Event, TimescaleBreached, TimescaleMet, TimescaleStoppedLate
+from schemas.codes import CSELevel
+from schemas.events import (
+    CSEFlag,
+    Event,
+    MissingReturned,
+    MissingStarted,
+    ReturnInterviewCompleted,
+    TimescaleBreached,
+    TimescaleMet,
+    TimescaleStoppedLate,
+)
 
 
 def _counts(values: Sequence[str]) -> dict[str, int]:
@@ -24,6 +35,7 @@ def build_report(
     description: str,
     thresholds: str,
     timescales: str,
+    scoring: str,
     published: Sequence[Event],
     outputs: Outputs,
     checks: Sequence[Check],
@@ -35,7 +47,10 @@ def build_report(
         "description": description,
         "thresholds": thresholds,
         "timescales": timescales,
+        "scoring": scoring,
         "clocks": _clocks(outputs),
+        "missing": _missing(published, outputs),
+        "cse": _cse(outputs),
         "events_published": _counts([e.type for e in published]),
         "decisions": {
             "total": len(decisions),
@@ -60,13 +75,17 @@ def build_report(
             "total": len(dead_letters),
             "by_reason": _counts([d.reason for d in dead_letters]),
         },
-        "expectations": {
-            "total": len(checks),
-            "passed": sum(c.passed for c in checks),
-            "failed": [
-                {"expectation": c.expectation, "detail": c.detail} for c in checks if not c.passed
-            ],
-        },
+        "expectations": summarise(checks),
+    }
+
+
+def summarise(checks: Sequence[Check]) -> dict[str, Any]:
+    return {
+        "total": len(checks),
+        "passed": sum(c.passed for c in checks),
+        "failed": [
+            {"expectation": c.expectation, "detail": c.detail} for c in checks if not c.passed
+        ],
     }
 
 
@@ -105,6 +124,45 @@ def _clocks(outputs: Outputs) -> dict[str, Any]:
     }
 
 
+def _missing(published: Sequence[Event], outputs: Outputs) -> dict[str, Any]:
+    """The seeds' missing figures (5.2.4): incidents, children, repeats, return interviews."""
+    starts = [e for e in published if isinstance(e, MissingStarted)]
+    returns = {e.missing_id: e for e in published if isinstance(e, MissingReturned)}
+    interviews = [e for e in published if isinstance(e, ReturnInterviewCompleted)]
+    per_child = Counter(e.child_id for e in starts)
+    done = [i for i in interviews if not i.declined]
+    in_time = [
+        i
+        for i in done
+        if i.missing_id in returns
+        and i.occurred_at - returns[i.missing_id].occurred_at <= timedelta(hours=72)
+    ]
+    return {
+        "incidents": len(starts),
+        "children": len(per_child),
+        "children_3_or_more": sum(1 for n in per_child.values() if n >= 3),
+        "returns": len(returns),
+        "interviews_offered": len(interviews),
+        "interviews_done": len(done),
+        "interviews_within_72h": len(in_time),
+        "open_now": len(outputs.open_episodes),
+    }
+
+
+def _cse(outputs: Outputs) -> dict[str, Any]:
+    latest: dict[str, CSEFlag] = {}
+    for flag in sorted(outputs.flags, key=lambda f: (f.occurred_at, f.event_id)):
+        latest[flag.child_id or ""] = flag
+    behind_high = Counter(
+        i.value for f in outputs.flags if f.level == CSELevel.HIGH for i in f.indicators
+    )
+    return {
+        "flags_by_level": _counts([f.level.value for f in outputs.flags]),
+        "children_by_level_now": _counts([f.level.value for f in latest.values()]),
+        "indicators_behind_high_flags": dict(sorted(behind_high.items())),
+    }
+
+
 def to_json(report: dict[str, Any]) -> str:
     return json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
@@ -123,7 +181,8 @@ def to_markdown(report: dict[str, Any]) -> str:
         "",
         report["description"] or "",
         "",
-        f"Thresholds: `{report['thresholds']}`; timescales: `{report['timescales']}`",
+        f"Thresholds: `{report['thresholds']}`; timescales: `{report['timescales']}`; "
+        f"CSE scoring: `{report['scoring']}`",
         "",
         "## Events published",
         "",
@@ -143,6 +202,14 @@ def to_markdown(report: dict[str, Any]) -> str:
         )
     lines += [
         "",
+        "## Missing from home or care",
+        "",
+        *_table("figure", report["missing"]),
+        "## CSE risk",
+        "",
+        *_table("flags raised at level", report["cse"]["flags_by_level"]),
+        *_table("children by level now", report["cse"]["children_by_level_now"]),
+        *_table("indicators behind high flags", report["cse"]["indicators_behind_high_flags"]),
         "## Statutory clocks",
         "",
         "| clock | met | breached | stopped late | open | out of timescale now | % met |",

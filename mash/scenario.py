@@ -16,7 +16,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from mash.calendar import LONDON, WorkingDayCalendar
 from mash.errors import ScenarioError
 from mash.yamlfile import YamlError, describe, dotted, line_of, load
-from schemas.codes import Agency, Level, Outcome, Rag, ReferralSource, Sex
+from schemas.codes import Agency, CSEIndicator, CSELevel, Level, Outcome, Rag, ReferralSource, Sex
 from schemas.events import ContactReceived, Event, parse_event_data
 
 Slug = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", max_length=100)]
@@ -96,6 +96,23 @@ class ClockExpectation(_Closed):
     lateness: str | None = None
 
 
+class CSEExpectation(_Closed):
+    """A CSE flag: the level a child reached, when, and why; or the level it ended at."""
+
+    child: Slug
+    level: CSELevel
+    at: datetime | None = None
+    indicators: list[CSEIndicator] | None = Field(default=None, description="Each must be named.")
+    final: bool = Field(default=False, description="The child's level at the end of the replay.")
+
+
+class FigureExpectation(_Closed):
+    """A figure of the report, by its dotted path (e.g. `missing.incidents`)."""
+
+    path: Annotated[str, Field(pattern=r"^[a-z0-9_]+(\.[a-z0-9_]+)*$")]
+    equals: int | float | str | bool
+
+
 class DeadLettersExpectation(_Closed):
     count: int = Field(ge=0)
     reason: str | None = None
@@ -105,6 +122,8 @@ class Expectation(_Closed):
     decision: DecisionExpectation | None = None
     decisions: DecisionsExpectation | None = None
     clock: ClockExpectation | None = None
+    cse: CSEExpectation | None = None
+    figure: FigureExpectation | None = None
     dead_letters: DeadLettersExpectation | None = None
 
 
@@ -117,6 +136,7 @@ class ScenarioFile(_Closed):
     population: int | None = Field(default=None, ge=1)
     thresholds: str | None = None
     timescales: str | None = None
+    scoring: str | None = None
     screening: Literal["auto", "manual"] = "auto"
     children: list[ChildSpec] = []
     events: list[dict[str, Any]]
@@ -147,6 +167,10 @@ class Scenario:
     @property
     def thresholds_path(self) -> Path | None:
         return (self.path.parent / self.spec.thresholds) if self.spec.thresholds else None
+
+    @property
+    def scoring_path(self) -> Path | None:
+        return (self.path.parent / self.spec.scoring) if self.spec.scoring else None
 
     @property
     def timescales_path(self) -> Path | None:
@@ -349,11 +373,14 @@ def _check_expectations(
         chosen = [k for k, v in expectation if v is not None]
         if len(chosen) != 1:
             raise fail(
-                here, "each expectation is exactly one of: decision, decisions, clock, dead_letters"
+                here,
+                "each expectation is exactly one of: "
+                "decision, decisions, clock, cse, figure, dead_letters",
             )
-        clock = expectation.clock
-        if clock is not None and clock.child not in children:
-            raise fail((*here, "clock", "child"), f"unknown child {clock.child!r}")
+        for kind in ("clock", "cse"):
+            item = getattr(expectation, kind)
+            if item is not None and item.child not in children:
+                raise fail((*here, kind, "child"), f"unknown child {item.child!r}")
         decision = expectation.decision
         if decision is not None:
             if decision.contact not in local_ids:

@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_THRESHOLDS = Path(__file__).parent / "thresholds" / "default.yaml"
 DEFAULT_TIMESCALES = Path(__file__).parent / "timescales" / "default.yaml"
+DEFAULT_SCORING = Path(__file__).parent / "cse" / "scoring.yaml"
 
 
 class Settings(BaseSettings):
@@ -31,6 +32,7 @@ class Settings(BaseSettings):
     consumer_name: str | None = Field(default=None, description="Defaults to host-pid.")
     thresholds: Path = DEFAULT_THRESHOLDS
     timescales: Path = DEFAULT_TIMESCALES
+    scoring: Path = DEFAULT_SCORING
     screening: Literal["auto", "manual"] = Field(
         default="auto", description="manual: decisions come from outside (a trainee, a scenario)."
     )

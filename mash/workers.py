@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import structlog
 
+from consumers.cse.scoring import load_scoring
 from consumers.screening.thresholds import load_thresholds
 from consumers.timescales.config import load_timescales
 from mash.clock import Clock, WallClock
@@ -37,10 +38,13 @@ async def run_worker(
 ) -> None:
     thresholds = load_thresholds(settings.thresholds)
     timescales = load_timescales(settings.timescales)
+    scoring = load_scoring(settings.scoring)
     decide = settings.screening == "auto"
     stop = stop_signal()
     wall = clock or WallClock()
-    async with Hub(settings, build_consumers(thresholds, timescales, decide=decide)) as hub:
+    async with Hub(
+        settings, build_consumers(thresholds, timescales, scoring, decide=decide)
+    ) as hub:
         if tick_interval > 0:  # the first watermark is part of starting up
             await hub.publish([tick(wall.now().replace(microsecond=0))])
         log.info(

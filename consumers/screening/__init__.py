@@ -25,7 +25,6 @@ HANDLES = frozenset(
         "cp_plan.ended",
         "case.closed",
         "cse.flag",
-        "cse.screening.completed",
         "screening.decided",
     }
 )

@@ -34,7 +34,6 @@ from schemas.events import (
     CPPlanEnded,
     CPPlanStarted,
     CSEFlag,
-    CSEScreeningCompleted,
     Envelope,
     Event,
     MissingStarted,
@@ -397,8 +396,6 @@ def update_history(history: ChildHistory, event: Event, window_days: int) -> Chi
                 }
             )
         case CSEFlag():
-            return history.model_copy(update={"cse_level": event.level})
-        case CSEScreeningCompleted():
             return history.model_copy(update={"cse_level": event.level})
         case ScreeningDecided() if event.outcome in OPENS_CASE and not history.open_referral:
             # A decision made outside the rules (manual mode) opens the case all the same.

@@ -131,11 +131,27 @@ def test_clocks_lists_what_is_out_of_timescale_now(
     redis_url: str, namespace: str, cli_env: dict[str, str]
 ) -> None:
     scenario = SCENARIOS / "timescales-child-protection.yaml"
-    replayed = mash("replay", str(scenario), "--redis-url", redis_url, "--namespace", namespace,
-                    "-q", env=cli_env)
+    replayed = mash(
+        "replay",
+        str(scenario),
+        "--redis-url",
+        redis_url,
+        "--namespace",
+        namespace,
+        "-q",
+        env=cli_env,
+    )
     assert replayed.returncode == 0, replayed.stderr
-    listed = mash("clocks", "--redis-url", redis_url, "--namespace", namespace, "--breached",
-                  "--json", env=cli_env)
+    listed = mash(
+        "clocks",
+        "--redis-url",
+        redis_url,
+        "--namespace",
+        namespace,
+        "--breached",
+        "--json",
+        env=cli_env,
+    )
     assert listed.returncode == 0, listed.stderr
     rows = json.loads(listed.stdout)
     assert [(r["clock"], r["deadline"], r["out_of_timescale"]) for r in rows] == [
