@@ -97,6 +97,9 @@ class EmbeddedRedis:
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,  # it logs to its file; never hold our pipes open
                 stderr=subprocess.DEVNULL,
+                # Its own session: a terminal's Ctrl-C reaches us, and we stop the server after
+                # our consumers, rather than the server vanishing under them.
+                start_new_session=True,
                 preexec_fn=_die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509
             )
         except OSError as exc:

@@ -230,7 +230,27 @@ class Hub:
                         raise
 
     async def stop(self) -> None:
-        # Best effort on the way out: a half-started hub still releases what it holds.
+        """Release everything, even on the way out of a cancelled (Ctrl-C) task.
+
+        The shutdown runs in a task of its own: inside a task being cancelled, faststream's
+        anyio task group would re-raise the cancellation and skip the rest of the cleanup.
+        """
+        await asyncio.shield(asyncio.ensure_future(self._shutdown()))
+
+    async def _shutdown(self) -> None:
+        # Best effort: a half-started hub still releases what it holds. faststream's stop
+        # cancels its read loops without waiting and then closes their connections, so a loop
+        # can wake on a closed socket (or be cut mid-batch) and log it as an error. We let each
+        # loop finish its batch and leave at its next poll instead; stragglers are cancelled.
+        readers = [t for sub in self.broker.subscribers for t in getattr(sub, "tasks", ())]
+        for sub in self.broker.subscribers:
+            sub.running = False
+        if readers:
+            _, stragglers = await asyncio.wait(readers, timeout=self.settings.poll_ms / 1000 + 5)
+            for reader in stragglers:
+                reader.cancel()
+            if stragglers:
+                await asyncio.wait(stragglers, timeout=1)
         with contextlib.suppress(Exception):
             await self.broker.stop()
         with contextlib.suppress(Exception):

@@ -241,6 +241,34 @@ def test_a_second_thresholds_file_changes_the_decision(
     assert (da1["level"], da1["rag"], da1["reasons"][0]) == (4, "red", "SC4-DOMESTIC-ABUSE")
 
 
+def test_a_scoring_file_changes_a_level(
+    tmp_path: Path, redis_url: str, namespace: str, cli_env: dict[str, str]
+) -> None:
+    report = tmp_path / "strict.json"
+    result = mash(
+        "replay",
+        str(SCENARIOS / "child-a.yaml"),
+        "--redis-url",
+        redis_url,
+        "--namespace",
+        namespace,
+        "--scoring",
+        str(SCENARIOS / "scoring" / "strict-cse.yaml"),
+        "--report",
+        str(report),
+        "--format",
+        "json",
+        "-q",
+        env=cli_env,
+    )
+    assert result.returncode == 1  # the scenario's expectations are the default protocol's
+    assert "FAILED cse A: expected high at 2014-03-04T09:00:00+00:00" in result.stderr
+    assert "high@2014-02-03T10:00:00+00:00" in result.stderr  # a month earlier under strict-cse
+    data = json.loads(report.read_text())
+    assert data["scoring"] == "strict-cse"
+    assert data["cse"]["flags_by_level"] == {"high": 1, "medium": 1}
+
+
 def test_a_bad_thresholds_file_fails_at_start_with_its_line(
     tmp_path: Path, cli_env: dict[str, str]
 ) -> None:
@@ -372,7 +400,7 @@ def test_ctrl_c_stops_the_replay_and_its_embedded_redis(
     proc.wait(timeout=60)
     err = proc.stderr.read() if proc.stderr else ""
     assert proc.returncode == 130, err
-    assert "Traceback" not in err
+    assert "Traceback" not in err, err
     assert list(private_tmp.iterdir()) == []  # socket dir removed, server stopped
     servers = subprocess.run(["pgrep", "-f", str(private_tmp)], capture_output=True, text=True)
     assert servers.stdout.strip() == ""
