@@ -11,8 +11,8 @@ class HubUnavailable(MashError):
     """Redis could not be reached or started."""
 
 
-class ScenarioError(MashError):
-    """A scenario file is wrong: names file, line and field."""
+class FileError(MashError):
+    """A file a person wrote is wrong: names the file, the line and the field."""
 
     def __init__(self, file: str, line: int | None, field: str, why: str) -> None:
         self.file, self.line, self.field, self.why = file, line, field, why
@@ -20,10 +20,9 @@ class ScenarioError(MashError):
         super().__init__(f"{where}: {field}: {why}" if field else f"{where}: {why}")
 
 
-class ConfigError(MashError):
+class ScenarioError(FileError):
+    """A scenario file (or a JSONL file of events) is wrong."""
+
+
+class ConfigError(FileError):
     """A configuration file (thresholds, timescales, scoring) is wrong."""
-
-    def __init__(self, file: str, line: int | None, field: str, why: str) -> None:
-        self.file, self.line, self.field, self.why = file, line, field, why
-        where = f"{file}:{line}" if line else file
-        super().__init__(f"{where}: {field}: {why}" if field else f"{where}: {why}")

@@ -15,7 +15,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 
 from mash.calendar import LONDON, WorkingDayCalendar
 from mash.errors import ScenarioError
-from mash.yamlfile import YamlError, describe, dotted, line_of, load
+from mash.yamlfile import describe, dotted, line_of, load_model
 from schemas.codes import Agency, CSEIndicator, CSELevel, Level, Outcome, Rag, ReferralSource, Sex
 from schemas.events import ContactReceived, Event, parse_event_data
 
@@ -211,19 +211,7 @@ def parse_at(value: Any, start: datetime) -> datetime:
 
 def load_scenario(path: Path) -> Scenario:
     shown = str(path)
-    try:
-        data = load(path)
-    except OSError as exc:
-        raise ScenarioError(shown, None, "", f"cannot read scenario ({exc.strerror})") from exc
-    except YamlError as exc:
-        raise ScenarioError(shown, exc.line, "", exc.why) from exc
-    if not isinstance(data, dict):
-        raise ScenarioError(shown, None, "", "a scenario is a mapping at the top level")
-    try:
-        spec = ScenarioFile.model_validate(data)
-    except ValidationError as exc:
-        loc, message = describe(exc)
-        raise ScenarioError(shown, line_of(data, loc), dotted(loc), message) from exc
+    spec, data = load_model(path, ScenarioFile, "scenario", ScenarioError)
 
     def fail(loc: tuple[int | str, ...], why: str) -> ScenarioError:
         return ScenarioError(shown, line_of(data, loc), dotted(loc), why)

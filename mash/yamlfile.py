@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
+
+from mash.errors import FileError
 
 
 class LinedDict(dict[Any, Any]):
@@ -65,6 +67,30 @@ def load(path: Path) -> Any:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         raise YamlError(line, f"not valid YAML: {exc.problem or exc.context}") from exc
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def load_model(path: Path, model: type[M], what: str, error: type[FileError]) -> tuple[M, Any]:
+    """Read a YAML file into `model`; every mistake is `error(file, line, field, why)`.
+
+    Returns the parsed data too, whose line numbers later checks can point at.
+    """
+    shown = str(path)
+    try:
+        data = load(path)
+    except OSError as exc:
+        raise error(shown, None, "", f"cannot read {what} ({exc.strerror})") from exc
+    except YamlError as exc:
+        raise error(shown, exc.line, "", exc.why) from exc
+    if not isinstance(data, dict):
+        raise error(shown, None, "", f"a {what} is a mapping at the top level")
+    try:
+        return model.model_validate(data), data
+    except ValidationError as exc:
+        loc, message = describe(exc)
+        raise error(shown, line_of(data, loc), dotted(loc), message) from exc
 
 
 def line_of(data: Any, loc: Sequence[int | str]) -> int | None:

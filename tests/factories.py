@@ -40,5 +40,30 @@ def contact(**kwargs: Any) -> ContactReceived:
     return event
 
 
+def event(
+    type_: str,
+    at: datetime,
+    child: str | None = "C1",
+    agency: str = "police",
+    event_id: str | None = None,
+    **fields: Any,
+) -> Any:
+    """Any event, by type and instant; the id defaults to type and instant."""
+    data: dict[str, Any] = {
+        "event_id": event_id or f"{type_}.{at.isoformat()}",
+        "type": type_,
+        "occurred_at": at.isoformat(),
+        "recorded_at": at.isoformat(),
+        "agency": agency,
+    }
+    if child is not None:
+        data["child_id"] = child
+    return parse_event_data(data | fields)
+
+
+def tick(at: datetime) -> Any:
+    return event("clock.tick", at, child=None, agency="mash", event_id=f"tick.{at.isoformat()}")
+
+
 def days(n: float) -> timedelta:
     return timedelta(days=n)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mash.errors import ConfigError
-from mash.yamlfile import YamlError, describe, dotted, line_of, load
+from mash.yamlfile import load_model
 from schemas.codes import CSEIndicator
 
 
@@ -56,15 +56,4 @@ class Scoring(_Closed):
 
 
 def load_scoring(path: Path) -> Scoring:
-    shown = str(path)
-    try:
-        data: Any = load(path)
-    except OSError as exc:
-        raise ConfigError(shown, None, "", f"cannot read scoring file ({exc.strerror})") from exc
-    except YamlError as exc:
-        raise ConfigError(shown, exc.line, "", exc.why) from exc
-    try:
-        return Scoring.model_validate(data)
-    except ValidationError as exc:
-        loc, message = describe(exc)
-        raise ConfigError(shown, line_of(data, loc), dotted(loc), message) from exc
+    return load_model(path, Scoring, "scoring file", ConfigError)[0]

@@ -11,10 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mash.errors import ConfigError
-from mash.yamlfile import YamlError, describe, dotted, line_of, load
+from mash.yamlfile import load_model
 from schemas.codes import CSEIndicator, CSELevel, Factor, Level, Outcome, Rag, ReferralSource
 
 # Outcomes a level-4 (child protection) descriptor may never lead to.
@@ -113,17 +113,4 @@ class Thresholds(_Closed):
 
 def load_thresholds(path: Path) -> Thresholds:
     """Load and check a thresholds file; every mistake is a `ConfigError` with its line."""
-    shown = str(path)
-    try:
-        data = load(path)
-    except OSError as exc:
-        raise ConfigError(shown, None, "", f"cannot read thresholds file ({exc.strerror})") from exc
-    except YamlError as exc:
-        raise ConfigError(shown, exc.line, "", exc.why) from exc
-    if not isinstance(data, dict):
-        raise ConfigError(shown, None, "", "a thresholds file is a mapping at the top level")
-    try:
-        return Thresholds.model_validate(data)
-    except ValidationError as exc:
-        loc, message = describe(exc)
-        raise ConfigError(shown, line_of(data, loc), dotted(loc), message) from exc
+    return load_model(path, Thresholds, "thresholds file", ConfigError)[0]

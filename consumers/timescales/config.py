@@ -7,12 +7,12 @@ discussions), so they live in a file beside their sources, not in code.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mash.errors import ConfigError
-from mash.yamlfile import YamlError, describe, dotted, line_of, load
+from mash.yamlfile import load_model
 from schemas.events import EVENT_TYPES
 
 Scalar = str | int | bool
@@ -99,15 +99,4 @@ class Timescales(_Closed):
 
 
 def load_timescales(path: Path) -> Timescales:
-    shown = str(path)
-    try:
-        data: Any = load(path)
-    except OSError as exc:
-        raise ConfigError(shown, None, "", f"cannot read timescales file ({exc.strerror})") from exc
-    except YamlError as exc:
-        raise ConfigError(shown, exc.line, "", exc.why) from exc
-    try:
-        return Timescales.model_validate(data)
-    except ValidationError as exc:
-        loc, message = describe(exc)
-        raise ConfigError(shown, line_of(data, loc), dotted(loc), message) from exc
+    return load_model(path, Timescales, "timescales file", ConfigError)[0]

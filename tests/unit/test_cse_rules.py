@@ -13,30 +13,20 @@ from consumers.cse.rules import ChildRisk, RiskRules, level_at, live, next_deadl
 from consumers.cse.scoring import load_scoring
 from mash.errors import ConfigError
 from mash.settings import DEFAULT_SCORING
-from schemas import CSEFlag, CSEIndicator, CSELevel, DeadLetter, Envelope, parse_event_data
+from schemas import CSEFlag, CSEIndicator, CSELevel, DeadLetter, Envelope
+from tests.factories import event, tick
 
 SCORING = load_scoring(DEFAULT_SCORING)
+ev = event
 RULES = RiskRules(SCORING)
 T = datetime(2014, 1, 6, 10, tzinfo=UTC)
-
-
-def ev(type_: str, at: datetime, event_id: str | None = None, **fields: Any) -> Any:
-    data = {
-        "event_id": event_id or f"{type_}.{at.isoformat()}",
-        "type": type_,
-        "occurred_at": at.isoformat(),
-        "recorded_at": at.isoformat(),
-        "child_id": "C1",
-        "agency": "police",
-    }
-    return parse_event_data(data | fields)
 
 
 def run(events: list[Any], state: ChildRisk | None = None) -> tuple[ChildRisk, list[Envelope]]:
     state = state or ChildRisk()
     out: list[Envelope] = []
-    for event in events:
-        changed, emitted = RULES({"C1": state}, event)
+    for item in events:
+        changed, emitted = RULES({"C1": state}, item)
         state = changed.get("C1", state)
         out.extend(emitted)
     return state, out
@@ -116,17 +106,7 @@ def test_indicators_age_out_in_order_at_their_instants() -> None:
         ]
     )
     assert [f.level for f in out] == [CSELevel.MEDIUM]  # type: ignore[attr-defined]
-    tick_at = T + timedelta(days=200)
-    tick = parse_event_data(
-        {
-            "event_id": "tick",
-            "type": "clock.tick",
-            "occurred_at": tick_at.isoformat(),
-            "recorded_at": tick_at.isoformat(),
-            "agency": "mash",
-        }
-    )
-    changed, flags = RULES({"C1": state}, tick)
+    changed, flags = RULES({"C1": state}, tick(T + timedelta(days=200)))
     # Both expire at T + 90 days: one step down to none, at that instant.
     assert [(f.level, f.occurred_at) for f in flags] == [(CSELevel.NONE, T + timedelta(days=90))]  # type: ignore[attr-defined]
     assert changed["C1"].indicators == ()

@@ -21,21 +21,9 @@ from schemas import (
     TimescaleStoppedLate,
     parse_event_data,
 )
-from tests.factories import T0, contact
+from tests.factories import T0, contact, event, tick
 
 RULES = ClockRules(load_timescales(DEFAULT_TIMESCALES), WorkingDayCalendar())
-
-
-def event(type_: str, at: datetime, **fields: Any) -> Any:
-    data = {
-        "event_id": f"{type_}.{at.isoformat()}",
-        "type": type_,
-        "occurred_at": at.isoformat(),
-        "recorded_at": at.isoformat(),
-        "child_id": "C1",
-        "agency": "police",
-    }
-    return parse_event_data(data | fields)
 
 
 def returned(at: datetime, missing_id: str = "M1") -> Any:
@@ -44,18 +32,6 @@ def returned(at: datetime, missing_id: str = "M1") -> Any:
 
 def interviewed(at: datetime, missing_id: str = "M1") -> Any:
     return event("rhi.completed", at, missing_id=missing_id, agency="voluntary")
-
-
-def tick(at: datetime) -> Any:
-    return parse_event_data(
-        {
-            "event_id": f"tick.{at.isoformat()}",
-            "type": "clock.tick",
-            "occurred_at": at.isoformat(),
-            "recorded_at": at.isoformat(),
-            "agency": "mash",
-        }
-    )
 
 
 def run(events: list[Any]) -> tuple[ChildClocks, list[Envelope]]:
