@@ -300,6 +300,30 @@ def clocks(
 
 
 @app.command()
+def missing(
+    redis_url: RedisUrl = None,
+    namespace: Namespace = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """List the children missing now in a running hub: episodes started and not ended."""
+    from mash.status import list_open_episodes  # noqa: PLC0415
+
+    if redis_url is None:
+        fail("missing needs the hub's Redis: give --redis-url or MASH_REDIS_URL")
+    settings = settings_from(redis_url, namespace)
+    rows = run(list_open_episodes(settings))
+    if as_json:
+        out.print_json(json.dumps(rows))
+        return
+    table = Table(title=f"missing now in {settings.namespace!r}: {len(rows)}")
+    for column in ("child", "episode", "missing since"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(row["child"], row["missing_id"], row["started_at"])
+    out.print(table)
+
+
+@app.command()
 def schemas(
     out_dir: Annotated[Path, typer.Option("--out", help="Directory for the schema files.")] = Path(
         "schemas"

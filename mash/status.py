@@ -27,6 +27,16 @@ async def open_episodes(hub: Hub) -> list[tuple[str, Episode]]:
     return sorted(rows, key=lambda row: (row[1].started_at, row[0]))
 
 
+async def list_open_episodes(settings: Settings) -> list[dict[str, Any]]:
+    """Children missing now (episodes started and not ended), longest missing first."""
+    async with Hub(settings, [], run_consumers=False) as hub:
+        rows = await open_episodes(hub)
+    return [
+        {"child": child, "missing_id": e.missing_id, "started_at": e.started_at.isoformat()}
+        for child, e in rows
+    ]
+
+
 async def list_open_clocks(settings: Settings) -> list[dict[str, Any]]:
     """Open clocks as rows; reads state only and starts no consumer.
 

@@ -159,6 +159,30 @@ def test_clocks_lists_what_is_out_of_timescale_now(
     ]
 
 
+def test_missing_lists_the_episodes_that_never_ended(
+    redis_url: str, namespace: str, cli_env: dict[str, str]
+) -> None:
+    scenario = SCENARIOS / "missing-episode-errors.yaml"
+    replayed = mash(
+        "replay",
+        str(scenario),
+        "--redis-url",
+        redis_url,
+        "--namespace",
+        namespace,
+        "-q",
+        env=cli_env,
+    )
+    assert replayed.returncode == 0, replayed.stderr
+    listed = mash(
+        "missing", "--redis-url", redis_url, "--namespace", namespace, "--json", env=cli_env
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout) == [
+        {"child": "F", "missing_id": "F-M1", "started_at": "2014-05-01T19:00:00+01:00"}
+    ]
+
+
 def test_a_failed_expectation_exits_1_and_says_expected_and_got(
     tmp_path: Path, cli_env: dict[str, str]
 ) -> None:
