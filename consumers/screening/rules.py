@@ -283,18 +283,27 @@ def decision_due(
     return calendar.deadline(received, deadline.working_days)
 
 
+def recent(
+    times: tuple[datetime, ...], latest: datetime, since: datetime, keep: int
+) -> tuple[datetime, ...]:
+    """The last `keep` instants inside the window, `latest` included."""
+    if keep <= 0:
+        return ()
+    return (*(t for t in times if t >= since), latest)[-keep:]
+
+
 def remember_contact(
     history: ChildHistory,
     contact: ContactReceived,
-    window_days: int,
+    thresholds: Thresholds,
     child: ChildDetails,
     outcome: Outcome | None,
 ) -> ChildHistory:
-    since = contact.occurred_at - timedelta(days=window_days)
-    kept = tuple(t for t in history.contacts if t >= since)
+    since = contact.occurred_at - timedelta(days=thresholds.history_window_days)
+    keep = thresholds.contacts_to_remember
     return history.model_copy(
         update={
-            "contacts": (*kept, contact.occurred_at),
+            "contacts": recent(history.contacts, contact.occurred_at, since, keep),
             "looked_after": history.looked_after or child.looked_after,
             "open_referral": history.open_referral or outcome in OPENS_CASE,
         }
@@ -350,21 +359,19 @@ def decide_contact(
                 thresholds=thresholds.name,
             )
         )
-        changed[child.child_id] = remember_contact(
-            history, contact, thresholds.history_window_days, child, outcome
-        )
+        changed[child.child_id] = remember_contact(history, contact, thresholds, child, outcome)
     return changed, out
 
 
-def update_history(history: ChildHistory, event: Event, window_days: int) -> ChildHistory:
+def update_history(history: ChildHistory, event: Event, thresholds: Thresholds) -> ChildHistory:
     """Casework, missing episodes and CSE levels, as far as screening needs them."""
     match event:
         case MissingStarted():
-            since = event.occurred_at - timedelta(days=window_days)
-            kept = tuple(t for t in history.missing if t >= since)
+            since = event.occurred_at - timedelta(days=thresholds.history_window_days)
+            keep = thresholds.missing_to_remember
             return history.model_copy(
                 update={
-                    "missing": (*kept, event.occurred_at),
+                    "missing": recent(history.missing, event.occurred_at, since, keep),
                     "looked_after": history.looked_after or event.looked_after,
                 }
             )
@@ -424,16 +431,15 @@ class ScreeningRule:
         self, histories: Mapping[str, ChildHistory], event: Event
     ) -> tuple[dict[str, ChildHistory], list[Envelope]]:
         if isinstance(event, ContactReceived) and not self.decide:
-            window = self.thresholds.history_window_days
             remembered = {
-                c.child_id: remember_contact(histories[c.child_id], event, window, c, None)
+                c.child_id: remember_contact(histories[c.child_id], event, self.thresholds, c, None)
                 for c in event.children
             }
             return remembered, []
         if isinstance(event, ContactReceived):
             return decide_contact(histories, event, self.thresholds, self.calendar, self.table)
-        window = self.thresholds.history_window_days
         changed = {
-            child: update_history(history, event, window) for child, history in histories.items()
+            child: update_history(history, event, self.thresholds)
+            for child, history in histories.items()
         }
         return {k: v for k, v in changed.items() if v != histories[k]}, []

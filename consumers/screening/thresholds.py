@@ -94,6 +94,17 @@ class Thresholds(_Closed):
     no_concerns_outcome: Outcome = Outcome.NFA
     descriptors: list[Descriptor]
 
+    @property
+    def contacts_to_remember(self) -> int:
+        """A child's history needs its latest N contacts, N the largest count any descriptor
+        asks about: "at least N in the window" is then still decided exactly, and the state
+        of a child contacted every day stays small."""
+        return max((d.when.prior_contacts_at_least or 0 for d in self.descriptors), default=0)
+
+    @property
+    def missing_to_remember(self) -> int:
+        return max((d.when.missing_episodes_at_least or 0 for d in self.descriptors), default=0)
+
     @model_validator(mode="after")
     def _complete(self) -> Thresholds:
         missing_rag = set(Rag) - set(self.rag_deadlines)
