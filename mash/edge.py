@@ -93,13 +93,15 @@ for j = 0, n_ch - 1 do
 end
 for j = 0, n_ch - 1 do
   local k = ch_start + 4 * j
-  redis.call('HSET', KEYS[1], ARGV[k], ARGV[k + 2])
-  redis.call('HINCRBY', KEYS[2], ARGV[k], 1)
-  local score = ARGV[k + 3]
-  if score == '' then
-    redis.call('ZREM', KEYS[5], ARGV[k])
-  elseif score ~= '-' then
-    redis.call('ZADD', KEYS[5], score, ARGV[k])
+  if ARGV[k + 2] ~= '' then
+    redis.call('HSET', KEYS[1], ARGV[k], ARGV[k + 2])
+    redis.call('HINCRBY', KEYS[2], ARGV[k], 1)
+    local score = ARGV[k + 3]
+    if score == '' then
+      redis.call('ZREM', KEYS[5], ARGV[k])
+    elseif score ~= '-' then
+      redis.call('ZADD', KEYS[5], score, ARGV[k])
+    end
   end
 end
 for j = 0, n_ev - 1 do redis.call('SADD', KEYS[3], ARGV[ev_start + j]) end
@@ -275,6 +277,7 @@ class Edge(Generic[S]):
                 consumer.state_type.model_validate_json(raw) if raw else consumer.state_type()
             )
         touched: set[str] = set()
+        read: set[str] = set()  # every child whose state an applied event's outcome rests on
         outputs: list[Envelope] = []
         dead = list(parse_dead)
         applied: list[str] = []
@@ -299,6 +302,7 @@ class Edge(Generic[S]):
                 continue
             states.update(changed)
             touched.update(changed)
+            read.update(mine)
             outputs.extend(emitted)
             applied.append(event.event_id)
 
@@ -314,12 +318,17 @@ class Edge(Generic[S]):
 
         rev_of = dict(zip(child_ids, revisions, strict=True))
         args: list[str | int | bytes] = [consumer.name, len(ack_ids), *ack_ids]
-        args.extend((len(applied), *applied, len(touched)))
-        for child in sorted(touched):
+        # Every child read is re-checked, not only those written: an output may rest on a
+        # state the rule left as it was. Unchanged children are checked, not rewritten ('').
+        checked = sorted(read | touched)
+        args.extend((len(applied), *applied, len(checked)))
+        for child in checked:
             previous = rev_of.get(child)
             args.extend((child, previous.decode() if previous else "0"))
-            args.append(states[child].model_dump_json())
-            args.append(self._score(states[child]))
+            if child in touched:
+                args.extend((states[child].model_dump_json(), self._score(states[child])))
+            else:
+                args.extend(("", "-"))
         args.extend((len(outputs) + len(dead), *out_args))
         keys = [
             self._state_key,

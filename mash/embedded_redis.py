@@ -9,7 +9,6 @@ Ctrl-C; a crashed parent leaves at worst a temp dir.
 from __future__ import annotations
 
 import atexit
-import os
 import shutil
 import signal
 import subprocess
@@ -161,11 +160,3 @@ class EmbeddedRedis:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
-
-
-def running_in(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True

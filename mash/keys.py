@@ -33,6 +33,3 @@ class Keys:
     def due(self, consumer: str) -> str:
         """Sorted set: child -> epoch seconds of its earliest open deadline."""
         return f"{self.prefix}:due:{consumer}"
-
-    def group(self, consumer: str) -> str:
-        return consumer

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 from schemas import ContactReceived, parse_event_data
@@ -63,7 +63,3 @@ def event(
 
 def tick(at: datetime) -> Any:
     return event("clock.tick", at, child=None, agency="mash", event_id=f"tick.{at.isoformat()}")
-
-
-def days(n: float) -> timedelta:
-    return timedelta(days=n)
