@@ -364,20 +364,8 @@ class Edge(Generic[S]):
 
     def _rule_failure(self, stream: str, event: Event, exc: Exception) -> DeadLetter:
         summary = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-        letter = DeadLetter(
-            event_id=f"dlq.{self.consumer.name}.{event.event_id}",
-            occurred_at=event.occurred_at,
-            recorded_at=event.recorded_at,
-            agency=Agency.MASH,
-            correlation_id=event.correlation_id,
-            causation_id=event.event_id,
-            reason="rule_error",
-            detail=f"{self.consumer.name} rule failed on {event.type}: {summary}",
-            consumer=self.consumer.name,
-            source_stream=stream,
-            source_id=event.event_id,
-            payload=event.model_dump_json(),
-        )
+        detail = f"{self.consumer.name} rule failed on {event.type}: {summary}"
+        letter = DeadLetter.for_event(event, self.consumer.name, "rule_error", detail)
         log.error(
             "rule failed", consumer=self.consumer.name, event_id=event.event_id, error=summary
         )

@@ -324,6 +324,25 @@ class DeadLetter(Envelope):
     source_id: str
     payload: str = Field(description="The entry's fields as received, JSON-encoded.")
 
+    @classmethod
+    def for_event(cls, event: Envelope, consumer: str, reason: str, detail: str) -> DeadLetter:
+        """A valid event that a consumer cannot apply (a rule that raised, an impossible
+        missing episode): kept whole, with why."""
+        return cls(
+            event_id=f"dlq.{consumer}.{event.event_id}",
+            occurred_at=event.occurred_at,
+            recorded_at=event.recorded_at,
+            agency=Agency.MASH,
+            correlation_id=event.correlation_id,
+            causation_id=event.event_id,
+            reason=reason,
+            detail=detail,
+            consumer=consumer,
+            source_stream=type(event).stream,
+            source_id=event.event_id,
+            payload=event.model_dump_json(),
+        )
+
 
 Event = Annotated[
     ContactReceived

@@ -168,20 +168,7 @@ class RiskRules:
         return after.model_copy(update={"level": level}), [flag]
 
     def reject(self, event: Event, reason: str, detail: str) -> DeadLetter:
-        return DeadLetter(
-            event_id=f"dlq.cse.{event.event_id}",
-            occurred_at=event.occurred_at,
-            recorded_at=event.recorded_at,
-            agency=Agency.MASH,
-            correlation_id=event.correlation_id,
-            causation_id=event.event_id,
-            reason=reason,
-            detail=detail,
-            consumer="cse",
-            source_stream=type(event).stream,
-            source_id=event.event_id,
-            payload=event.model_dump_json(),
-        )
+        return DeadLetter.for_event(event, "cse", reason, detail)
 
     # ---- the rule ------------------------------------------------------------------------
     def __call__(

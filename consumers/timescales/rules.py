@@ -11,6 +11,7 @@ from __future__ import annotations
 import calendar as _cal
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -124,70 +125,59 @@ class ClockRules:
         self.by_id = {c.id: c for c in timescales.clocks}
 
     # ---- outcomes ------------------------------------------------------------------------
-    def _met(self, child: str, open_: OpenClock, deadline: datetime, stop: Event) -> TimescaleMet:
-        return TimescaleMet(
-            event_id=f"{open_.instance}.met",
-            occurred_at=stop.occurred_at,
-            recorded_at=stop.occurred_at,
-            child_id=child,
-            agency=Agency.MASH,
-            correlation_id=open_.correlation_id,
-            causation_id=stop.event_id,
-            clock=open_.clock,
-            clock_id=open_.instance,
-            started_at=open_.started_at,
-            deadline=deadline,
-            stopped_at=stop.occurred_at,
-        )
+    def _envelope(
+        self, kind: str, child: str, clock: OpenClock, at: datetime, cause: str
+    ) -> dict[str, Any]:
+        """Fields every outcome of one clock shares; the id is fixed per clock and kind."""
+        return {
+            "event_id": f"{clock.instance}.{kind}",
+            "occurred_at": at,
+            "recorded_at": at,
+            "child_id": child,
+            "agency": Agency.MASH,
+            "correlation_id": clock.correlation_id,
+            "causation_id": cause,
+            "clock": clock.clock,
+            "clock_id": clock.instance,
+        }
 
     def _breached(
-        self, child: str, open_: OpenClock, deadline: datetime, cause: str
+        self, child: str, clock: OpenClock, deadline: datetime, cause: str
     ) -> TimescaleBreached:
         return TimescaleBreached(
-            event_id=f"{open_.instance}.breached",
-            occurred_at=deadline,
-            recorded_at=deadline,
-            child_id=child,
-            agency=Agency.MASH,
-            correlation_id=open_.correlation_id,
-            causation_id=cause,
-            clock=open_.clock,
-            clock_id=open_.instance,
-            started_at=open_.started_at,
+            **self._envelope("breached", child, clock, deadline, cause),
+            started_at=clock.started_at,
             deadline=deadline,
         )
 
     def _resolve(
         self,
         child: str,
-        open_: OpenClock,
+        clock: OpenClock,
         stopped_at: datetime,
         stop_id: str,
         deadline: datetime | None,
-        stop: Event,
     ) -> list[Envelope]:
-        due = open_.deadline or deadline
+        due = clock.deadline or deadline
         if due is None:
             return []
         if stopped_at <= due:
-            return [self._met(child, open_, due, stop)]
+            met = self._envelope("met", child, clock, stopped_at, stop_id)
+            return [
+                TimescaleMet(
+                    **met, started_at=clock.started_at, deadline=due, stopped_at=stopped_at
+                )
+            ]
         out: list[Envelope] = []
-        if not open_.breached:
-            out.append(self._breached(child, open_, due, stop_id))
+        if not clock.breached:
+            out.append(self._breached(child, clock, due, stop_id))
+        late = lateness(self.by_id[clock.clock], due, stopped_at, self.calendar)
         out.append(
             TimescaleStoppedLate(
-                event_id=f"{open_.instance}.late",
-                occurred_at=stopped_at,
-                recorded_at=stopped_at,
-                child_id=child,
-                agency=Agency.MASH,
-                correlation_id=open_.correlation_id,
-                causation_id=stop_id,
-                clock=open_.clock,
-                clock_id=open_.instance,
+                **self._envelope("late", child, clock, stopped_at, stop_id),
                 deadline=due,
                 stopped_at=stopped_at,
-                lateness=lateness(self.by_id[open_.clock], due, stopped_at, self.calendar),
+                lateness=late,
             )
         )
         return out
@@ -244,9 +234,7 @@ class ClockRules:
             if found is not None:
                 open_clocks.remove(found)
                 out.extend(
-                    self._resolve(
-                        child, found, event.occurred_at, event.event_id, stop_deadline, event
-                    )
+                    self._resolve(child, found, event.occurred_at, event.event_id, stop_deadline)
                 )
             elif clock.early_stop:
                 early.append(
@@ -277,7 +265,7 @@ class ClockRules:
                 early.remove(waiting)
                 out.extend(
                     self._resolve(
-                        child, opened, waiting.stopped_at, waiting.event_id, waiting.deadline, event
+                        child, opened, waiting.stopped_at, waiting.event_id, waiting.deadline
                     )
                 )
             else:

@@ -105,6 +105,7 @@ def test_a_decision_read_before_its_contact_still_stops_the_clock() -> None:
             "referral_decision.C1.c1.met",
             "referral_decision_rag.C1.c1.met",
         ]
+        assert {e.causation_id for e in out} == {"d1"}  # the stop, whichever came first
         assert state.open == ()
 
 
