@@ -324,6 +324,49 @@ def missing(
 
 
 @app.command()
+def tail(
+    stream: Annotated[
+        str,
+        typer.Argument(
+            help="contacts, missing, casework, clock, decisions, cse, timescales or dlq."
+        ),
+    ],
+    redis_url: RedisUrl = None,
+    namespace: Namespace = None,
+    from_start: Annotated[
+        bool, typer.Option("--from-start", help="Print the backlog first.")
+    ] = False,
+    count: Annotated[
+        int | None, typer.Option("--count", help="Stop after this many events.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One event JSON per line.")] = False,
+) -> None:
+    """Follow a stream of a hub and print its events as they arrive (Ctrl-C to stop)."""
+    from mash.status import follow  # noqa: PLC0415
+    from schemas.events import STREAMS  # noqa: PLC0415
+
+    if redis_url is None:
+        fail("tail needs the hub's Redis: give --redis-url or MASH_REDIS_URL")
+    if stream not in STREAMS:
+        fail(f"unknown stream {stream!r}: one of {', '.join(STREAMS)}")
+    settings = settings_from(redis_url, namespace)
+
+    def show(raw: bytes) -> None:
+        if as_json:
+            out.print(raw.decode(), markup=False, highlight=False, soft_wrap=True)
+            return
+        data = json.loads(raw)
+        out.print(
+            f"{data.get('occurred_at', '?')}  {data.get('type', '?'):<26} "
+            f"{data.get('event_id', '?')}",
+            markup=False,
+            highlight=False,
+        )
+
+    run(follow(settings, stream, show, from_start=from_start, count=count))
+
+
+@app.command()
 def schemas(
     out_dir: Annotated[Path, typer.Option("--out", help="Directory for the schema files.")] = Path(
         "schemas"

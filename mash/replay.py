@@ -51,6 +51,23 @@ class ReplayResult:
     outputs: Outputs
     checks: list[Check]
     report: dict[str, Any]
+    namespace: str = ""
+
+    @property
+    def decisions(self) -> list[ScreeningDecided]:
+        return list(self.outputs.decisions)
+
+    @property
+    def flags(self) -> list[CSEFlag]:
+        return list(self.outputs.flags)
+
+    @property
+    def clocks(self) -> list[TimescaleMet | TimescaleBreached | TimescaleStoppedLate]:
+        return list(self.outputs.clock_events)
+
+    @property
+    def dead_letters(self) -> list[DeadLetter]:
+        return list(self.outputs.dead_letters)
 
     @property
     def ok(self) -> bool:

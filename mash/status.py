@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from consumers.cse.rules import ChildRisk, Episode
@@ -14,6 +15,31 @@ async def open_clocks(hub: Hub) -> list[tuple[str, OpenClock]]:
     """(child, clock) for every clock open now, soonest deadline first."""
     raw: dict[Any, Any] = await hub.redis.hgetall(hub.keys.state("timescales"))
     return all_open((k.decode(), ChildClocks.model_validate_json(v)) for k, v in raw.items())
+
+
+async def follow(
+    settings: Settings,
+    stream: str,
+    show: Callable[[bytes], None],
+    *,
+    from_start: bool = False,
+    count: int | None = None,
+) -> int:
+    """Hand each entry's raw event JSON to `show` as it arrives; returns how many were shown."""
+    shown = 0
+    async with Hub(settings, [], run_consumers=False) as hub:
+        key = hub.keys.stream(stream)
+        last = "0-0" if from_start else "$"
+        while count is None or shown < count:
+            reply: Any = await hub.redis.xread({key: last}, count=100, block=1000)
+            for _, entries in reply or ():
+                for entry_id, fields in entries:
+                    last = entry_id.decode()
+                    show(fields.get(b"event", b"{}"))
+                    shown += 1
+                    if count is not None and shown >= count:
+                        return shown
+    return shown
 
 
 async def open_episodes(hub: Hub) -> list[tuple[str, Episode]]:

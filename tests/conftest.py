@@ -17,6 +17,8 @@ from pydantic import SecretStr
 from mash.embedded_redis import EmbeddedRedis
 from mash.settings import DEFAULT_THRESHOLDS, Settings
 
+pytest_plugins = ["pytester"]
+
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "scenarios"
 

@@ -1,0 +1,181 @@
+"""The kit for other teams: the pytest plugin, `mash tail`, and a consumer with no mash code."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+
+import pytest
+import redis
+
+from mash.keys import Keys
+from tests.conftest import ROOT, SCENARIOS
+from tests.e2e.test_cli import mash
+
+EXAMPLE = ROOT / "examples" / "external_consumer.py"
+
+
+def test_an_outside_consumer_reads_every_event_and_each_matches_its_schema(
+    redis_url: str, namespace: str, cli_env: dict[str, str]
+) -> None:
+    replayed = mash(
+        "replay",
+        str(SCENARIOS / "child-a.yaml"),
+        "--redis-url",
+        redis_url,
+        "--namespace",
+        namespace,
+        "-q",
+        env=cli_env,
+    )
+    assert replayed.returncode == 0, replayed.stderr
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLE), "--redis-url", redis_url, "--namespace", namespace],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    client = redis.Redis.from_url(redis_url)
+    keys = Keys(namespace)
+    published = sum(
+        client.xlen(keys.stream(s))
+        for s in (
+            "contacts",
+            "missing",
+            "casework",
+            "clock",
+            "decisions",
+            "cse",
+            "timescales",
+            "dlq",
+        )
+    )
+    assert f"total {published} invalid 0" in result.stdout
+    assert "screening.decided 1" in result.stdout
+    assert "cse.flag 2" in result.stdout
+
+
+def test_the_outside_consumer_imports_no_mash_code() -> None:
+    tree = ast.parse(EXAMPLE.read_text())
+    imported = {
+        alias.name.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    }
+    imported |= {
+        node.module.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module
+    }
+    assert imported.isdisjoint({"mash", "schemas", "consumers", "faststream"})
+    assert {"redis", "jsonschema"} <= imported
+
+
+def test_tail_follows_a_stream(redis_url: str, namespace: str, cli_env: dict[str, str]) -> None:
+    replayed = mash(
+        "replay",
+        str(SCENARIOS / "domestic-abuse-household.yaml"),
+        "--redis-url",
+        redis_url,
+        "--namespace",
+        namespace,
+        "-q",
+        env=cli_env,
+    )
+    assert replayed.returncode == 0, replayed.stderr
+    tailed = mash(
+        "tail",
+        "decisions",
+        "--redis-url",
+        redis_url,
+        "--namespace",
+        namespace,
+        "--from-start",
+        "--count",
+        "3",
+        "--json",
+        env=cli_env,
+    )
+    assert tailed.returncode == 0, tailed.stderr
+    lines = tailed.stdout.strip().splitlines()
+    assert len(lines) == 3
+    assert all('"type":"screening.decided"' in line for line in lines)
+    bad = mash("tail", "decision", "--redis-url", redis_url, env=cli_env)
+    assert bad.returncode == 2
+    assert "unknown stream 'decision'" in bad.stderr
+
+
+def test_a_project_uses_only_the_plugin_fixtures(pytester: pytest.Pytester, redis_url: str) -> None:
+    gemma = SCENARIOS / "gemma.yaml"
+    pytester.makeini(
+        "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n"
+    )
+    pytester.makepyfile(
+        test_their_consumer=f"""
+        from schemas import CSELevel, ScreeningDecided
+
+        def test_sync(mash_hub):
+            result = mash_hub.replay({str(gemma)!r})
+            assert result.ok
+            assert [d.level for d in result.decisions] == [4, 4]
+            assert result.flags[-1].level == CSELevel.HIGH
+            assert any(c.type == "timescale.breached" for c in result.clocks)
+            assert result.report["missing"]["incidents"] == 6
+            decision = mash_hub.wait_for(
+                "decisions", lambda e: isinstance(e, ScreeningDecided), timeout=5)
+            assert decision.child_id == "G"
+
+        async def test_async(mash_hub):
+            result = await mash_hub.areplay({str(gemma)!r})
+            flag = await mash_hub.await_event(
+                "cse", lambda e: e.level == CSELevel.HIGH, timeout=5)
+            assert flag.child_id == "G"
+            assert result.namespace and result.namespace == mash_hub.namespace
+
+        def test_nothing_comes(mash_hub):
+            import pytest
+            mash_hub.replay({str(gemma)!r})
+            with pytest.raises(TimeoutError):
+                mash_hub.wait_for("dlq", timeout=0.5)
+    """
+    )
+    for args in ((), ("--mash-redis-url", redis_url)):  # embedded, then a given Redis
+        result = pytester.runpytest_subprocess(*args, "-p", "no:cacheprovider")
+        result.assert_outcomes(passed=3)
+
+
+def test_publish_paces_events_from_stdin_in_event_time(
+    redis_url: str, namespace: str, cli_env: dict[str, str]
+) -> None:
+    import time
+    from datetime import timedelta
+
+    from tests.factories import T0, contact
+
+    lines = "\n".join(
+        contact(event_id=f"p{i}", children=(f"P{i}",), at=T0 + timedelta(hours=i)).model_dump_json()
+        for i in range(3)
+    )
+    started = time.monotonic()
+    # Two hours of event time at 3600x: about two seconds of wall time.
+    published = mash(
+        "publish",
+        "-",
+        "--redis-url",
+        redis_url,
+        "--namespace",
+        namespace,
+        "--speed",
+        "3600",
+        env=cli_env,
+        input=lines,
+    )
+    elapsed = time.monotonic() - started
+    assert published.returncode == 0, published.stderr
+    assert "published 3 events" in published.stdout
+    assert elapsed >= 2.0
+    client = redis.Redis.from_url(redis_url)
+    assert client.xlen(Keys(namespace).stream("contacts")) == 3
