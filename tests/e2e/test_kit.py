@@ -10,6 +10,7 @@ import pytest
 import redis
 
 from mash.keys import Keys
+from schemas import STREAMS
 from tests.conftest import ROOT, SCENARIOS
 from tests.e2e.test_cli import mash
 
@@ -39,19 +40,7 @@ def test_an_outside_consumer_reads_every_event_and_each_matches_its_schema(
     assert result.returncode == 0, result.stderr
     client = redis.Redis.from_url(redis_url)
     keys = Keys(namespace)
-    published = sum(
-        client.xlen(keys.stream(s))
-        for s in (
-            "contacts",
-            "missing",
-            "casework",
-            "clock",
-            "decisions",
-            "cse",
-            "timescales",
-            "dlq",
-        )
-    )
+    published = sum(client.xlen(keys.stream(s)) for s in STREAMS)
     assert f"total {published} invalid 0" in result.stdout
     assert "screening.decided 1" in result.stdout
     assert "cse.flag 2" in result.stdout
