@@ -36,6 +36,7 @@ Entry = tuple[bytes, Mapping[bytes, bytes]]
 RuleResult = tuple[Mapping[str, S], Sequence[Envelope]]
 
 FIELD = b"event"
+FIXED_KEYS = 5  # state, revisions, applied ids, input stream, deadline index
 MAX_CONFLICT_RETRIES = 20
 
 
@@ -313,7 +314,7 @@ class Edge(Generic[S]):
             key = self.keys.stream(type(out).stream)
             if key not in key_index:
                 output_keys.append(key)
-                key_index[key] = 5 + len(output_keys)
+                key_index[key] = FIXED_KEYS + len(output_keys)
             out_args.extend((key_index[key], out.model_dump_json()))
 
         rev_of = dict(zip(child_ids, revisions, strict=True))
@@ -330,14 +331,7 @@ class Edge(Generic[S]):
             else:
                 args.extend(("", "-"))
         args.extend((len(outputs) + len(dead), *out_args))
-        keys = [
-            self._state_key,
-            self._rev_key,
-            self._applied_key,
-            self.keys.stream(stream),
-            self._due_key,
-        ]
-        ok = await self._script(keys=[*keys, *output_keys], args=args)
+        ok = await self._script(keys=[*self._fixed_keys(stream), *output_keys], args=args)
         if ok:
             self.last_commit = time.perf_counter()
             result.applied = len(applied)
@@ -354,6 +348,17 @@ class Edge(Generic[S]):
                     reason=letter.reason,
                 )
         return bool(ok)
+
+    def _fixed_keys(self, stream: str) -> list[str]:
+        """KEYS[1..FIXED_KEYS] of the Lua script, in the order it reads them; the output
+        streams follow from KEYS[FIXED_KEYS + 1]."""
+        return [
+            self._state_key,
+            self._rev_key,
+            self._applied_key,
+            self.keys.stream(stream),
+            self._due_key,
+        ]
 
     def _score(self, state: S) -> str:
         """The child's score in the deadline index: '' removes it, '-' means no index."""
@@ -387,13 +392,5 @@ class Edge(Generic[S]):
         args: list[str | int | bytes] = [self.consumer.name, len(ack_ids), *ack_ids, 0, 0]
         args.append(len(dead))
         for letter in dead:
-            args.extend((6, letter.model_dump_json()))
-        keys = [
-            self._state_key,
-            self._rev_key,
-            self._applied_key,
-            self.keys.stream(stream),
-            self._due_key,
-            self._dlq,
-        ]
-        await self._script(keys=keys, args=args)
+            args.extend((FIXED_KEYS + 1, letter.model_dump_json()))
+        await self._script(keys=[*self._fixed_keys(stream), self._dlq], args=args)

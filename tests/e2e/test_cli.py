@@ -35,6 +35,14 @@ def mash(
     )
 
 
+def replay_into(scenario: Path | str, redis_url: str, namespace: str, env: dict[str, str]) -> None:
+    """Replay a scenario into a namespace of the test's Redis, for commands that read it after."""
+    result = mash(
+        "replay", str(scenario), "--redis-url", redis_url, "--namespace", namespace, "-q", env=env
+    )
+    assert result.returncode == 0, result.stderr
+
+
 def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr + result.stdout
@@ -131,17 +139,7 @@ def test_clocks_lists_what_is_out_of_timescale_now(
     redis_url: str, namespace: str, cli_env: dict[str, str]
 ) -> None:
     scenario = SCENARIOS / "timescales-child-protection.yaml"
-    replayed = mash(
-        "replay",
-        str(scenario),
-        "--redis-url",
-        redis_url,
-        "--namespace",
-        namespace,
-        "-q",
-        env=cli_env,
-    )
-    assert replayed.returncode == 0, replayed.stderr
+    replay_into(str(scenario), redis_url, namespace, cli_env)
     listed = mash(
         "clocks",
         "--redis-url",
@@ -163,17 +161,7 @@ def test_missing_lists_the_episodes_that_never_ended(
     redis_url: str, namespace: str, cli_env: dict[str, str]
 ) -> None:
     scenario = SCENARIOS / "missing-episode-errors.yaml"
-    replayed = mash(
-        "replay",
-        str(scenario),
-        "--redis-url",
-        redis_url,
-        "--namespace",
-        namespace,
-        "-q",
-        env=cli_env,
-    )
-    assert replayed.returncode == 0, replayed.stderr
+    replay_into(str(scenario), redis_url, namespace, cli_env)
     listed = mash(
         "missing", "--redis-url", redis_url, "--namespace", namespace, "--json", env=cli_env
     )

@@ -12,7 +12,7 @@ import redis
 from mash.keys import Keys
 from schemas import STREAMS
 from tests.conftest import ROOT, SCENARIOS
-from tests.e2e.test_cli import mash
+from tests.e2e.test_cli import mash, replay_into
 
 EXAMPLE = ROOT / "examples" / "external_consumer.py"
 
@@ -20,17 +20,7 @@ EXAMPLE = ROOT / "examples" / "external_consumer.py"
 def test_an_outside_consumer_reads_every_event_and_each_matches_its_schema(
     redis_url: str, namespace: str, cli_env: dict[str, str]
 ) -> None:
-    replayed = mash(
-        "replay",
-        str(SCENARIOS / "child-a.yaml"),
-        "--redis-url",
-        redis_url,
-        "--namespace",
-        namespace,
-        "-q",
-        env=cli_env,
-    )
-    assert replayed.returncode == 0, replayed.stderr
+    replay_into(str(SCENARIOS / "child-a.yaml"), redis_url, namespace, cli_env)
     result = subprocess.run(
         [sys.executable, str(EXAMPLE), "--redis-url", redis_url, "--namespace", namespace],
         capture_output=True,
@@ -64,17 +54,7 @@ def test_the_outside_consumer_imports_no_mash_code() -> None:
 
 
 def test_tail_follows_a_stream(redis_url: str, namespace: str, cli_env: dict[str, str]) -> None:
-    replayed = mash(
-        "replay",
-        str(SCENARIOS / "domestic-abuse-household.yaml"),
-        "--redis-url",
-        redis_url,
-        "--namespace",
-        namespace,
-        "-q",
-        env=cli_env,
-    )
-    assert replayed.returncode == 0, replayed.stderr
+    replay_into(str(SCENARIOS / "domestic-abuse-household.yaml"), redis_url, namespace, cli_env)
     tailed = mash(
         "tail",
         "decisions",

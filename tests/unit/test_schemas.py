@@ -5,7 +5,7 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from schemas import EVENT_TYPES, ContactReceived, parse_event, parse_event_data, to_wire
+from schemas import EVENT_TYPES, STREAMS, ContactReceived, parse_event, parse_event_data, to_wire
 from tests.factories import contact, contact_data
 
 
@@ -16,17 +16,18 @@ def test_contact_round_trips_through_the_wire() -> None:
 
 def test_every_event_type_has_a_stream_and_a_literal_type() -> None:
     assert len(EVENT_TYPES) == 23
+    assert set(STREAMS) == {
+        "contacts",
+        "missing",
+        "casework",
+        "clock",
+        "decisions",
+        "cse",
+        "timescales",
+        "dlq",
+    }
     for name, model in EVENT_TYPES.items():
-        assert model.stream in {
-            "contacts",
-            "missing",
-            "casework",
-            "clock",
-            "decisions",
-            "cse",
-            "timescales",
-            "dlq",
-        }
+        assert model.stream in STREAMS
         assert model.model_fields["type"].default == name
 
 
