@@ -40,6 +40,8 @@ T = TypeVar("T")
 class Format(StrEnum):
     md = "md"
     json = "json"
+    html = "html"
+    cin_xml = "cin-xml"
 
 
 RedisUrl = Annotated[
@@ -56,6 +58,15 @@ Namespace = Annotated[
     typer.Option("--namespace", "-n", help="Hub namespace: stream keys are mash:{NS}:<stream>."),
 ]
 BatchSize = Annotated[int | None, typer.Option("--batch-size", help="Entries read per batch.")]
+CensusYear = Annotated[
+    int | None,
+    typer.Option(
+        "--census-year",
+        min=1991,
+        max=2099,
+        help="CIN census year, named by the 31 March it ends on. Default: the report instant's.",
+    ),
+]
 LogLevel = Annotated[str | None, typer.Option("--log-level", help="DEBUG, INFO, WARNING, ERROR.")]
 
 
@@ -103,7 +114,11 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 def replay(
     scenario: Annotated[Path, typer.Argument(help="Scenario YAML file (see scenarios/).")],
     report: Annotated[Path | None, typer.Option("--report", help="Write the report here.")] = None,
-    fmt: Annotated[Format, typer.Option("--format", "-f", help="Report format.")] = Format.md,
+    fmt: Annotated[
+        Format,
+        typer.Option("--format", "-f", help="md, json, html, or cin-xml (the DfE CIN census)."),
+    ] = Format.md,
+    census_year: CensusYear = None,
     thresholds: Annotated[
         Path | None, typer.Option("--thresholds", help="Thresholds file overriding the scenario's.")
     ] = None,
@@ -138,11 +153,13 @@ def replay(
                 thresholds_override=thresholds,
                 scoring_override=scoring,
                 on_step=on_step,
+                census_year=census_year,
             )
         )
     if report is not None:
+        text = result.census.xml if fmt is Format.cin_xml else render(result.report, fmt.value)
         try:
-            report.write_text(render(result.report, fmt.value), encoding="utf-8")
+            report.write_text(text, encoding="utf-8")
         except OSError as exc:
             fail(f"cannot write report {report}: {exc.strerror}")
     failed = [c for c in result.checks if not c.passed]
@@ -297,6 +314,71 @@ def clocks(
             "yes" if row["out_of_timescale"] else "",
         )
     out.print(table)
+
+
+@app.command()
+def report(
+    redis_url: RedisUrl = None,
+    namespace: Namespace = None,
+    fmt: Annotated[
+        Format,
+        typer.Option("--format", "-f", help="md, json, html, or cin-xml (the DfE CIN census)."),
+    ] = Format.md,
+    output: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write here instead of standard output.")
+    ] = None,
+    at: Annotated[
+        str | None,
+        typer.Option("--at", help="Instant to report at (ISO 8601). Default: the last tick."),
+    ] = None,
+    population: Annotated[
+        int | None,
+        typer.Option("--population", min=1, help="Children in the area, for rates per 10,000."),
+    ] = None,
+    census_year: CensusYear = None,
+    lea: Annotated[
+        str, typer.Option("--lea", help="DfE local authority number for the CIN return.")
+    ] = "372",
+) -> None:
+    """The board's figures of a running (or finished) hub, read live from its Redis.
+
+    Costs one read of the reporter's tallies whatever the size of the run, so it can be asked
+    for at any moment of a replay or a worker's life; cin-xml reads every child's record.
+    """
+    from datetime import datetime  # noqa: PLC0415
+
+    from mash.board import render_live  # noqa: PLC0415
+
+    if redis_url is None:
+        fail("report needs the hub's Redis: give --redis-url or MASH_REDIS_URL")
+    if not (len(lea) == 3 and lea.isdigit()):
+        fail(f"--lea {lea!r}: a DfE local authority number is three digits, e.g. 372")
+    instant = None
+    if at is not None:
+        try:
+            instant = datetime.fromisoformat(at)
+        except ValueError:
+            fail(f"--at {at!r}: not an ISO 8601 instant (e.g. 2014-03-31T23:59:59+01:00)")
+        if instant.tzinfo is None:
+            fail(f"--at {at!r}: give a UTC offset (e.g. +00:00); event time is unambiguous")
+    settings = settings_from(redis_url, namespace)
+    text = run(
+        render_live(
+            settings,
+            fmt.value,
+            at=instant,
+            population=population,
+            census_year=census_year,
+            lea=lea,
+        )
+    )
+    if output is None:
+        sys.stdout.write(text)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        fail(f"cannot write {output}: {exc.strerror}")
 
 
 @app.command()

@@ -33,10 +33,15 @@ log = structlog.get_logger("mash.edge")
 S = TypeVar("S", bound=BaseModel)
 
 Entry = tuple[bytes, Mapping[bytes, bytes]]
-RuleResult = tuple[Mapping[str, S], Sequence[Envelope]]
+Tally = Mapping[str, int]
+# A rule returns the states it changed and the events it emits, and may add counter deltas:
+# figures a reader wants at any instant without scanning every child (the reporter's).
+RuleResult = (
+    tuple[Mapping[str, S], Sequence[Envelope]] | tuple[Mapping[str, S], Sequence[Envelope], Tally]
+)
 
 FIELD = b"event"
-FIXED_KEYS = 5  # state, revisions, applied ids, input stream, deadline index
+FIXED_KEYS = 6  # state, revisions, applied ids, input stream, deadline index, tallies
 MAX_CONFLICT_RETRIES = 20
 
 
@@ -111,6 +116,11 @@ for j = 0, n_out - 1 do
   redis.call('XADD', KEYS[tonumber(ARGV[i])], '*', 'event', ARGV[i + 1])
   i = i + 2
 end
+local n_tally = tonumber(ARGV[i]); i = i + 1
+for j = 0, n_tally - 1 do
+  redis.call('HINCRBY', KEYS[6], ARGV[i], ARGV[i + 1])
+  i = i + 2
+end
 local s = ack_start
 while s < ack_start + n_ack do
   local e = math.min(s + 999, ack_start + n_ack - 1)
@@ -165,6 +175,7 @@ class Edge(Generic[S]):
         self._rev_key = keys.revisions(consumer.name)
         self._applied_key = keys.applied(consumer.name)
         self._due_key = keys.due(consumer.name)
+        self._tally_key = keys.tallies(consumer.name)
         self._dlq = keys.stream("dlq")
         self.last_commit = 0.0  # perf_counter() of the last committed batch, for `mash bench`
 
@@ -282,6 +293,7 @@ class Edge(Generic[S]):
         outputs: list[Envelope] = []
         dead = list(parse_dead)
         applied: list[str] = []
+        tally: dict[str, int] = {}
         duplicates = 0
         batch_seen: set[str] = set()
         for event, already in zip(events, seen, strict=True):
@@ -297,10 +309,14 @@ class Edge(Generic[S]):
                     if deadline is not None and deadline < watermark:
                         mine[child] = state
             try:
-                changed, emitted = consumer.rule(mine, event)
+                result_of_rule = consumer.rule(mine, event)
             except Exception as exc:
                 dead.append(self._rule_failure(stream, event, exc))
                 continue
+            changed, emitted = result_of_rule[0], result_of_rule[1]
+            if len(result_of_rule) == 3:
+                for name, delta in result_of_rule[2].items():
+                    tally[name] = tally.get(name, 0) + delta
             states.update(changed)
             touched.update(changed)
             read.update(mine)
@@ -331,6 +347,10 @@ class Edge(Generic[S]):
             else:
                 args.extend(("", "-"))
         args.extend((len(outputs) + len(dead), *out_args))
+        counted = sorted((name, delta) for name, delta in tally.items() if delta)
+        args.append(len(counted))
+        for name, delta in counted:
+            args.extend((name, delta))
         ok = await self._script(keys=[*self._fixed_keys(stream), *output_keys], args=args)
         if ok:
             self.last_commit = time.perf_counter()
@@ -358,6 +378,7 @@ class Edge(Generic[S]):
             self._applied_key,
             self.keys.stream(stream),
             self._due_key,
+            self._tally_key,
         ]
 
     def _score(self, state: S) -> str:
@@ -393,4 +414,5 @@ class Edge(Generic[S]):
         args.append(len(dead))
         for letter in dead:
             args.extend((FIXED_KEYS + 1, letter.model_dump_json()))
+        args.append(0)  # no tallies
         await self._script(keys=[*self._fixed_keys(stream), self._dlq], args=args)

@@ -30,6 +30,14 @@ class Keys:
     def applied(self, consumer: str) -> str:
         return f"{self.prefix}:applied:{consumer}"
 
+    def tallies(self, consumer: str) -> str:
+        """Hash: figure -> count, changed by HINCRBY in the edge's atomic commit."""
+        return f"{self.prefix}:tallies:{consumer}"
+
+    def meta(self) -> str:
+        """Hash: what a report needs to know of the run (scenario, period, population)."""
+        return f"{self.prefix}:meta"
+
     def due(self, consumer: str) -> str:
         """Sorted set: child -> epoch seconds of its earliest open deadline."""
         return f"{self.prefix}:due:{consumer}"

@@ -17,11 +17,13 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any
 
-from consumers import cse, screening
+from consumers import cse, reporter, screening
 from consumers import timescales as clocks
 from consumers.cse.scoring import Scoring, load_scoring
 from consumers.screening.thresholds import Thresholds, load_thresholds
 from consumers.timescales.config import Timescales, load_timescales
+from mash.board import board_figures, census, write_meta
+from mash.cin import Census
 from mash.clock import VirtualClock
 from mash.edge import Consumer
 from mash.errors import HubUnavailable
@@ -51,6 +53,7 @@ class ReplayResult:
     outputs: Outputs
     checks: list[Check]
     report: dict[str, Any]
+    census: Census
     namespace: str = ""
 
     @property
@@ -113,6 +116,7 @@ def build_consumers(
         screening.build(thresholds, decide=decide),
         clocks.build(timescales or load_timescales(DEFAULT_TIMESCALES)),
         cse.build(scoring or load_scoring(DEFAULT_SCORING)),
+        reporter.build(),
     ]
 
 
@@ -124,6 +128,7 @@ async def replay(
     scoring_override: Path | None = None,
     on_step: Callable[[int, int], None] | None = None,
     timeout: float = 120.0,
+    census_year: int | None = None,
 ) -> ReplayResult:
     thresholds = choose_thresholds(scenario, thresholds_override, settings)
     timescales = load_timescales(scenario.timescales_path or settings.timescales)
@@ -140,6 +145,20 @@ async def replay(
                 "use another --namespace"
             )
             raise HubUnavailable(msg)
+        await write_meta(
+            hub.redis,
+            hub.keys,
+            {
+                "scenario": scenario.name,
+                "description": scenario.spec.description,
+                "thresholds": thresholds.name,
+                "timescales": timescales.name,
+                "scoring": scoring.name,
+                "start": start.isoformat(),
+                "end": scenario.end.isoformat(),
+                "population": scenario.spec.population,
+            },
+        )
         for done, step in enumerate(plan, start=1):
             # A Ctrl-C cancels this task; a library that swallows the CancelledError inside a
             # Redis call must not let the replay carry on for minutes.
@@ -164,7 +183,12 @@ async def replay(
             flags=[e for e in await hub.read("cse") if isinstance(e, CSEFlag)],
             open_episodes=await open_episodes(hub),
         )
+        board = await board_figures(
+            hub.redis, hub.keys, scenario.end, population=scenario.spec.population
+        )
+        cin = await census(hub.redis, hub.keys, scenario.end, year=census_year)
     report = build_report(
+        figures=board,
         scenario=scenario.name,
         description=scenario.spec.description,
         thresholds=thresholds.name,
@@ -177,4 +201,4 @@ async def replay(
     # Figures are expectations too, so the report is built first and checked after.
     checks = check(scenario, outputs, report)
     report["expectations"] = summarise(checks)
-    return ReplayResult(scenario, thresholds, outputs, checks, report)
+    return ReplayResult(scenario, thresholds, outputs, checks, report, cin)

@@ -137,6 +137,31 @@ class Sex(StrEnum):
     UNKNOWN = "U"
 
 
+class Ethnicity(StrEnum):
+    """CIN census ethnicity codes (DfE); NOBT is "information not yet obtained"."""
+
+    WBRI = "WBRI"
+    WIRI = "WIRI"
+    WIRT = "WIRT"
+    WOTH = "WOTH"
+    WROM = "WROM"
+    MWBC = "MWBC"
+    MWBA = "MWBA"
+    MWAS = "MWAS"
+    MOTH = "MOTH"
+    AIND = "AIND"
+    APKN = "APKN"
+    ABAN = "ABAN"
+    AOTH = "AOTH"
+    BCRB = "BCRB"
+    BAFR = "BAFR"
+    BOTH = "BOTH"
+    CHNE = "CHNE"
+    OOTH = "OOTH"
+    REFU = "REFU"
+    NOBT = "NOBT"
+
+
 class Agency(StrEnum):
     """Who produced an event (domain-reference §1.2); maps onto referral sources."""
 

@@ -30,6 +30,7 @@ from schemas.codes import (
     CSEIndicator,
     CSELevel,
     DecidedBy,
+    Ethnicity,
     Factor,
     FoundBy,
     Level,
@@ -102,6 +103,9 @@ class ChildDetails(Contract):
     sex: Sex
     looked_after: bool = False
     non_mobile: bool = Field(default=False, description="A baby not yet crawling or walking.")
+    ethnicity: Ethnicity | None = Field(
+        default=None, description="CIN census ethnicity code, when the referrer knows it."
+    )
 
 
 class ContactReceived(Envelope):
@@ -283,6 +287,29 @@ class ClockTick(Envelope):
     type: Literal["clock.tick"] = "clock.tick"
 
 
+class TimescaleStarted(Envelope):
+    """A clock began: with met, breached and cancelled, the whole life of every clock is on
+    the stream, so a reader can say what is running and out of timescale at any instant."""
+
+    stream: ClassVar[str] = "timescales"
+    type: Literal["timescale.started"] = "timescale.started"
+    clock: str
+    clock_id: Id
+    deadline: EventTime | None = Field(
+        description="None while the limit is known only at the stop (a RAG window)."
+    )
+
+
+class TimescaleCancelled(Envelope):
+    """A clock stopped by an event that ends the need for it (the case closed)."""
+
+    stream: ClassVar[str] = "timescales"
+    type: Literal["timescale.cancelled"] = "timescale.cancelled"
+    clock: str
+    clock_id: Id
+    breached: bool = Field(description="Whether it had already run out of timescale.")
+
+
 class TimescaleMet(Envelope):
     stream: ClassVar[str] = "timescales"
     type: Literal["timescale.met"] = "timescale.met"
@@ -364,6 +391,8 @@ Event = Annotated[
     | CSEScreeningCompleted
     | CSEFlag
     | ClockTick
+    | TimescaleStarted
+    | TimescaleCancelled
     | TimescaleMet
     | TimescaleBreached
     | TimescaleStoppedLate
@@ -395,6 +424,8 @@ EVENT_TYPES: dict[str, type[Envelope]] = {
         CSEScreeningCompleted,
         CSEFlag,
         ClockTick,
+        TimescaleStarted,
+        TimescaleCancelled,
         TimescaleMet,
         TimescaleBreached,
         TimescaleStoppedLate,

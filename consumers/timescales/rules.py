@@ -24,7 +24,9 @@ from schemas.events import (
     Envelope,
     Event,
     TimescaleBreached,
+    TimescaleCancelled,
     TimescaleMet,
+    TimescaleStarted,
     TimescaleStoppedLate,
 )
 
@@ -225,6 +227,15 @@ class ClockRules:
         # Cancellations and stops first: one event may stop a clock and start the next (reviews).
         for clock in self.timescales.clocks:
             if event.type in clock.cancel:
+                for gone in (o for o in open_clocks if o.clock == clock.id):
+                    out.append(
+                        TimescaleCancelled(
+                            **self._envelope(
+                                "cancelled", child, gone, event.occurred_at, event.event_id
+                            ),
+                            breached=gone.breached,
+                        )
+                    )
                 open_clocks = [o for o in open_clocks if o.clock != clock.id]
             if not matches(clock.stop, event):
                 continue
@@ -259,6 +270,12 @@ class ClockRules:
                 started_at=event.occurred_at,
                 deadline=deadline_for(clock, event.occurred_at, self.calendar),
                 correlation_id=event.correlation_id or event.event_id,
+            )
+            out.append(
+                TimescaleStarted(
+                    **self._envelope("started", child, opened, event.occurred_at, event.event_id),
+                    deadline=opened.deadline,
+                )
             )
             waiting = next((e for e in early if e.clock == clock.id and e.key == key), None)
             if waiting is not None and waiting.stopped_at >= opened.started_at:

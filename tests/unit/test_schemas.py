@@ -15,7 +15,7 @@ def test_contact_round_trips_through_the_wire() -> None:
 
 
 def test_every_event_type_has_a_stream_and_a_literal_type() -> None:
-    assert len(EVENT_TYPES) == 23
+    assert len(EVENT_TYPES) == 25
     assert set(STREAMS) == {
         "contacts",
         "missing",

@@ -17,7 +17,9 @@ from mash.settings import DEFAULT_TIMESCALES
 from schemas import (
     Envelope,
     TimescaleBreached,
+    TimescaleCancelled,
     TimescaleMet,
+    TimescaleStarted,
     TimescaleStoppedLate,
     parse_event_data,
 )
@@ -34,14 +36,24 @@ def interviewed(at: datetime, missing_id: str = "M1") -> Any:
     return event("rhi.completed", at, missing_id=missing_id, agency="voluntary")
 
 
-def run(events: list[Any]) -> tuple[ChildClocks, list[Envelope]]:
+def run(events: list[Any], *, starts: bool = False) -> tuple[ChildClocks, list[Envelope]]:
+    """The state after `events`, and what they emitted (without `timescale.started` unless
+    asked: most cases are about outcomes)."""
     state = ChildClocks()
     out: list[Envelope] = []
     for e in events:
         changed, emitted = RULES({"C1": state}, e)
         state = changed.get("C1", state)
-        out.extend(emitted)
+        out.extend(o for o in emitted if starts or not isinstance(o, TimescaleStarted))
     return state, out
+
+
+def test_every_clock_start_is_on_the_stream_with_its_deadline() -> None:
+    back = datetime(2014, 1, 11, 8, 15, tzinfo=UTC)
+    _, out = run([returned(back)], starts=True)
+    assert [(type(e), e.clock) for e in out] == [(TimescaleStarted, "return_home_interview")]  # type: ignore[attr-defined]
+    assert out[0].deadline == back + timedelta(hours=72)  # type: ignore[attr-defined]
+    assert out[0].event_id.endswith(".started")
 
 
 def test_add_months_clamps_to_the_end_of_the_month() -> None:
@@ -121,7 +133,10 @@ def test_closing_the_case_cancels_its_clocks() -> None:
             event("case.closed", start + timedelta(days=3), reason="RC7", agency="la_social_care"),
         ]
     )
-    assert (state.open, out) == ((), [])
+    assert state.open == ()
+    assert [(type(e), e.clock, e.breached) for e in out] == [  # type: ignore[attr-defined]
+        (TimescaleCancelled, "assessment_dfe", False)
+    ]
 
 
 def test_next_deadline_is_the_earliest_unbreached() -> None:

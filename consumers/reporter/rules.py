@@ -1,0 +1,383 @@
+"""The reporter's fold: every stream into a child's record and the board's running counts.
+
+Two things come out of each event. The child's record (demographics and the dated facts of
+their social-care history) is what the CIN census return is cut from, at report time, for
+whatever year is asked. The tallies are counter deltas the edge adds in the same atomic commit,
+so a board's figures can be read at any instant of a live run with one HGETALL, never a scan.
+
+Figures that change with time and no event (a child's age band) are tallied by the date they
+depend on (plans open by date of birth) and resolved when a report names its instant. Every
+tally is a sum of deltas, so the order in which the streams are read does not change it; where
+an event needs another (a plan's demographics come from a contact), the later one corrects the
+count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, timedelta
+
+from pydantic import BaseModel, ConfigDict
+
+from schemas.codes import CSELevel, Ethnicity, Outcome, Sex
+from schemas.events import (
+    AssessmentCompleted,
+    AssessmentStarted,
+    CaseClosed,
+    ContactReceived,
+    CPPlanEnded,
+    CPPlanStarted,
+    CPReviewHeld,
+    CSEFlag,
+    DeadLetter,
+    Envelope,
+    Event,
+    ICPCHeld,
+    MissingReturned,
+    MissingStarted,
+    ReturnInterviewCompleted,
+    S47Completed,
+    S47Started,
+    ScreeningDecided,
+    StrategyHeld,
+    TimescaleBreached,
+    TimescaleCancelled,
+    TimescaleMet,
+    TimescaleStarted,
+    TimescaleStoppedLate,
+)
+
+# A contact becomes a referral (the CIN census's unit) when social care takes it on: an
+# assessment or a strategy discussion. NFA, advice, early help and police-only outcomes stay
+# contacts; a case already open is the allocated worker's, not a new referral.
+REFERRAL_OUTCOMES = frozenset({Outcome.S17_ASSESSMENT, Outcome.STRATEGY_DISCUSSION})
+RE_REFERRAL_WINDOW = timedelta(days=365)
+RHI_WINDOW = timedelta(hours=72)
+REPEAT_MISSING = 3
+RECENT_RETURNS = 8  # returns remembered for the 72-hour interview figure
+UNKNOWN = "unknown"
+
+Tally = dict[str, int]
+ClockEvent = (
+    TimescaleStarted | TimescaleMet | TimescaleBreached | TimescaleStoppedLate | TimescaleCancelled
+)
+CLOCK_EVENTS = (
+    TimescaleStarted,
+    TimescaleMet,
+    TimescaleBreached,
+    TimescaleStoppedLate,
+    TimescaleCancelled,
+)
+
+
+class Fact(BaseModel):
+    """One dated thing in a child's record; `ref` is the id that links facts together."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: str
+    at: datetime
+    ref: str = ""
+    codes: tuple[str, ...] = ()
+    note: str = ""
+    flag: bool = False
+
+
+class OpenPlan(BaseModel):
+    """A CP plan counted as open, with the values it was counted under (to uncount them)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    cpp_id: str
+    category: str
+    sex: str
+    dob: str
+
+
+class ChildRecord(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    dob: date | None = None
+    sex: Sex | None = None
+    ethnicity: Ethnicity | None = None
+    facts: tuple[Fact, ...] = ()
+    last_referral: datetime | None = None
+    open_plan: OpenPlan | None = None
+    missing_episodes: int = 0
+    open_missing: str | None = None
+    returns: tuple[tuple[str, datetime], ...] = ()
+
+
+def month(at: datetime) -> str:
+    return at.strftime("%Y-%m")
+
+
+def _add(tally: Tally, name: str, delta: int = 1) -> None:
+    tally[name] = tally.get(name, 0) + delta
+
+
+def _plan_counts(tally: Tally, plan: OpenPlan, delta: int) -> None:
+    _add(tally, f"cpp.open|category|{plan.category}", delta)
+    _add(tally, f"cpp.open|sex|{plan.sex}", delta)
+    _add(tally, f"cpp.open|dob|{plan.dob}", delta)
+    _add(tally, "cpp.open", delta)
+
+
+def _with_fact(record: ChildRecord, fact: Fact) -> ChildRecord:
+    return record.model_copy(update={"facts": (*record.facts, fact)})
+
+
+class ReporterRules:
+    """Pure: (records of the children an event names, the event) -> records, tallies."""
+
+    def __call__(
+        self, states: Mapping[str, ChildRecord], event: Event
+    ) -> tuple[dict[str, ChildRecord], Sequence[Envelope], Tally]:
+        tally: Tally = {}
+        changed: dict[str, ChildRecord] = {}
+        if isinstance(event, ContactReceived):
+            self._contact(states, event, changed, tally)
+        elif isinstance(event, DeadLetter):
+            _add(tally, "dlq.total")
+            _add(tally, f"dlq.reason|{event.reason}")
+            _add(tally, f"dlq.consumer|{event.consumer}")
+        elif isinstance(event, CSEFlag):
+            self._flag(event, tally)
+        elif isinstance(event, CLOCK_EVENTS):
+            self._clock(event, tally)
+        elif event.child_id is not None and event.child_id in states:
+            child = event.child_id
+            record = self.apply(states[child], event, tally)
+            if record is not states[child]:
+                changed[child] = record
+        return changed, (), tally
+
+    def _contact(
+        self,
+        states: Mapping[str, ChildRecord],
+        event: ContactReceived,
+        changed: dict[str, ChildRecord],
+        tally: Tally,
+    ) -> None:
+        _add(tally, "contacts.total")
+        _add(tally, f"contacts.source|{event.referral_source.value}")
+        _add(tally, f"contacts.month|{month(event.occurred_at)}")
+        _add(tally, "contacts.children_named", len(event.children))
+        if len(event.children) > 1:
+            _add(tally, "contacts.multi_child")
+        for details in event.children:
+            record = states[details.child_id]
+            update: dict[str, object] = {}
+            if record.dob is None:
+                update["dob"] = details.dob
+            if record.sex is None:
+                update["sex"] = details.sex
+            if details.ethnicity is not None:
+                update["ethnicity"] = details.ethnicity
+            fact = Fact(
+                kind="contact",
+                at=event.occurred_at,
+                ref=event.event_id,
+                codes=(event.referral_source.value, *(c.value for c in event.concerns)),
+            )
+            record = record.model_copy(update={**update, "facts": (*record.facts, fact)})
+            plan = record.open_plan
+            if plan is not None and UNKNOWN in (plan.sex, plan.dob):
+                # The plan was counted before its child's details were known: recount it.
+                _plan_counts(tally, plan, -1)
+                plan = plan.model_copy(update=_demographics(record))
+                _plan_counts(tally, plan, 1)
+                record = record.model_copy(update={"open_plan": plan})
+            changed[details.child_id] = record
+
+    def apply(self, record: ChildRecord, event: Event, tally: Tally) -> ChildRecord:
+        at = event.occurred_at
+        if isinstance(event, ScreeningDecided):
+            return self._decision(record, event, tally)
+        if isinstance(event, MissingStarted | MissingReturned | ReturnInterviewCompleted):
+            return self._missing(record, event, tally)
+        if isinstance(event, AssessmentStarted):
+            _add(tally, "assessments.started")
+            return _with_fact(
+                record, Fact(kind="assessment_started", at=at, ref=event.assessment_id)
+            )
+        if isinstance(event, AssessmentCompleted):
+            _add(tally, "assessments.completed")
+            _add(tally, f"assessments.outcome|{event.outcome.value}")
+            for factor in sorted({f.value for f in event.factors}):
+                _add(tally, f"assessments.factor|{factor}")
+            fact = Fact(
+                kind="assessment_completed",
+                at=at,
+                ref=event.assessment_id,
+                codes=tuple(f.value for f in event.factors),
+                note=event.outcome.value,
+            )
+            return _with_fact(record, fact)
+        if isinstance(event, StrategyHeld):
+            _add(tally, "strategy.held")
+            _add(tally, f"strategy.decision|{event.decision.value}")
+            fact = Fact(kind="strategy", at=at, ref=event.strategy_id, note=event.decision.value)
+            return _with_fact(record, fact)
+        if isinstance(event, S47Started):
+            _add(tally, "s47.started")
+            _add(tally, f"s47.month|{month(at)}")
+            return _with_fact(record, Fact(kind="s47_started", at=at, ref=event.s47_id))
+        if isinstance(event, S47Completed):
+            _add(tally, "s47.completed")
+            _add(tally, f"s47.outcome|{event.outcome.value}")
+            fact = Fact(kind="s47_completed", at=at, ref=event.s47_id, note=event.outcome.value)
+            return _with_fact(record, fact)
+        if isinstance(event, ICPCHeld):
+            _add(tally, "icpc.held")
+            if event.plan_required:
+                _add(tally, "icpc.plan_required")
+            fact = Fact(
+                kind="icpc",
+                at=at,
+                ref=event.icpc_id,
+                note=event.s47_id or "",
+                flag=event.plan_required,
+            )
+            return _with_fact(record, fact)
+        if isinstance(event, CPPlanStarted | CPPlanEnded):
+            return self._plan(record, event, tally)
+        if isinstance(event, CPReviewHeld):
+            _add(tally, "cpp.reviews")
+            return _with_fact(record, Fact(kind="review", at=at, ref=event.cpp_id))
+        if isinstance(event, CaseClosed):
+            _add(tally, "cases.closed")
+            _add(tally, f"cases.closed|{event.reason.value}")
+            return _with_fact(record, Fact(kind="closed", at=at, note=event.reason.value))
+        return record
+
+    def _decision(self, record: ChildRecord, event: ScreeningDecided, tally: Tally) -> ChildRecord:
+        _add(tally, "decisions.total")
+        _add(tally, f"decisions.outcome|{event.outcome.value}")
+        _add(tally, f"decisions.level|{int(event.level)}")
+        _add(tally, f"decisions.rag|{event.rag.value}")
+        _add(tally, f"decisions.decided_by|{event.decided_by.value}")
+        _add(tally, f"decisions.month|{month(event.occurred_at)}|{event.outcome.value}")
+        if event.outcome not in REFERRAL_OUTCOMES:
+            return record
+        _add(tally, "referrals.total")
+        last = record.last_referral
+        if last is not None and event.occurred_at - last <= RE_REFERRAL_WINDOW:
+            _add(tally, "referrals.re_referrals_12m")
+        fact = Fact(
+            kind="referral",
+            at=event.occurred_at,
+            ref=event.contact_id,
+            codes=(str(int(event.level)),),
+            note=event.outcome.value,
+        )
+        return _with_fact(record, fact).model_copy(update={"last_referral": event.occurred_at})
+
+    def _missing(
+        self,
+        record: ChildRecord,
+        event: MissingStarted | MissingReturned | ReturnInterviewCompleted,
+        tally: Tally,
+    ) -> ChildRecord:
+        # The CSE consumer dead-letters impossible episodes (a second start while one is open,
+        # a return with no start); they are not incidents here either.
+        if isinstance(event, MissingStarted):
+            if record.open_missing is not None:
+                return record
+            count = record.missing_episodes + 1
+            _add(tally, "missing.incidents")
+            _add(tally, f"missing.month|{month(event.occurred_at)}")
+            _add(tally, "missing.open_now")
+            _add(tally, f"missing.per_child|{count}")
+            if count > 1:
+                _add(tally, f"missing.per_child|{count - 1}", -1)
+            if count == 1:
+                _add(tally, "missing.children")
+            if count == REPEAT_MISSING:
+                _add(tally, "missing.children_3_or_more")
+            return record.model_copy(
+                update={"missing_episodes": count, "open_missing": event.missing_id}
+            )
+        if isinstance(event, MissingReturned):
+            if record.open_missing != event.missing_id:
+                return record
+            _add(tally, "missing.returns")
+            _add(tally, "missing.open_now", -1)
+            returns = (*record.returns, (event.missing_id, event.occurred_at))[-RECENT_RETURNS:]
+            return record.model_copy(update={"open_missing": None, "returns": returns})
+        _add(tally, "missing.interviews_offered")
+        if not event.declined:
+            _add(tally, "missing.interviews_done")
+            back = dict(record.returns).get(event.missing_id)
+            if back is not None and event.occurred_at - back <= RHI_WINDOW:
+                _add(tally, "missing.interviews_within_72h")
+        return record
+
+    def _flag(self, event: CSEFlag, tally: Tally) -> None:
+        _add(tally, f"cse.flags|{event.level.value}")
+        for indicator in event.indicators:
+            _add(tally, f"cse.indicators|{event.level.value}|{indicator.value}")
+        if event.previous_level != CSELevel.NONE:
+            _add(tally, f"cse.now|{event.previous_level.value}", -1)
+        if event.level != CSELevel.NONE:
+            _add(tally, f"cse.now|{event.level.value}")
+
+    def _clock(self, event: ClockEvent, tally: Tally) -> None:
+        name = f"clocks|{event.clock}"
+        if isinstance(event, TimescaleStarted):
+            _add(tally, f"{name}|started")
+        elif isinstance(event, TimescaleMet):
+            _add(tally, f"{name}|met")
+        elif isinstance(event, TimescaleBreached):
+            _add(tally, f"{name}|breached")
+            _add(tally, f"clocks.breached_month|{month(event.occurred_at)}|{event.clock}")
+        elif isinstance(event, TimescaleStoppedLate):
+            _add(tally, f"{name}|stopped_late")
+        else:
+            _add(tally, f"{name}|cancelled")
+            if event.breached:
+                _add(tally, f"{name}|cancelled_breached")
+
+    def _plan(
+        self, record: ChildRecord, event: CPPlanStarted | CPPlanEnded, tally: Tally
+    ) -> ChildRecord:
+        at = event.occurred_at
+        if isinstance(event, CPPlanStarted):
+            category = event.initial_category.value
+            _add(tally, "cpp.started")
+            _add(tally, f"cpp.started|category|{category}")
+            fact = Fact(
+                kind="cpp_started",
+                at=at,
+                ref=event.cpp_id,
+                codes=(category,),
+                note=str(event.previous_plans),
+            )
+            record = _with_fact(record, fact)
+            if record.open_plan is not None:
+                return record  # overlapping plans: counted as started, open once
+            plan = OpenPlan(cpp_id=event.cpp_id, category=category, **_demographics(record))
+            _plan_counts(tally, plan, 1)
+            return record.model_copy(update={"open_plan": plan})
+        _add(tally, "cpp.ended")
+        latest = (event.latest_category.value,) if event.latest_category else ()
+        record = _with_fact(record, Fact(kind="cpp_ended", at=at, ref=event.cpp_id, codes=latest))
+        if record.open_plan is not None and record.open_plan.cpp_id == event.cpp_id:
+            _plan_counts(tally, record.open_plan, -1)
+            record = record.model_copy(update={"open_plan": None})
+        return record
+
+
+def _demographics(record: ChildRecord) -> dict[str, str]:
+    return {
+        "sex": record.sex.value if record.sex else UNKNOWN,
+        "dob": record.dob.isoformat() if record.dob else UNKNOWN,
+    }
+
+
+def keys(event: Event) -> list[str]:
+    if isinstance(event, ContactReceived):
+        return [c.child_id for c in event.children]
+    if isinstance(event, (DeadLetter, CSEFlag, *CLOCK_EVENTS)):
+        return []  # counted, never part of a child's record
+    return [event.child_id] if event.child_id else []
