@@ -16,7 +16,17 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from mash.calendar import LONDON, WorkingDayCalendar
 from mash.errors import ScenarioError
 from mash.yamlfile import describe, dotted, line_of, load_model
-from schemas.codes import Agency, CSEIndicator, CSELevel, Level, Outcome, Rag, ReferralSource, Sex
+from schemas.codes import (
+    Agency,
+    CSEIndicator,
+    CSELevel,
+    Ethnicity,
+    Level,
+    Outcome,
+    Rag,
+    ReferralSource,
+    Sex,
+)
 from schemas.events import ContactReceived, Event, parse_event_data
 
 Slug = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", max_length=100)]
@@ -64,6 +74,7 @@ class ChildSpec(_Closed):
     sex: Sex
     looked_after: bool = False
     non_mobile: bool = False
+    ethnicity: Ethnicity | None = None
 
 
 class DecisionExpectation(_Closed):
@@ -159,6 +170,23 @@ class Scenario:
         self.events = events
         self.local_ids = local_ids
         self.end = end
+
+    @classmethod
+    def from_events(
+        cls,
+        name: str,
+        events: list[Event],
+        end: datetime,
+        *,
+        description: str = "",
+        population: int | None = None,
+    ) -> Scenario:
+        """A scenario made in code (a generated year), with no file and no expectations."""
+        start = events[0].occurred_at if events else end
+        spec = ScenarioFile(
+            name=name, description=description, start=start, population=population, events=[]
+        )
+        return cls(spec, Path(f"<{name}>"), events, {}, end)
 
     @property
     def name(self) -> str:
