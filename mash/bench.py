@@ -9,6 +9,8 @@ run, because the machines are shared and absolute numbers drift.
 
 from __future__ import annotations
 
+import asyncio
+import os
 import statistics
 import time
 from collections.abc import Mapping
@@ -190,3 +192,124 @@ def _secret(url: str) -> Any:
     from pydantic import SecretStr  # noqa: PLC0415
 
     return SecretStr(url)
+
+
+# ---- the board's report during a live year ---------------------------------------------------
+def year_with_ticks(children: int, seed: int, year: int = 2014) -> list[Envelope]:
+    """A generated year with a watermark at the end of each day, so clocks fall due as in
+    live running."""
+    from mash.replay import tick  # noqa: PLC0415 - replay imports this module's neighbours
+    from mash.synthetic import YearGenerator  # noqa: PLC0415
+    from schemas.events import parse_event_data  # noqa: PLC0415
+
+    out: list[Envelope] = []
+    day = None
+    for data in YearGenerator(year, children, seed=seed).events():
+        event = parse_event_data(data)
+        if day is not None and event.occurred_at.date() != day:
+            out.append(tick(datetime.combine(day, datetime.max.time(), tzinfo=UTC)))
+        day = event.occurred_at.date()
+        out.append(event)
+    return out
+
+
+@dataclass
+class ReportBench:
+    children: int
+    events: int
+    seconds: float
+    raw_hgetall_ms: list[float]
+    report_ms: list[float]
+    census_ms: float
+    census_children: int
+    tallies: int
+
+    def as_dict(self) -> dict[str, Any]:
+        report = sorted(self.report_ms)
+        raw = statistics.median(self.raw_hgetall_ms)
+        return {
+            "children": self.children,
+            "events": self.events,
+            "drain_seconds": round(self.seconds, 1),
+            "events_per_s_all_consumers": round(self.events / self.seconds),
+            "reports_taken": len(report),
+            "report_ms_median": round(statistics.median(report), 2),
+            "report_ms_p95": round(report[int(0.95 * (len(report) - 1))], 2),
+            "report_ms_max": round(report[-1], 2),
+            "raw_hgetall_ms_median": round(raw, 2),
+            "report_to_raw_hgetall": round(statistics.median(report) / raw, 1),
+            "tally_fields": self.tallies,
+            "census_ms": round(self.census_ms),
+            "census_children": self.census_children,
+        }
+
+
+def _report_reader(
+    url: str, namespace: str, at: str, stop: Any, results: Any
+) -> None:  # pragma: no cover - runs in a child process
+    """A board member's client in its own process: report, HGETALL, wait, until told."""
+
+    async def loop() -> None:
+        from mash.board import board_figures  # noqa: PLC0415
+        from mash.keys import Keys  # noqa: PLC0415
+
+        client = aioredis.Redis.from_url(url)
+        keys = Keys(namespace)
+        instant = datetime.fromisoformat(at)
+        raw: list[float] = []
+        report: list[float] = []
+        while not stop.is_set():
+            began = time.perf_counter()
+            await client.hgetall(keys.tallies("reporter"))
+            raw.append(1000 * (time.perf_counter() - began))
+            began = time.perf_counter()
+            await board_figures(client, keys, instant)
+            report.append(1000 * (time.perf_counter() - began))
+            await asyncio.sleep(0.25)
+        await client.aclose()
+        results.put((raw, report))
+
+    asyncio.run(loop())
+
+
+async def run_report_bench(settings: Settings, children: int, seed: int) -> ReportBench:
+    """Publish a generated year into a hub running every consumer, and have a separate
+    process ask for the board's report over and over while it is consumed; time each against
+    a bare HGETALL of the same tallies (the floor any reader pays)."""
+    import multiprocessing  # noqa: PLC0415
+
+    from mash.board import census, read_tallies, write_meta  # noqa: PLC0415
+    from mash.replay import build_consumers  # noqa: PLC0415
+
+    events = year_with_ticks(children, seed)
+    namespace = f"{settings.namespace}-report-bench-{os.getpid()}"
+    run_settings = settings.model_copy(update={"namespace": namespace})
+    hub = Hub(run_settings, build_consumers(load_thresholds(settings.thresholds)))
+    await hub.start()
+    try:
+        await write_meta(hub.redis, hub.keys, {"population": children * 10})
+        at = events[-1].occurred_at
+        spawn = multiprocessing.get_context("spawn")
+        stop, results = spawn.Event(), spawn.Queue()
+        reader = spawn.Process(
+            target=_report_reader, args=(hub.url, namespace, at.isoformat(), stop, results)
+        )
+        reader.start()
+        started = time.perf_counter()
+        await hub.publish(events)
+        while not await hub.idle():
+            await asyncio.sleep(0.25)
+        seconds = time.perf_counter() - started
+        stop.set()
+        raw_ms, report_ms = await asyncio.to_thread(results.get, True, 60)
+        reader.join(10)
+        began = time.perf_counter()
+        cin = await census(hub.redis, hub.keys, at)
+        census_ms = 1000 * (time.perf_counter() - began)
+        tallies = len(await read_tallies(hub.redis, hub.keys))
+        await _delete_namespace(hub.redis, namespace)
+    finally:
+        await hub.stop()
+    return ReportBench(
+        children, len(events), seconds, raw_ms, report_ms, census_ms, cin.children, tallies
+    )

@@ -484,14 +484,36 @@ def bench(
     redis_url: RedisUrl = None,
     batch_size: BatchSize = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    report_year: Annotated[
+        int | None,
+        typer.Option(
+            "--report-year",
+            min=1,
+            help="Instead: publish a generated year of this many children into every consumer "
+            "and time the board's report while it is consumed.",
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the generated year.")] = 1,
 ) -> None:
     """Measure the edge against a raw redis-py XREADGROUP + validate + XACK loop."""
-    from mash.bench import run_bench  # noqa: PLC0415
+    from mash.bench import run_bench, run_report_bench  # noqa: PLC0415
 
     if events < 1 or rounds < 1 or children < 1:
         fail("--events, --rounds and --children must be at least 1")
     settings = settings_from(redis_url, None, batch_size)
     logs.configure(settings.log_level)
+    if report_year is not None:
+        figures = run(run_report_bench(settings, report_year, seed)).as_dict()
+        if as_json:
+            out.print_json(json.dumps(figures))
+            return
+        summary = Table(title=f"mash bench --report-year {report_year}", show_header=False)
+        for name, value in figures.items():
+            summary.add_row(
+                name.replace("_", " "), f"{value:,}" if isinstance(value, int) else str(value)
+            )
+        out.print(summary)
+        return
     result = run(run_bench(settings, events, rounds, children)).as_dict()
     if as_json:
         out.print_json(json.dumps(result))

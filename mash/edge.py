@@ -13,7 +13,9 @@ nothing and the batch is recomputed from fresh state. Pure rules make the recomp
 
 from __future__ import annotations
 
+import asyncio
 import json
+import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -178,6 +180,11 @@ class Edge(Generic[S]):
         self._tally_key = keys.tallies(consumer.name)
         self._dlq = keys.stream("dlq")
         self.last_commit = 0.0  # perf_counter() of the last committed batch, for `mash bench`
+        # One batch at a time per consumer in this process: its input streams' subscribers
+        # share children, and batches racing each other here would only conflict and recompute
+        # (a clock tick's batch can touch every child with a deadline). Other processes still
+        # race, and the revision check settles that.
+        self._turn = asyncio.Lock()
 
     def dead_letter(
         self, stream: str, entry_id: bytes, fields: Mapping[bytes, bytes], reason: str, detail: str
@@ -248,10 +255,14 @@ class Edge(Generic[S]):
         events, dead, result.ignored = self.parse(stream, entries)
         ack_ids = [entry_id for entry_id, _ in entries]
         for attempt in range(MAX_CONFLICT_RETRIES):
-            committed = await self._try_commit(stream, events, dead, ack_ids, result)
+            async with self._turn:
+                committed = await self._try_commit(stream, events, dead, ack_ids, result)
             if committed:
                 return result
             result.conflicts = attempt + 1
+            # Another worker won the race: back off a little, growing, with jitter, so two
+            # busy workers stop colliding on the same children.
+            await asyncio.sleep(random.uniform(0, min(0.002 * 2**attempt, 0.25)))  # noqa: S311
         msg = f"{self.consumer.name}: gave up after {MAX_CONFLICT_RETRIES} write conflicts"
         raise RuntimeError(msg)
 

@@ -166,7 +166,12 @@ async def replay(
             if task is not None and task.cancelling():
                 raise asyncio.CancelledError
             await hub.publish(step)
-            await hub.drain(timeout=timeout)
+            try:
+                await hub.drain(timeout=timeout)
+            except TimeoutError as exc:
+                at = step[0].occurred_at.isoformat()
+                msg = f"replay stalled at {at}: {exc} (a consumer failed: see the log above)"
+                raise HubUnavailable(msg) from exc
             if on_step:
                 on_step(done, len(plan))
         outputs = Outputs(

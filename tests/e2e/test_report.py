@@ -319,3 +319,40 @@ def test_report_mistakes_are_one_line(
     assert "UTC offset" in one_line_error(naive)
     bad_lea = mash("report", "--redis-url", redis_url, "-n", namespace, "--lea", "X1", env=cli_env)
     assert "three digits" in one_line_error(bad_lea)
+
+
+def test_replay_writes_html_and_the_census_on_the_embedded_default(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    for fmt, marker in (("html", "<svg"), ("cin-xml", "<LAchildID>G</LAchildID>")):
+        out = tmp_path / f"gemma.{fmt}"
+        result = mash(
+            "replay",
+            str(SCENARIOS / "gemma.yaml"),
+            "--report",
+            str(out),
+            "-f",
+            fmt,
+            "-q",
+            env=cli_env,
+        )
+        assert result.returncode == 0, result.stderr
+        assert marker in out.read_text()
+    # Another census year on request: her plan, still open, carries her into 2014-15's return.
+    out = tmp_path / "gemma-2015.xml"
+    result = mash(
+        "replay",
+        str(SCENARIOS / "gemma.yaml"),
+        "--report",
+        str(out),
+        "-f",
+        "cin-xml",
+        "--census-year",
+        "2015",
+        "-q",
+        env=cli_env,
+    )
+    assert result.returncode == 0, result.stderr
+    text = out.read_text()
+    assert "<ReferenceDate>2015-03-31</ReferenceDate>" in text
+    assert "<LAchildID>G</LAchildID>" in text

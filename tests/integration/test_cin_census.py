@@ -15,12 +15,14 @@ import asyncio
 import json
 import subprocess
 import sys
+from html.parser import HTMLParser
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import pytest
 
 from mash.replay import replay
+from mash.report import render
 from mash.scenario import load_scenario
 from mash.settings import Settings
 from schemas.codes import Factor
@@ -50,6 +52,24 @@ def validator_python(pytestconfig: pytest.Config) -> Path:
     return python
 
 
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+
+
+def _every_format_renders(report: dict[str, object]) -> None:
+    assert json.loads(render(report, "json")) == json.loads(json.dumps(report))
+    assert "## Statutory clocks" in render(report, "md")
+    page = _Tags()
+    page.feed(render(report, "html"))
+    assert page.tags.count("svg") == 4
+    assert "script" not in page.tags
+
+
 def validate(python: Path, files: list[Path]) -> dict[str, dict[str, object]]:
     done = subprocess.run(
         [str(python), str(ROOT / "tests" / "cin" / "validate.py"), RULESET, *map(str, files)],
@@ -64,7 +84,7 @@ def validate(python: Path, files: list[Path]) -> dict[str, dict[str, object]]:
     return {Path(str(r["file"])).stem: r for r in results}
 
 
-def test_every_return_passes_the_dfe_rules(
+def test_every_scenario_renders_every_format_and_its_census_passes_the_dfe_rules(
     validator_python: Path, settings: Settings, tmp_path: Path
 ) -> None:
     scenarios = [load_scenario(p) for p in sorted(SCENARIOS.glob("*.yaml"))]
@@ -78,6 +98,7 @@ def test_every_return_passes_the_dfe_rules(
         path.write_text(result.census.xml, encoding="utf-8")
         files.append(path)
         children[scenario.name] = result.census.children
+        _every_format_renders(result.report)
         # The validator does not check factor codes against the list (cin.md §1.5): we do.
         codes = {f.text for f in ET.parse(path).getroot().iter("AssessmentFactors")}
         assert codes <= CENSUS_FACTORS, (scenario.name, codes - CENSUS_FACTORS)
