@@ -307,9 +307,12 @@ async def run_report_bench(settings: Settings, children: int, seed: int) -> Repo
         cin = await census(hub.redis, hub.keys, at)
         census_ms = 1000 * (time.perf_counter() - began)
         tallies = len(await read_tallies(hub.redis, hub.keys))
-        await _delete_namespace(hub.redis, namespace)
     finally:
         await hub.stop()
+        if settings.redis_url is not None:  # someone's Redis: leave it as we found it
+            client = aioredis.Redis.from_url(settings.redis_url.get_secret_value())
+            await _delete_namespace(client, namespace)
+            await client.aclose()
     return ReportBench(
         children, len(events), seconds, raw_ms, report_ms, census_ms, cin.children, tallies
     )
