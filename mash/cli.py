@@ -317,6 +317,82 @@ def clocks(
 
 
 @app.command()
+def exercise(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file to run as an exercise.")],
+    trainee: Annotated[str, typer.Option("--trainee", help="Who is deciding.")] = "trainee",
+    speed: Annotated[
+        float | None,
+        typer.Option(
+            "--speed",
+            min=0,
+            help="Seconds of event time per real second (default 3600; 0: no waiting). "
+            "Waits between events are capped at 10 s.",
+        ),
+    ] = None,
+    answers: Annotated[
+        Path | None,
+        typer.Option("--answers", help="YAML file of answers: run the exercise unattended."),
+    ] = None,
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Folder for the debrief (md and html).")
+    ] = Path(),
+    thresholds: Annotated[
+        Path | None, typer.Option("--thresholds", help="Thresholds file for the reference.")
+    ] = None,
+    redis_url: RedisUrl = None,
+    namespace: Namespace = None,
+    log_level: LogLevel = None,
+) -> None:
+    """A training exercise: decide each contact of a scenario as it arrives, then a debrief.
+
+    The hub runs the scenario in event time and stops at each contact to show what a MASH
+    practitioner would see; your decision is published as the hub's (marked as the trainee's),
+    so clocks and CSE flags run on it. The debrief puts each decision beside the thresholds
+    file's, safety-critical disagreements first. Type 'pause' at any prompt to stop the clock.
+    """
+    import re  # noqa: PLC0415
+
+    from mash.debrief import to_html, to_markdown  # noqa: PLC0415
+    from mash.exercise import load_answers, run_exercise  # noqa: PLC0415
+    from mash.exercise_terminal import terminal_ask, terminal_wait  # noqa: PLC0415
+    from mash.scenario import load_scenario  # noqa: PLC0415
+
+    settings = settings_from(redis_url, namespace, None, log_level or "WARNING")
+    logs.configure(settings.log_level)
+    try:
+        loaded = load_scenario(scenario)
+        ask = load_answers(answers, loaded) if answers is not None else terminal_ask(out)
+    except MashError as exc:
+        fail(str(exc))
+    pace = speed if speed is not None else (0.0 if answers is not None else 3600.0)
+    if not out_dir.is_dir():
+        fail(f"--out {out_dir}: not a folder")
+    debrief = run(
+        run_exercise(
+            loaded,
+            settings,
+            trainee=trainee,
+            ask=ask,
+            speed=pace,
+            wait=terminal_wait(out),
+            thresholds_override=thresholds,
+        )
+    )
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{loaded.name}-{trainee}-debrief")
+    paths = [out_dir / f"{stem}.md", out_dir / f"{stem}.html"]
+    text = to_markdown(debrief)
+    try:
+        paths[0].write_text(text, encoding="utf-8")
+        paths[1].write_text(to_html(debrief), encoding="utf-8")
+    except OSError as exc:
+        fail(f"cannot write the debrief in {out_dir}: {exc.strerror}")
+    from rich.markdown import Markdown  # noqa: PLC0415
+
+    out.print(Markdown(text))
+    out.print(f"debrief saved: {paths[0]} and {paths[1]}", highlight=False)
+
+
+@app.command()
 def report(
     redis_url: RedisUrl = None,
     namespace: Namespace = None,

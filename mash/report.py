@@ -366,7 +366,14 @@ def _svg_bars(
     """A stacked bar chart as inline SVG: no script, no network, prints as it shows."""
     height, left, bottom, top = 240, 40, 60, 10
     if not labels:
-        return "<p>No data.</p>"
+        return (
+            f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="40" role="img">'
+            '<text x="10" y="25" font-size="13">none in this period</text></svg>'
+        )
+    # A series shorter than the labels (no decisions in a month of missing episodes) is zero.
+    series = {
+        name: [*values, *[0] * (len(labels) - len(values))] for name, values in series.items()
+    }
     totals = [sum(values[i] for values in series.values()) for i in range(len(labels))]
     peak = max(*totals, 1)
     step = (width - left - 10) / len(labels)
@@ -417,7 +424,7 @@ def charts(report: dict[str, Any]) -> list[tuple[str, str]]:
     return [
         (
             "Decisions by month and outcome",
-            _svg_bars(series["months"], series["decisions_by_outcome"] or {"": []}),
+            _svg_bars(series["months"], series["decisions_by_outcome"] or {"none": []}),
         ),
         (
             "Clock compliance: met and breached",

@@ -1,0 +1,118 @@
+"""`mash exercise` as a trainee meets it: a real terminal (a pseudo-terminal driven by
+pexpect), real prompts, the real hub on an embedded Redis, and the debrief files."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pexpect
+
+from tests.conftest import ROOT, SCENARIOS
+from tests.e2e.test_cli import mash, one_line_error
+
+GEMMA = str(SCENARIOS / "gemma.yaml")
+ANSWERS = str(SCENARIOS / "exercises" / "gemma-answers.yaml")
+
+
+def spawn(*args: str, env: dict[str, str]) -> pexpect.spawn:
+    return pexpect.spawn(
+        sys.executable,
+        ["-m", "mash", "exercise", *args],
+        cwd=str(ROOT),
+        env={**env, "TERM": "dumb", "COLUMNS": "160"},
+        encoding="utf-8",
+        timeout=60,
+        dimensions=(50, 160),
+    )
+
+
+def until(child: pexpect.spawn, pattern: str) -> None:
+    """Read on to `pattern`, skipping ahead in event time whenever the exercise waits."""
+    while child.expect([pattern, "Enter skips ahead"]) == 1:
+        child.sendline("")
+
+
+def answer(child: pexpect.spawn, prompt: str, text: str) -> None:
+    until(child, prompt)
+    child.sendline(text)
+
+
+def test_a_trainee_screens_gemma_in_the_terminal_and_the_debrief_flags_the_miss(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    child = spawn(
+        GEMMA, "--trainee", "pat", "--speed", "86400", "--out", str(tmp_path), env=cli_env
+    )
+    # The first contact: what the hub holds the instant it arrives.
+    until(child, "Contact 1 of 2: c1")
+    child.expect("10A missing")
+    child.expect("CSE risk[^a-z]+medium")
+    child.expect("child protection plan[^a-z]+yes")
+    child.expect("time left: red")
+    answer(child, "Level of need", "7")
+    child.expect("choose one of")
+    answer(child, "Level of need", "pause")  # the facilitator stops the clock
+    child.expect("paused")
+    child.sendline("")
+    answer(child, "Level of need", "2")  # the deliberate mistake: a level 4 child
+    answer(child, "RAG rating", "green")
+    answer(child, "Outcome", "early_help")
+    until(child, "Contact 2 of 2: c2")
+    child.expect("CSE risk[^a-z]+high")
+    child.expect("decision 11 Jan 2014[^a-z]+level 2, green, early_help")  # her earlier decision
+    answer(child, "Level of need", "4")
+    answer(child, "RAG rating", "red")
+    answer(child, "Outcome", "pass_to_allocated_worker")
+    until(child, "debrief saved")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0, child.before
+    md = (tmp_path / "gemma-pat-debrief.md").read_text()
+    html = (tmp_path / "gemma-pat-debrief.html").read_text()
+    first = md.index("### c1 / G")
+    assert md.index("SAFETY-CRITICAL: a level 4 contact screened as level 2") > first
+    assert first < md.index("### c2 / G (agrees)")  # the safety-critical one comes first
+    assert "1 safety-critical" in md
+    assert "a level 4 contact screened as level 2" in html
+
+
+def test_an_answers_file_runs_the_exercise_unattended(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    result = mash(
+        "exercise",
+        GEMMA,
+        "--answers",
+        ANSWERS,
+        "--trainee",
+        "sam",
+        "--out",
+        str(tmp_path),
+        env=cli_env,
+    )
+    assert result.returncode == 0, result.stderr
+    md = (tmp_path / "gemma-sam-debrief.md").read_text()
+    assert "Score 4 of 8 (50%)" in md
+    assert md.index("SAFETY-CRITICAL") < md.index("### c2 / G (agrees)")
+    # The trainee's decisions ran the clocks: c2 at level 4 wanted a strategy discussion.
+    assert "| strategy_discussion | 0 | 1 | 0 |" in md
+    assert "G medium to high" in md  # the CSE flag raised while the trainee was deciding
+
+
+def test_answer_file_mistakes_are_one_line(tmp_path: Path, cli_env: dict[str, str]) -> None:
+    wrong = tmp_path / "answers.yaml"
+    wrong.write_text(
+        "answers:\n"
+        "  - {contact: c1, level: 4, rag: red, outcome: strategy_discussion}\n"
+        "  - {contact: c9, level: 4, rag: red, outcome: strategy_discussion}\n"
+    )
+    line = one_line_error(mash("exercise", GEMMA, "--answers", str(wrong), env=cli_env))
+    assert f"{wrong}:3: answers[1].contact: 'c9' is not a contact of gemma" in line
+    missing = tmp_path / "short.yaml"
+    missing.write_text("answers:\n  - {contact: c1, level: 4, rag: red, outcome: nfa}\n")
+    line = one_line_error(mash("exercise", GEMMA, "--answers", str(missing), env=cli_env))
+    assert "no answer for contact 'c2'" in line
+    typo = tmp_path / "typo.yaml"
+    typo.write_text("answers:\n  - {contact: c1, levle: 4, rag: red, outcome: nfa}\n")
+    assert "levle" in one_line_error(mash("exercise", GEMMA, "--answers", str(typo), env=cli_env))
