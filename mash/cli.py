@@ -353,7 +353,7 @@ def exercise(
     import re  # noqa: PLC0415
 
     from mash.debrief import to_html, to_markdown  # noqa: PLC0415
-    from mash.exercise import load_answers, run_exercise  # noqa: PLC0415
+    from mash.exercise import load_answers, no_wait, run_exercise  # noqa: PLC0415
     from mash.exercise_terminal import terminal_ask, terminal_wait  # noqa: PLC0415
     from mash.scenario import load_scenario  # noqa: PLC0415
 
@@ -374,7 +374,9 @@ def exercise(
             trainee=trainee,
             ask=ask,
             speed=pace,
-            wait=terminal_wait(out),
+            # Unattended runs never wait; their speed only turns each answer's seconds into
+            # event time.
+            wait=terminal_wait(out) if answers is None else no_wait,
             thresholds_override=thresholds,
         )
     )

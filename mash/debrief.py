@@ -48,6 +48,10 @@ class Decided:
     reference: ScreeningDecided
     seconds: float  # real time the trainee took
 
+    @property
+    def contact_event(self) -> str:
+        return self.reference.contact_id
+
 
 def safety_critical(trainee: Answer, reference: ScreeningDecided) -> list[str]:
     why = []
@@ -108,8 +112,12 @@ def build_debrief(
     rows.sort(key=lambda r: (not r["safety_critical"], r["received_at"], r["contact"], r["child"]))
     most = sum(POINTS.values()) * len(rows)
     got = sum(r["points"] for r in rows)
+    # The clocks the trainee's decisions started or stopped carry the contact's id in their
+    # instance id (a decision clock is keyed by contact, an assessment by the decision).
+    contact_ids = {d.contact_event for d in decided}
+    theirs = [c for c in clocks if any(cid in c.clock_id for cid in contact_ids)]
     per_clock: dict[str, dict[str, int]] = {}
-    for event in clocks:
+    for event in theirs:
         row = per_clock.setdefault(event.clock, {"met": 0, "breached": 0, "stopped_late": 0})
         if isinstance(event, TimescaleMet):
             row["met"] += 1
@@ -131,10 +139,13 @@ def build_debrief(
         },
         "decisions": rows,
         "clocks": dict(sorted(per_clock.items())),
+        "other_clocks_breached": sum(
+            isinstance(c, TimescaleBreached) for c in clocks if c not in theirs
+        ),
         "breaches": [
             {"clock": e.clock, "instance": e.clock_id, "at": e.occurred_at.isoformat()}
             for e in sorted(
-                (c for c in clocks if isinstance(c, TimescaleBreached)),
+                (c for c in theirs if isinstance(c, TimescaleBreached)),
                 key=lambda e: (e.occurred_at, e.clock_id),
             )
         ],
@@ -199,6 +210,11 @@ def to_markdown(debrief: dict[str, Any]) -> str:
     ]
     lines += [""]
     lines += [f"- breached: {b['instance']} at {b['at']}" for b in debrief["breaches"]]
+    lines += [
+        "",
+        f"Other clocks (casework, return interviews) breached meanwhile: "
+        f"{debrief['other_clocks_breached']}.",
+    ]
     lines += ["", "## CSE flags raised during the exercise", ""]
     lines += [
         f"- {f['at']}: {f['child']} {f['from']} to {f['to']} ({', '.join(f['indicators'])})"

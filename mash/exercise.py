@@ -124,7 +124,7 @@ def load_answers(path: Path, scenario: Scenario) -> Ask:
     return ask
 
 
-async def _no_wait(seconds: float, until: datetime) -> None:
+async def no_wait(seconds: float, until: datetime) -> None:
     return None
 
 
@@ -168,7 +168,7 @@ async def run_exercise(
     trainee: str,
     ask: Ask,
     speed: float = 0.0,
-    wait: Wait = _no_wait,
+    wait: Wait = no_wait,
     thresholds_override: Path | None = None,
     timeout: float = 120.0,
 ) -> dict[str, Any]:

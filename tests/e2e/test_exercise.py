@@ -100,6 +100,35 @@ def test_an_answers_file_runs_the_exercise_unattended(
     assert "G medium to high" in md  # the CSE flag raised while the trainee was deciding
 
 
+def test_time_taken_runs_in_event_time_and_a_slow_red_decision_is_late(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    slow = tmp_path / "slow.yaml"
+    slow.write_text(
+        "answers:\n"
+        "  - {contact: c1, level: 4, rag: red, outcome: pass_to_allocated_worker, seconds: 20000}\n"
+        "  - {contact: c2, level: 4, rag: red, outcome: pass_to_allocated_worker}\n"
+    )
+    result = mash(
+        "exercise",
+        GEMMA,
+        "--answers",
+        str(slow),
+        "--speed",
+        "1",
+        "--trainee",
+        "slow",
+        "--out",
+        str(tmp_path),
+        env=cli_env,
+    )
+    assert result.returncode == 0, result.stderr
+    md = (tmp_path / "gemma-slow-debrief.md").read_text()
+    # 20,000 s at one second of event time per second: 5 h 33 m after 09:30, past red's 4 h.
+    assert "decided 2014-01-11T15:03:20+00:00" in md
+    assert "| referral_decision_rag | 1 | 1 | 1 |" in md
+
+
 def test_answer_file_mistakes_are_one_line(tmp_path: Path, cli_env: dict[str, str]) -> None:
     wrong = tmp_path / "answers.yaml"
     wrong.write_text(
