@@ -223,6 +223,7 @@ class ReportBench:
     census_ms: float
     census_children: int
     tallies: int
+    raw_events_per_s: float
 
     def as_dict(self) -> dict[str, Any]:
         report = sorted(self.report_ms)
@@ -232,6 +233,8 @@ class ReportBench:
             "events": self.events,
             "drain_seconds": round(self.seconds, 1),
             "events_per_s_all_consumers": round(self.events / self.seconds),
+            "raw_redis_py_events_per_s": round(self.raw_events_per_s),
+            "hub_to_raw_ratio": round(self.events / self.seconds / self.raw_events_per_s, 3),
             "reports_taken": len(report),
             "report_ms_median": round(statistics.median(report), 2),
             "report_ms_p95": round(report[int(0.95 * (len(report) - 1))], 2),
@@ -289,6 +292,12 @@ async def run_report_bench(settings: Settings, children: int, seed: int) -> Repo
     try:
         await write_meta(hub.redis, hub.keys, {"population": children * 10})
         at = events[-1].occurred_at
+        # The floor, in the same run on the same Redis: XREADGROUP + validate + XACK of the
+        # same events, with no consumer at all.
+        raw_key = f"mash:{{{namespace}}}:raw-floor"
+        payloads = [e.model_dump_json() for e in events]
+        raw_rate = await raw_loop(hub.redis, raw_key, payloads, settings.batch_size)
+        await hub.redis.delete(raw_key)
         spawn = multiprocessing.get_context("spawn")
         stop, results = spawn.Event(), spawn.Queue()
         reader = spawn.Process(
@@ -314,5 +323,13 @@ async def run_report_bench(settings: Settings, children: int, seed: int) -> Repo
             await _delete_namespace(client, namespace)
             await client.aclose()
     return ReportBench(
-        children, len(events), seconds, raw_ms, report_ms, census_ms, cin.children, tallies
+        children,
+        len(events),
+        seconds,
+        raw_ms,
+        report_ms,
+        census_ms,
+        cin.children,
+        tallies,
+        raw_rate,
     )

@@ -230,3 +230,39 @@ async def test_contact_payload_reaches_only_debug_logs(
     assert "SENSITIVE-NARRATIVE" not in captured.err + captured.out
     assert "CHILD-XYZ" not in captured.err + captured.out
     assert isinstance(contact(), ContactReceived)
+
+
+async def test_entries_a_consumer_does_not_handle_are_skipped_unparsed_but_oddities_are_not(
+    settings: Settings,
+) -> None:
+    """Screening handles contacts and casework it keeps history from; a core group meeting is
+    neither. Skipping it unparsed is safe only where nothing about the entry is odd."""
+    async with Hub(settings, [], run_consumers=False) as hub:
+        edge = Edge(hub.redis, hub.keys, screening.build(DEFAULT_THRESHOLDS))
+        core = {
+            "event_id": "cg1",
+            "type": "core_group.held",
+            "occurred_at": T0.isoformat(),
+            "recorded_at": T0.isoformat(),
+            "agency": "la_social_care",
+            "cpp_id": "P1",
+        }
+        unhandled = json.dumps(core).encode()
+        broken = json.dumps({**core, "cpp_id": 7}).encode()  # invalid, but not screening's
+        # JSON's last key wins: this is a (broken) contact, which screening must see.
+        twice = unhandled[:-1] + b', "type": "contact.received"}'
+        missing = {k: v for k, v in core.items() if k != "cpp_id"}
+        missing |= {"type": "missing.started", "child_id": "C1", "missing_id": "M1"}
+        elsewhere = json.dumps(missing).encode()
+        entries = [
+            (b"1700000000000-1", {b"event": unhandled}),
+            (b"1700000000000-2", {b"event": broken}),
+            (b"1700000000000-3", {b"event": twice}),
+            (b"1700000000000-4", {b"event": elsewhere}),
+        ]
+        events, dead, ignored = edge.parse("casework", entries)
+        assert events == []
+        assert ignored == 2  # the valid and the invalid core group: both not screening's
+        # Two types in one entry, and a type of another stream, are parsed: dead letters.
+        assert sorted(d.source_id for d in dead) == ["1700000000000-3", "1700000000000-4"]
+        assert {d.reason for d in dead} == {"invalid_event", "wrong_stream"}
