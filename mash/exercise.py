@@ -28,7 +28,7 @@ from consumers.timescales.rules import ChildClocks, OpenClock
 from mash.calendar import WorkingDayCalendar
 from mash.clock import VirtualClock
 from mash.debrief import Answer, Decided, build_debrief
-from mash.errors import ScenarioError
+from mash.errors import HubUnavailable, ScenarioError
 from mash.hub import Hub
 from mash.replay import build_consumers, choose_thresholds, steps, tick
 from mash.scenario import Scenario
@@ -189,6 +189,10 @@ async def run_exercise(
     decided: list[Decided] = []
     consumers = build_consumers(thresholds, timescales, scoring, decide=False)
     async with Hub(settings, consumers) as hub:
+        if await hub.redis.xlen(hub.keys.stream("contacts")):
+            msg = f"namespace {settings.namespace!r} already holds a run; use another --namespace"
+            raise HubUnavailable(msg)
+        latest = start
         for index, step in enumerate(plan):
             instant = step[0].occurred_at
             following = plan[index + 1][0].occurred_at if index + 1 < len(plan) else None
@@ -202,7 +206,8 @@ async def run_exercise(
                 _, references = decide_contact(histories, contact, thresholds, calendar)
                 before[contact.event_id] = (histories, references)
             await hub.publish(step)
-            await hub.drain(timeout=timeout)
+            await _drain(hub, timeout, instant)
+            latest = max(latest, instant)
             for contact in contacts:
                 histories, references = before[contact.event_id]
                 for child, reference in zip(contact.children, references, strict=True):
@@ -224,13 +229,15 @@ async def run_exercise(
                         speed=speed,
                     )
                     answer, seconds = await ask(view)
-                    at = _decided_at(instant, following, seconds * speed)
+                    # Never before a watermark already published (a sibling's slower answer).
+                    at = max(_decided_at(instant, following, seconds * speed), latest)
+                    latest = at
                     decision = _decision(
                         contact, child.child_id, answer, at, trainee, thresholds, calendar
                     )
                     out: list[Envelope] = [decision] if at == instant else [tick(at), decision]
                     await hub.publish(out)
-                    await hub.drain(timeout=timeout)
+                    await _drain(hub, timeout, at)
                     decided.append(
                         Decided(
                             contact=view.local_id,
@@ -259,6 +266,14 @@ async def run_exercise(
         clocks=clocks,
         flags=flags,
     )
+
+
+async def _drain(hub: Hub, timeout: float, at: datetime) -> None:
+    try:
+        await hub.drain(timeout=timeout)
+    except TimeoutError as exc:
+        msg = f"exercise stalled at {at.isoformat()}: {exc} (a consumer failed: see the log)"
+        raise HubUnavailable(msg) from exc
 
 
 def _decided_at(instant: datetime, following: datetime | None, elapsed: float) -> datetime:

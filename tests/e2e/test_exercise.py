@@ -145,3 +145,13 @@ def test_answer_file_mistakes_are_one_line(tmp_path: Path, cli_env: dict[str, st
     typo = tmp_path / "typo.yaml"
     typo.write_text("answers:\n  - {contact: c1, levle: 4, rag: red, outcome: nfa}\n")
     assert "levle" in one_line_error(mash("exercise", GEMMA, "--answers", str(typo), env=cli_env))
+
+
+def test_an_exercise_will_not_run_into_a_namespace_already_used(
+    tmp_path: Path, redis_url: str, namespace: str, cli_env: dict[str, str]
+) -> None:
+    args = ("exercise", GEMMA, "--answers", ANSWERS, "--out", str(tmp_path))
+    where = ("--redis-url", redis_url, "--namespace", namespace)
+    first = mash(*args, *where, env=cli_env)
+    assert first.returncode == 0, first.stderr
+    assert "already holds a run" in one_line_error(mash(*args, *where, env=cli_env))
