@@ -200,12 +200,10 @@ def year_with_ticks(children: int, seed: int, year: int = 2014) -> list[Envelope
     live running."""
     from mash.replay import tick  # noqa: PLC0415 - replay imports this module's neighbours
     from mash.synthetic import YearGenerator  # noqa: PLC0415
-    from schemas.events import parse_event_data  # noqa: PLC0415
 
     out: list[Envelope] = []
     day = None
-    for data in YearGenerator(year, children, seed=seed).events():
-        event = parse_event_data(data)
+    for event in YearGenerator(year, children, seed=seed).parsed():
         if day is not None and event.occurred_at.date() != day:
             out.append(tick(datetime.combine(day, datetime.max.time(), tzinfo=UTC)))
         day = event.occurred_at.date()

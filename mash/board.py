@@ -20,7 +20,7 @@ from mash.cin import Census, census_xml, census_year_of
 from mash.errors import MashError
 from mash.figures import figures
 from mash.keys import Keys
-from mash.settings import Settings
+from mash.settings import DEFAULT_LEA, Settings
 from schemas.events import ClockTick, parse_event
 
 
@@ -85,7 +85,11 @@ async def board_figures(
 
 
 async def census(
-    redis: aioredis.Redis, keys: Keys, at: datetime, year: int | None = None, lea: str = "372"
+    redis: aioredis.Redis,
+    keys: Keys,
+    at: datetime,
+    year: int | None = None,
+    lea: str = DEFAULT_LEA,
 ) -> Census:
     records = await read_records(redis, keys)
     return census_xml(
@@ -107,7 +111,7 @@ async def render_live(
     at: datetime | None = None,
     population: int | None = None,
     census_year: int | None = None,
-    lea: str = "372",
+    lea: str = DEFAULT_LEA,
 ) -> str:
     """A report of a running hub (or one that has finished) in any format, starting nothing."""
     from mash.hub import Hub  # noqa: PLC0415 - the hub imports the reporter's consumers

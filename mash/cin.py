@@ -23,9 +23,9 @@ from xml.etree import ElementTree as ET
 
 from consumers.reporter.rules import ChildRecord, Fact
 from mash.calendar import LONDON, WorkingDayCalendar
+from mash.settings import DEFAULT_LEA
 from schemas.codes import Ethnicity, PrimaryNeed, S47Outcome, Sex
 
-DEFAULT_LEA = "372"  # Rotherham, the seeds' borough
 UPN_LETTERS = "ABCDEFGHJKLMNPQRTUVWXYZ"
 ICPC_WORKING_DAYS = 15
 # Factors retired from the census (rules 8945Q and 8950Q): abuse whose perpetrator is not

@@ -23,7 +23,7 @@ from rich.table import Table
 
 from mash import logs
 from mash.errors import MashError
-from mash.settings import Settings
+from mash.settings import DEFAULT_LEA, Settings
 
 app = typer.Typer(
     name="mash",
@@ -416,7 +416,7 @@ def report(
     census_year: CensusYear = None,
     lea: Annotated[
         str, typer.Option("--lea", help="DfE local authority number for the CIN return.")
-    ] = "372",
+    ] = DEFAULT_LEA,
 ) -> None:
     """The board's figures of a running (or finished) hub, read live from its Redis.
 

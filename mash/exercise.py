@@ -26,11 +26,17 @@ from consumers.screening.rules import ChildHistory, decide_contact, decision_due
 from consumers.screening.thresholds import Thresholds
 from consumers.timescales.rules import ChildClocks, OpenClock
 from mash.calendar import WorkingDayCalendar
-from mash.clock import VirtualClock
 from mash.debrief import Answer, Decided, build_debrief
-from mash.errors import HubUnavailable, ScenarioError
+from mash.errors import ScenarioError
 from mash.hub import Hub
-from mash.replay import build_consumers, choose_thresholds, steps, tick
+from mash.replay import (
+    build_consumers,
+    configure,
+    drain_step,
+    plan_steps,
+    refuse_used_namespace,
+    tick,
+)
 from mash.scenario import Scenario
 from mash.settings import Settings
 from mash.yamlfile import line_of, load_model
@@ -173,25 +179,17 @@ async def run_exercise(
     timeout: float = 120.0,
 ) -> dict[str, Any]:
     """Run the exercise to its end and return the debrief."""
-    from consumers.cse.scoring import load_scoring  # noqa: PLC0415
-    from consumers.timescales.config import load_timescales  # noqa: PLC0415
-
-    thresholds = choose_thresholds(scenario, thresholds_override, settings)
-    timescales = load_timescales(scenario.timescales_path or settings.timescales)
-    scoring = load_scoring(scenario.scoring_path or settings.scoring)
+    thresholds, timescales, scoring = configure(scenario, settings, thresholds_override)
     calendar = WorkingDayCalendar()
     # Decisions written into the scenario are the answers the exercise is asking for.
     events = [e for e in scenario.events if not isinstance(e, ScreeningDecided)]
-    start = min(events[0].occurred_at, scenario.end) if events else scenario.end
-    plan = list(steps(events, scenario.end, VirtualClock(start)))
+    start, plan = plan_steps(events, scenario.end)
     local = {v: k for k, v in scenario.local_ids.items()}
     total = sum(len(e.children) for e in events if isinstance(e, ContactReceived))
     decided: list[Decided] = []
     consumers = build_consumers(thresholds, timescales, scoring, decide=False)
     async with Hub(settings, consumers) as hub:
-        if await hub.redis.xlen(hub.keys.stream("contacts")):
-            msg = f"namespace {settings.namespace!r} already holds a run; use another --namespace"
-            raise HubUnavailable(msg)
+        await refuse_used_namespace(hub)
         latest = start
         for index, step in enumerate(plan):
             instant = step[0].occurred_at
@@ -206,7 +204,7 @@ async def run_exercise(
                 _, references = decide_contact(histories, contact, thresholds, calendar)
                 before[contact.event_id] = (histories, references)
             await hub.publish(step)
-            await _drain(hub, timeout, instant)
+            await drain_step(hub, timeout, instant)
             latest = max(latest, instant)
             for contact in contacts:
                 histories, references = before[contact.event_id]
@@ -237,7 +235,7 @@ async def run_exercise(
                     )
                     out: list[Envelope] = [decision] if at == instant else [tick(at), decision]
                     await hub.publish(out)
-                    await _drain(hub, timeout, at)
+                    await drain_step(hub, timeout, at)
                     decided.append(
                         Decided(
                             contact=view.local_id,
@@ -266,14 +264,6 @@ async def run_exercise(
         clocks=clocks,
         flags=flags,
     )
-
-
-async def _drain(hub: Hub, timeout: float, at: datetime) -> None:
-    try:
-        await hub.drain(timeout=timeout)
-    except TimeoutError as exc:
-        msg = f"exercise stalled at {at.isoformat()}: {exc} (a consumer failed: see the log)"
-        raise HubUnavailable(msg) from exc
 
 
 def _decided_at(instant: datetime, following: datetime | None, elapsed: float) -> datetime:

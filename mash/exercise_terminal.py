@@ -70,6 +70,13 @@ def _span(seconds: float) -> str:
     return f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.1f} days"
 
 
+def _pause(console: Console) -> float:
+    """The facilitator's pause: until Enter. Returns how long it lasted."""
+    began = time.monotonic()
+    console.input("[yellow]paused[/]: press Enter to resume ")
+    return time.monotonic() - began
+
+
 class _Clock:
     """Real seconds the trainee has used, less time paused."""
 
@@ -81,9 +88,7 @@ class _Clock:
         return time.monotonic() - self.start - self.paused
 
     def pause(self, console: Console) -> None:
-        began = time.monotonic()
-        console.input("[yellow]paused[/]: press Enter to resume ")
-        self.paused += time.monotonic() - began
+        self.paused += _pause(console)
 
 
 def _choose(
@@ -130,9 +135,7 @@ def _wait_sync(console: Console, seconds: float, until: datetime) -> None:
             return
         line = sys.stdin.readline()
         if line.strip().lower() == "p":
-            paused = time.monotonic()
-            console.input("[yellow]paused[/]: press Enter to resume ")
-            deadline += time.monotonic() - paused
+            deadline += _pause(console)
         else:
             return  # skip ahead
 

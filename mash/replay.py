@@ -99,9 +99,45 @@ def steps(
         yield [tick(clock.now())]
 
 
-def choose_thresholds(scenario: Scenario, override: Path | None, settings: Settings) -> Thresholds:
-    """A flag beats the scenario's own choice, which beats the hub's setting."""
-    return load_thresholds(override or scenario.thresholds_path or settings.thresholds)
+def configure(
+    scenario: Scenario,
+    settings: Settings,
+    thresholds_override: Path | None = None,
+    scoring_override: Path | None = None,
+) -> tuple[Thresholds, Timescales, Scoring]:
+    """The files a run uses: a flag beats the scenario's own choice, which beats the hub's
+    setting."""
+    return (
+        load_thresholds(thresholds_override or scenario.thresholds_path or settings.thresholds),
+        load_timescales(scenario.timescales_path or settings.timescales),
+        load_scoring(scoring_override or scenario.scoring_path or settings.scoring),
+    )
+
+
+def plan_steps(events: Sequence[Envelope], end: datetime) -> tuple[datetime, list[list[Envelope]]]:
+    """Where event time starts, and the run's steps (see `steps`)."""
+    start = min(events[0].occurred_at, end) if events else end
+    return start, list(steps(events, end, VirtualClock(start)))
+
+
+async def refuse_used_namespace(hub: Hub) -> None:
+    """A run writes into an empty namespace only: another run's events would be its own."""
+    used = [await hub.redis.xlen(hub.keys.stream(s)) for s in ("contacts", "decisions")]
+    if any(used):
+        msg = (
+            f"namespace {hub.settings.namespace!r} already holds a run's streams; "
+            "use another --namespace"
+        )
+        raise HubUnavailable(msg)
+
+
+async def drain_step(hub: Hub, timeout: float, at: datetime) -> None:
+    """Wait for every consumer; a stall is one line naming the instant, not a traceback."""
+    try:
+        await hub.drain(timeout=timeout)
+    except TimeoutError as exc:
+        msg = f"stalled at {at.isoformat()}: {exc} (a consumer failed: see the log above)"
+        raise HubUnavailable(msg) from exc
 
 
 def build_consumers(
@@ -130,21 +166,14 @@ async def replay(
     timeout: float = 120.0,
     census_year: int | None = None,
 ) -> ReplayResult:
-    thresholds = choose_thresholds(scenario, thresholds_override, settings)
-    timescales = load_timescales(scenario.timescales_path or settings.timescales)
-    scoring = load_scoring(scoring_override or scenario.scoring_path or settings.scoring)
+    thresholds, timescales, scoring = configure(
+        scenario, settings, thresholds_override, scoring_override
+    )
     decide = scenario.spec.screening == "auto"
-    start = min(scenario.events[0].occurred_at, scenario.end) if scenario.events else scenario.end
-    plan = list(steps(scenario.events, scenario.end, VirtualClock(start)))
+    start, plan = plan_steps(scenario.events, scenario.end)
     consumers = build_consumers(thresholds, timescales, scoring, decide=decide)
     async with Hub(settings, consumers) as hub:
-        used = [await hub.redis.xlen(hub.keys.stream(s)) for s in ("contacts", "decisions")]
-        if any(used):
-            msg = (
-                f"namespace {settings.namespace!r} already holds a replay's streams; "
-                "use another --namespace"
-            )
-            raise HubUnavailable(msg)
+        await refuse_used_namespace(hub)
         await write_meta(
             hub.redis,
             hub.keys,
@@ -166,12 +195,7 @@ async def replay(
             if task is not None and task.cancelling():
                 raise asyncio.CancelledError
             await hub.publish(step)
-            try:
-                await hub.drain(timeout=timeout)
-            except TimeoutError as exc:
-                at = step[0].occurred_at.isoformat()
-                msg = f"replay stalled at {at}: {exc} (a consumer failed: see the log above)"
-                raise HubUnavailable(msg) from exc
+            await drain_step(hub, timeout, step[0].occurred_at)
             if on_step:
                 on_step(done, len(plan))
         outputs = Outputs(

@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEFAULT_THRESHOLDS = Path(__file__).parent / "thresholds" / "default.yaml"
 DEFAULT_TIMESCALES = Path(__file__).parent / "timescales" / "default.yaml"
 DEFAULT_SCORING = Path(__file__).parent / "cse" / "scoring.yaml"
+DEFAULT_LEA = "372"  # DfE local authority number of the seeds' borough (Rotherham)
 
 
 class Settings(BaseSettings):

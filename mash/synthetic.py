@@ -20,6 +20,7 @@ from typing import Any
 
 from mash.calendar import LONDON, WorkingDayCalendar
 from schemas.codes import CPCategory, ReferralSource
+from schemas.events import Event, parse_event_data
 
 # Concerns that the default thresholds screen to each path (mash/thresholds/default.yaml).
 PATHS: tuple[tuple[str, float], ...] = (
@@ -286,6 +287,11 @@ class YearGenerator:
                 if talk.date() <= self.end:
                     self._event(child, "rhi.completed", talk, "voluntary", missing_id=ref)
             day = back.date() + timedelta(days=self.rng.randint(2, 40))
+
+    def parsed(self) -> Iterator[Event]:
+        """The year's events as the wire parser reads them."""
+        for data in self.events():
+            yield parse_event_data(data)
 
     def events(self) -> Iterator[dict[str, Any]]:
         """The year's events in event-time order (ties in the order they were made)."""

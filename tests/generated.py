@@ -6,11 +6,10 @@ from datetime import UTC, datetime
 
 from mash.scenario import Scenario
 from mash.synthetic import YearGenerator
-from schemas.events import parse_event_data
 
 
 def generated_scenario(children: int, seed: int, year: int = 2014) -> Scenario:
-    events = [parse_event_data(e) for e in YearGenerator(year, children, seed=seed).events()]
+    events = list(YearGenerator(year, children, seed=seed).parsed())
     return Scenario.from_events(
         f"generated-{year}-{children}-{seed}",
         events,
