@@ -28,6 +28,13 @@ from schemas.events import (
     ReturnInterviewCompleted,
 )
 
+SCORED = (
+    ContactReceived,
+    MissingStarted,
+    MissingReturned,
+    ReturnInterviewCompleted,
+    CSEScreeningCompleted,
+)
 LEVELS_BY_RANK = sorted(CSELevel, key=lambda level: level.rank)
 
 
@@ -186,7 +193,12 @@ class RiskRules:
         return changed, out
 
     def apply(self, child: str, state: ChildRisk, event: Event) -> tuple[ChildRisk, list[Envelope]]:
+        if not isinstance(event, SCORED):
+            return state, []
         at = event.occurred_at
+        # What aged out before this event ages out first, exactly as a tick would do it: then
+        # whether the tick or the event is read first, the same flags come out.
+        state, expired = self.expire(child, state, at)
         before = state
         seen: list[CSEIndicator] = []
         match event:
@@ -202,14 +214,15 @@ class RiskRules:
                         f"missing.started {event.missing_id} while episode "
                         f"{open_.missing_id} is still open"
                     )
-                    return state, [self.reject(event, "overlapping_episode", detail)]
+                    return state, [*expired, self.reject(event, "overlapping_episode", detail)]
                 if any(e.missing_id == event.missing_id for e in state.episodes):
                     return state, [
+                        *expired,
                         self.reject(
                             event,
                             "duplicate_episode",
                             f"episode {event.missing_id} already started",
-                        )
+                        ),
                     ]
                 episode = Episode(missing_id=event.missing_id, started_at=at)
                 state = state.model_copy(update={"episodes": (*state.episodes, episode)})
@@ -220,7 +233,7 @@ class RiskRules:
                 open_ = state.open_episode
                 if open_ is None or open_.missing_id != event.missing_id:
                     detail = f"missing.returned {event.missing_id} has no open episode to end"
-                    return state, [self.reject(event, "unknown_episode", detail)]
+                    return state, [*expired, self.reject(event, "unknown_episode", detail)]
                 ended = open_.model_copy(update={"ended_at": at, "with_adults": event.with_adults})
                 episodes = tuple(ended if e is open_ else e for e in state.episodes)
                 state = state.model_copy(update={"episodes": episodes})
@@ -233,27 +246,34 @@ class RiskRules:
                 window = timedelta(days=self.scoring.assessment_window_days)
                 assessed = Assessed(level=event.level, seen_at=at, until=at + window)
                 state = state.model_copy(update={"assessed": assessed})
-            case _:
-                return state, []
         for indicator in seen:
             state = self.see(state, indicator, at)
         state = self.prune(state, at)
-        return self.flag(child, before, state, at, event, event.event_id)
+        state, flagged = self.flag(child, before, state, at, event, event.event_id)
+        return state, [*expired, *flagged]
+
+    def expire(
+        self, child: str, state: ChildRisk, until: datetime
+    ) -> tuple[ChildRisk, list[Envelope]]:
+        """Age indicators out at the instant each window ends, in order, before `until`."""
+        out: list[Envelope] = []
+        for expiry in sorted(u for u in _expiries(state) if u < until):
+            pruned = self.prune(state, expiry)
+            state, emitted = self.flag(
+                child, state, pruned, expiry, None, f"expired.{expiry.isoformat()}"
+            )
+            out.extend(emitted)
+        return state, out
 
     def tick(
         self, states: Mapping[str, ChildRisk], tick: ClockTick
     ) -> tuple[dict[str, ChildRisk], list[Envelope]]:
-        """Age indicators out at the instant each window ends, in order, up to the tick."""
+        """Age every child's indicators out up to the tick."""
         changed: dict[str, ChildRisk] = {}
         out: list[Envelope] = []
         for child, state in sorted(states.items()):
-            current = state
-            for expiry in sorted(u for u in _expiries(state) if u < tick.occurred_at):
-                pruned = self.prune(current, expiry)
-                current, emitted = self.flag(
-                    child, current, pruned, expiry, None, f"expired.{expiry.isoformat()}"
-                )
-                out.extend(emitted)
+            current, emitted = self.expire(child, state, tick.occurred_at)
+            out.extend(emitted)
             if current != state:
                 changed[child] = current
         return changed, out

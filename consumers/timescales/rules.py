@@ -103,7 +103,7 @@ def matches(trigger: Trigger, event: Event) -> bool:
     return all(getattr(event, name) in allowed for name, allowed in trigger.when.items())
 
 
-def children_of(event: Event) -> list[str]:
+def children_of(event: Envelope) -> list[str]:
     if isinstance(event, ContactReceived):
         return [c.child_id for c in event.children]
     return [event.child_id] if event.child_id else []
@@ -228,6 +228,11 @@ class ClockRules:
         for clock in self.timescales.clocks:
             if event.type in clock.cancel:
                 for gone in (o for o in open_clocks if o.clock == clock.id):
+                    if not gone.breached and gone.deadline and gone.deadline < event.occurred_at:
+                        # Passed its deadline before it was cancelled: breached then, whether
+                        # or not a tick beyond the deadline was read first.
+                        out.append(self._breached(child, gone, gone.deadline, event.event_id))
+                        gone = gone.model_copy(update={"breached": True})  # noqa: PLW2901
                     out.append(
                         TimescaleCancelled(
                             **self._envelope(

@@ -112,6 +112,26 @@ def test_indicators_age_out_in_order_at_their_instants() -> None:
     assert changed["C1"].indicators == ()
 
 
+def test_a_window_closes_at_its_instant_whether_a_tick_or_the_next_event_closes_it() -> None:
+    seen = ev(
+        "contact.received",
+        T,
+        event_id="c1",
+        referral_source="2A",
+        children=[{"child_id": "C1", "dob": "2001-01-01", "sex": "F"}],
+        cse_indicators=["gifts_money_phone", "substances"],
+        agency="school",
+    )
+    later = episode(1, T + timedelta(days=120))
+    ticked = run([seen, tick(T + timedelta(days=100)), *later])[1]
+    unticked = run([seen, *later])[1]
+    assert [(f.event_id, f.level, f.occurred_at) for f in ticked] == [  # type: ignore[attr-defined]
+        (f.event_id, f.level, f.occurred_at)
+        for f in unticked  # type: ignore[attr-defined]
+    ]
+    assert [f.level for f in unticked] == [CSELevel.MEDIUM, CSELevel.NONE]  # type: ignore[attr-defined]
+
+
 def test_a_screening_tool_level_counts_for_the_assessment_window() -> None:
     state, out = run([tool(T, [], level="high")])
     assert [f.level for f in out] == [CSELevel.HIGH]  # type: ignore[attr-defined]

@@ -139,6 +139,22 @@ def test_closing_the_case_cancels_its_clocks() -> None:
     ]
 
 
+def test_a_clock_cancelled_past_its_deadline_was_breached_with_or_without_a_tick() -> None:
+    """A generated year's packed steps may read the closure before any tick passes the
+    deadline: the outcome must not depend on it."""
+    start = datetime(2014, 4, 15, 9, tzinfo=UTC)
+    began = event("assessment.started", start, assessment_id="A1", agency="la_social_care")
+    closed = event("case.closed", start + timedelta(days=90), reason="RC7", agency="la_social_care")
+    outcomes = []
+    for between in ([], [tick(start + timedelta(days=80))]):
+        state, out = run([began, *between, closed])
+        assert state.open == ()
+        outcomes.append(sorted((type(e).__name__, e.event_id, e.occurred_at) for e in out))
+        assert [type(e) for e in out] == [TimescaleBreached, TimescaleCancelled]
+        assert out[-1].breached  # type: ignore[attr-defined]
+    assert outcomes[0] == outcomes[1]
+
+
 def test_next_deadline_is_the_earliest_unbreached() -> None:
     back = datetime(2014, 1, 11, 8, 15, tzinfo=UTC)
     state, _ = run([returned(back, "M1"), returned(back + timedelta(hours=5), "M2")])
