@@ -77,7 +77,8 @@ async def board_figures(
 ) -> dict[str, Any]:
     meta = await read_meta(redis, keys)
     tallies = await read_tallies(redis, keys)
-    result = figures(tallies, at=at, population=population or meta.get("population"))
+    since = datetime.fromisoformat(meta["start"]) if meta.get("start") else None
+    result = figures(tallies, at=at, population=population or meta.get("population"), since=since)
     for name in ("scenario", "description", "thresholds", "timescales", "scoring"):
         if name in meta:
             result[name] = meta[name]

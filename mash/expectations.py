@@ -164,7 +164,19 @@ def _figure(want: FigureExpectation, report: Mapping[str, Any]) -> Check:
         if not isinstance(node, Mapping) or part not in node:
             return Check(label, False, f"the report has no {want.path!r}")
         node = node[part]
-    return Check(label, node == want.equals, f"expected {want.equals!r}, got {node!r}")
+    if want.within is None:
+        return Check(label, node == want.equals, f"expected {want.equals!r}, got {node!r}")
+    target = want.equals
+    if not isinstance(node, int | float) or not isinstance(target, int | float):
+        return Check(label, False, f"expected a number near {target!r}, got {node!r}")
+    off = abs(node - target) / abs(target) if target else abs(node)
+    detail = f"expected {target!r} within {want.within:.0%}, got {node!r} ({off:.1%} off)"
+    return Check(label, off <= want.within, detail)
+
+
+def check_figures(wanted: Sequence[Expectation], report: Mapping[str, Any]) -> list[Check]:
+    """The figure expectations of a generated file (it carries no other kind)."""
+    return [_figure(e.figure, report) for e in wanted if e.figure is not None]
 
 
 def check(scenario: Scenario, outputs: Outputs, report: Mapping[str, Any]) -> list[Check]:

@@ -113,10 +113,23 @@ def _series(tallies: Mapping[str, int]) -> dict[str, Any]:
     }
 
 
+def _since(by_month: Mapping[str, int], since: datetime | None) -> int:
+    first = since.strftime("%Y-%m") if since else ""
+    return sum(n for m, n in by_month.items() if m >= first)
+
+
 def figures(
-    tallies: Mapping[str, int], *, at: datetime, population: int | None = None
+    tallies: Mapping[str, int],
+    *,
+    at: datetime,
+    population: int | None = None,
+    since: datetime | None = None,
 ) -> dict[str, Any]:
-    """Every table of the report, as of instant `at` (ages are taken on its date)."""
+    """Every table of the report, as of instant `at` (ages are taken on its date).
+
+    `since` is where the reporting period starts: a generated year carries a run-in of plans
+    begun before it, which are open plans now but not the year's starts.
+    """
     t = tallies
     on = at.date()
     open_plans = t.get("cpp.open", 0)
@@ -131,6 +144,10 @@ def figures(
             "total": t.get("contacts.total", 0),
             "children_named": t.get("contacts.children_named", 0),
             "multi_child": t.get("contacts.multi_child", 0),
+            "domestic_abuse": {
+                "contacts": t.get("contacts.domestic_abuse", 0),
+                "children": t.get("contacts.domestic_abuse_children", 0),
+            },
             "by_source": _group(t, "contacts.source"),
         },
         "decisions": {
@@ -160,6 +177,7 @@ def figures(
             "icpcs": t.get("icpc.held", 0),
             "icpcs_plan_required": t.get("icpc.plan_required", 0),
             "plans_started": t.get("cpp.started", 0),
+            "plans_started_in_period": _since(_group(t, "cpp.started_month"), since),
             "plans_ended": t.get("cpp.ended", 0),
             "plans_started_by_category": _group(t, "cpp.started|category"),
             "reviews": t.get("cpp.reviews", 0),

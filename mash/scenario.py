@@ -120,8 +120,14 @@ class CSEExpectation(_Closed):
 class FigureExpectation(_Closed):
     """A figure of the report, by its dotted path (e.g. `missing.incidents`)."""
 
-    path: Annotated[str, Field(pattern=r"^[a-z0-9_]+(\.[a-z0-9_]+)*$")]
+    path: Annotated[str, Field(pattern=r"^[a-zA-Z0-9_]+(\.[a-zA-Z0-9_]+)*$")]
     equals: int | float | str | bool
+    within: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="A relative tolerance (0.1 = 10%): calibration figures, not counted ones.",
+    )
 
 
 class DeadLettersExpectation(_Closed):

@@ -19,7 +19,7 @@ from datetime import date, datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
 
-from schemas.codes import CSELevel, Ethnicity, Outcome, Sex
+from schemas.codes import CSELevel, Ethnicity, Factor, Outcome, Sex
 from schemas.events import (
     AssessmentCompleted,
     AssessmentStarted,
@@ -54,6 +54,9 @@ REFERRAL_OUTCOMES = frozenset({Outcome.S17_ASSESSMENT, Outcome.STRATEGY_DISCUSSI
 RE_REFERRAL_WINDOW = timedelta(days=365)
 RHI_WINDOW = timedelta(hours=72)
 REPEAT_MISSING = 3
+DOMESTIC_ABUSE = frozenset(
+    {Factor.DOMESTIC_ABUSE_CHILD, Factor.DOMESTIC_ABUSE_PARENT, Factor.DOMESTIC_ABUSE_OTHER}
+)
 RECENT_RETURNS = 8  # returns remembered for the 72-hour interview figure
 UNKNOWN = "unknown"
 
@@ -165,6 +168,10 @@ class ReporterRules:
         _add(tally, "contacts.children_named", len(event.children))
         if len(event.children) > 1:
             _add(tally, "contacts.multi_child")
+        if DOMESTIC_ABUSE.intersection(event.concerns):
+            # MARAC-style notifications (seeds 5.7): cases with children, and the children.
+            _add(tally, "contacts.domestic_abuse")
+            _add(tally, "contacts.domestic_abuse_children", len(event.children))
         for details in event.children:
             record = states[details.child_id]
             update: dict[str, object] = {}
@@ -346,6 +353,8 @@ class ReporterRules:
             category = event.initial_category.value
             _add(tally, "cpp.started")
             _add(tally, f"cpp.started|category|{category}")
+            # By month too: a run-in of plans begun before the year is not the year's starts.
+            _add(tally, f"cpp.started_month|{month(at)}")
             fact = Fact(
                 kind="cpp_started",
                 at=at,

@@ -19,14 +19,15 @@ import pytest
 import redis.asyncio as aioredis
 
 from mash.board import board_figures
+from mash.generated import open_generated
 from mash.keys import Keys
-from mash.replay import ReplayResult, replay
+from mash.replay import ReplayResult, replay, replay_generated
 from mash.report import render
 from mash.scenario import load_scenario
 from mash.settings import Settings
 from tests.conftest import SCENARIOS
 from tests.e2e.test_cli import mash, one_line_error, replay_into
-from tests.generated import generated_scenario
+from tests.generated import generated_year
 
 CLOCKS_ZERO = {"breached": 0, "cancelled": 0, "stopped_late": 0, "out_of_timescale": 0}
 
@@ -44,6 +45,8 @@ HAND_COUNTED: dict[str, Any] = {
         "total": 6,
         "children_named": 7,
         "multi_child": 1,
+        # k1-c1, k1-c2 (K1) and k45-c1 (K4, K5) name domestic abuse (3B).
+        "domestic_abuse": {"contacts": 3, "children": 4},
         "by_source": {"2A": 1, "3A": 1, "3E": 1, "6": 2, "9": 1},
     },
     "decisions": {
@@ -88,6 +91,7 @@ HAND_COUNTED: dict[str, Any] = {
         "icpcs": 1,
         "icpcs_plan_required": 1,
         "plans_started": 1,
+        "plans_started_in_period": 1,  # K2's, after the scenario's start
         "plans_ended": 0,
         "plans_started_by_category": {"PHY": 1},
         "reviews": 1,
@@ -217,21 +221,25 @@ def test_markdown_and_json_carry_the_same_figures(board: ReplayResult) -> None:
     assert "| under 1 | 1 |" in md
 
 
-def test_a_report_mid_replay_comes_from_the_live_tallies(settings: Settings) -> None:
+def test_a_report_mid_replay_comes_from_the_live_tallies(
+    settings: Settings, tmp_path: Path
+) -> None:
     """Ask for the board's figures over and over while a generated year is replaying."""
-    scenario = generated_scenario(children=120, seed=3)
+    year = generated_year(tmp_path, scale=0.1, seed=3)
+    with open_generated(year) as (header, _events):
+        end = header.end
 
     async def run() -> tuple[list[tuple[float, dict[str, Any]]], ReplayResult]:
-        task = asyncio.create_task(replay(scenario, settings))
+        task = asyncio.create_task(replay_generated(year, settings))
         client = aioredis.Redis.from_url(settings.redis_url.get_secret_value())
         keys = Keys(settings.namespace)
         seen: list[tuple[float, dict[str, Any]]] = []
         try:
             while not task.done():
                 began = time.perf_counter()
-                figures = await board_figures(client, keys, scenario.end)
+                figures = await board_figures(client, keys, end)
                 seen.append((time.perf_counter() - began, figures))
-                await asyncio.sleep(0.2)
+                await asyncio.sleep(0.1)
             return seen, await task
         finally:
             await client.aclose()
