@@ -16,6 +16,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -23,6 +24,7 @@ from pydantic import BaseModel
 
 from consumers import screening
 from consumers.screening.thresholds import load_thresholds
+from consumers.timescales.rules import children_of
 from mash.edge import Consumer
 from mash.hub import Hub
 from mash.settings import Settings
@@ -195,20 +197,29 @@ def _secret(url: str) -> Any:
 
 
 # ---- the board's report during a live year ---------------------------------------------------
-def year_with_ticks(children: int, seed: int, year: int = 2014) -> list[Envelope]:
-    """A generated year with a watermark at the end of each day, so clocks fall due as in
-    live running."""
+def year_with_ticks(scale: float, seed: int) -> tuple[list[Envelope], int]:
+    """A generated year of the 2013-14 preset with a watermark at the end of each day, so
+    clocks fall due as in live running; and its population."""
+    import tempfile  # noqa: PLC0415
+
+    from mash.generate import BOROUGH_2013_14, Generator  # noqa: PLC0415
+    from mash.generated import open_generated  # noqa: PLC0415
     from mash.replay import tick  # noqa: PLC0415 - replay imports this module's neighbours
-    from mash.synthetic import YearGenerator  # noqa: PLC0415
 
     out: list[Envelope] = []
     day = None
-    for event in YearGenerator(year, children, seed=seed).parsed():
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "year.jsonl"
+        generator = Generator(BOROUGH_2013_14, seed=seed, scale=scale)
+        generator.write(path)
+        with open_generated(path) as (_header, events):
+            parsed = list(events)
+    for event in parsed:
         if day is not None and event.occurred_at.date() != day:
             out.append(tick(datetime.combine(day, datetime.max.time(), tzinfo=UTC)))
         day = event.occurred_at.date()
         out.append(event)
-    return out
+    return out, generator.quotas.population
 
 
 @dataclass
@@ -273,7 +284,7 @@ def _report_reader(
     asyncio.run(loop())
 
 
-async def run_report_bench(settings: Settings, children: int, seed: int) -> ReportBench:
+async def run_report_bench(settings: Settings, scale: float, seed: int) -> ReportBench:
     """Publish a generated year into a hub running every consumer, and have a separate
     process ask for the board's report over and over while it is consumed; time each against
     a bare HGETALL of the same tallies (the floor any reader pays)."""
@@ -282,13 +293,14 @@ async def run_report_bench(settings: Settings, children: int, seed: int) -> Repo
     from mash.board import census, read_tallies, write_meta  # noqa: PLC0415
     from mash.replay import build_consumers  # noqa: PLC0415
 
-    events = year_with_ticks(children, seed)
+    events, population = year_with_ticks(scale, seed)
+    children = len({c for e in events for c in children_of(e)})
     namespace = f"{settings.namespace}-report-bench-{os.getpid()}"
     run_settings = settings.model_copy(update={"namespace": namespace})
     hub = Hub(run_settings, build_consumers(load_thresholds(settings.thresholds)))
     await hub.start()
     try:
-        await write_meta(hub.redis, hub.keys, {"population": children * 10})
+        await write_meta(hub.redis, hub.keys, {"population": population})
         at = events[-1].occurred_at
         # The floor, in the same run on the same Redis: XREADGROUP + validate + XACK of the
         # same events, with no consumer at all.

@@ -112,7 +112,12 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 
 @app.command()
 def replay(
-    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file (see scenarios/).")],
+    scenario: Annotated[
+        Path,
+        typer.Argument(
+            help="Scenario YAML file (see scenarios/), or a generated year (.jsonl, .jsonl.gz)."
+        ),
+    ],
     report: Annotated[Path | None, typer.Option("--report", help="Write the report here.")] = None,
     fmt: Annotated[
         Format,
@@ -135,27 +140,41 @@ def replay(
 
     Exit 0 when every expectation holds, 1 when one fails, 2 for bad input.
     """
-    from mash.replay import replay as run_replay  # noqa: PLC0415 - keep --help fast
+    from mash.generated import is_generated  # noqa: PLC0415 - keep --help fast
+    from mash.replay import replay as run_replay  # noqa: PLC0415
+    from mash.replay import replay_generated  # noqa: PLC0415
     from mash.report import render  # noqa: PLC0415
     from mash.scenario import load_scenario  # noqa: PLC0415
 
     settings = settings_from(redis_url, namespace, batch_size, log_level)
     logs.configure(settings.log_level)
-    try:
-        loaded = load_scenario(scenario)
-    except MashError as exc:
-        fail(str(exc))
     with ProgressSteps(quiet or not sys.stderr.isatty()) as on_step:
-        result = run(
-            run_replay(
-                loaded,
-                settings,
-                thresholds_override=thresholds,
-                scoring_override=scoring,
-                on_step=on_step,
-                census_year=census_year,
+        if is_generated(scenario):
+            result = run(
+                replay_generated(
+                    scenario,
+                    settings,
+                    thresholds_override=thresholds,
+                    scoring_override=scoring,
+                    on_step=on_step,
+                    census_year=census_year,
+                )
             )
-        )
+        else:
+            try:
+                loaded = load_scenario(scenario)
+            except MashError as exc:
+                fail(str(exc))
+            result = run(
+                run_replay(
+                    loaded,
+                    settings,
+                    thresholds_override=thresholds,
+                    scoring_override=scoring,
+                    on_step=on_step,
+                    census_year=census_year,
+                )
+            )
     if report is not None:
         text = result.census.xml if fmt is Format.cin_xml else render(result.report, fmt.value)
         try:
@@ -216,6 +235,75 @@ class ProgressSteps:
     def __exit__(self, *exc: object) -> None:
         if self.bar is not None:
             self.bar.stop()
+
+
+@app.command()
+def generate(
+    out_path: Annotated[
+        Path, typer.Option("--out", "-o", help="File to write: .jsonl, or .jsonl.gz to compress.")
+    ],
+    preset: Annotated[
+        str, typer.Option("--preset", help="Calibrated preset (borough-2013-14).")
+    ] = "borough-2013-14",
+    seed: Annotated[
+        int, typer.Option("--seed", help="Same preset, seed and scale: same file.")
+    ] = 0,
+    scale: Annotated[
+        float, typer.Option("--scale", help="Size against the preset: 0.1, 1, 10, 150 (England).")
+    ] = 1.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Write a synthetic year of events calibrated to a preset's published figures.
+
+    `mash replay FILE` replays it and checks the calibration figures it carries.
+    """
+    from mash.generate import PRESETS, Generator  # noqa: PLC0415
+    from mash.generated import SUFFIXES  # noqa: PLC0415
+
+    if preset not in PRESETS:
+        fail(f"unknown preset {preset!r}; presets: {', '.join(sorted(PRESETS))}")
+    if not 0 < scale <= 1000:
+        fail(f"--scale must be above 0 and at most 1000, got {scale:g}")
+    if not out_path.name.endswith(SUFFIXES):
+        fail(f"--out {out_path}: name it .jsonl or .jsonl.gz, so that replay knows it")
+    if not out_path.parent.is_dir():
+        fail(f"--out {out_path}: no directory {out_path.parent}")
+    generator = Generator(PRESETS[preset], seed=seed, scale=scale)
+    quiet = as_json or not sys.stderr.isatty()
+    try:
+        with Progress(
+            TextColumn("generating"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+            disable=quiet,
+        ) as bar:
+            task = bar.add_task("units", total=generator.unit_count())
+            result = generator.write(out_path, on_unit=lambda: bar.advance(task))
+    except OSError as exc:
+        fail(f"cannot write {out_path}: {exc.strerror or exc}")
+    summary = {
+        "path": str(out_path),
+        "preset": preset,
+        "seed": seed,
+        "scale": scale,
+        "events": result.events,
+        "children": result.children,
+        "seconds": round(result.seconds, 2),
+        "events_per_second": round(result.events / result.seconds) if result.seconds else None,
+        "bytes": out_path.stat().st_size,
+    }
+    if as_json:
+        out.print_json(json.dumps(summary))
+        return
+    out.print(
+        f"wrote {result.events:,} events for {result.children:,} children to {out_path} "
+        f"in {result.seconds:.1f} s ({summary['events_per_second']:,} events/s)",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 @app.command()
@@ -562,13 +650,14 @@ def bench(
     redis_url: RedisUrl = None,
     batch_size: BatchSize = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
-    report_year: Annotated[
-        int | None,
+    report_scale: Annotated[
+        float | None,
         typer.Option(
-            "--report-year",
-            min=1,
-            help="Instead: publish a generated year of this many children into every consumer "
-            "and time the board's report while it is consumed.",
+            "--report-scale",
+            min=0.001,
+            max=1000,
+            help="Instead: publish a generated year (borough-2013-14 at this scale) into every "
+            "consumer and time the board's report while it is consumed.",
         ),
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the generated year.")] = 1,
@@ -580,12 +669,12 @@ def bench(
         fail("--events, --rounds and --children must be at least 1")
     settings = settings_from(redis_url, None, batch_size)
     logs.configure(settings.log_level)
-    if report_year is not None:
-        figures = run(run_report_bench(settings, report_year, seed)).as_dict()
+    if report_scale is not None:
+        figures = run(run_report_bench(settings, report_scale, seed)).as_dict()
         if as_json:
             out.print_json(json.dumps(figures))
             return
-        summary = Table(title=f"mash bench --report-year {report_year}", show_header=False)
+        summary = Table(title=f"mash bench --report-scale {report_scale:g}", show_header=False)
         for name, value in figures.items():
             summary.add_row(
                 name.replace("_", " "), f"{value:,}" if isinstance(value, int) else str(value)

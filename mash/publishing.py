@@ -10,6 +10,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from mash.errors import ScenarioError
+from mash.generated import has_header, open_generated
 from mash.hub import Hub
 from mash.scenario import load_scenario
 from mash.settings import Settings
@@ -30,10 +31,17 @@ def read_jsonl(name: str, lines: Iterator[str]) -> Iterator[Envelope]:
         yield event
 
 
+def _generated(path: Path) -> Iterator[Envelope]:
+    with open_generated(path) as (_header, events):
+        yield from events
+
+
 def events_of(source: str) -> Iterator[Envelope]:
     if source == "-":
         return read_jsonl("<stdin>", iter(sys.stdin))
     path = Path(source)
+    if has_header(path):
+        return _generated(path)
     if path.suffix in {".yaml", ".yml"}:
         return iter(load_scenario(path).events)
     try:

@@ -1,18 +1,13 @@
-"""A generated year as a scenario the replay accepts (no file, no expectations)."""
+"""A generated year of the 2013-14 preset, written where a test asks, for `replay_generated`."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from pathlib import Path
 
-from mash.scenario import Scenario
-from mash.synthetic import YearGenerator
+from mash.generate import BOROUGH_2013_14, Generator
 
 
-def generated_scenario(children: int, seed: int, year: int = 2014) -> Scenario:
-    events = list(YearGenerator(year, children, seed=seed).parsed())
-    return Scenario.from_events(
-        f"generated-{year}-{children}-{seed}",
-        events,
-        datetime(year, 3, 31, 22, tzinfo=UTC),
-        population=children * 10,
-    )
+def generated_year(directory: Path, scale: float, seed: int) -> Path:
+    path = directory / f"borough-{scale:g}-{seed}.jsonl"
+    Generator(BOROUGH_2013_14, seed=seed, scale=scale).write(path)
+    return path

@@ -1,0 +1,194 @@
+"""Generated years through the public interface: `mash generate`, `mash replay`, `mash publish`.
+
+The calibration test is the issue's "done": the 2013-14 preset, replayed through real Redis and
+all four consumers, reproduces the seeds' figures within 10%. The figures it checks are typed
+here from the seeds (domain §6), not read from the file, so a generator that wrote its own
+answers into the header could not pass.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mash.generate import BOROUGH_2013_14, Generator
+from mash.generated import open_generated
+from mash.replay import replay, replay_generated
+from mash.scenario import Scenario
+from mash.settings import Settings
+from tests.e2e.test_cli import mash, one_line_error
+
+# The seeds' figures (LSCB annual report 2013-14, sections in brackets).
+SEEDS: dict[str, float] = {
+    "cp_plans_now.total": 388,  # 3.4
+    "cp_plans_now.rate_per_10k": 70,  # 5.6
+    "cp_plans_now.by_category.EMO": 73,  # 3.4
+    "cp_plans_now.by_category.NEG": 143,
+    "cp_plans_now.by_category.PHY": 20,
+    "cp_plans_now.by_category.SAB": 28,
+    "cp_plans_now.by_category.MUL": 124,
+    "child_protection.s47_rate_per_10k": 110,  # 5.6
+    "child_protection.plans_started_in_period": 406,  # NI 65
+    "child_protection.plans_ended": 351,  # NI 64
+    "missing.incidents": 416,  # 5.2.4
+    "missing.children": 131,
+    "missing.interviews_offered": 378,  # SAFE@LAST referrals
+    "missing.interviews_done": 74,  # young people engaged in a return interview
+    "contacts.domestic_abuse.contacts": 328,  # MARAC cases with children, 5.7
+    "contacts.domestic_abuse.children": 518,
+}
+
+
+def at(report: dict[str, Any], path: str) -> Any:
+    node: Any = report
+    for part in path.split("."):
+        node = node[part]
+    return node
+
+
+def test_the_2013_14_preset_replays_to_the_seeds_figures_within_10_percent(
+    tmp_path: Path, redis_url: str, namespace: str, cli_env: dict[str, str]
+) -> None:
+    year = tmp_path / "borough.jsonl.gz"
+    made = mash(
+        "generate",
+        "--preset",
+        "borough-2013-14",
+        "--seed",
+        "11",
+        "--out",
+        str(year),
+        "--json",
+        env=cli_env,
+    )
+    assert made.returncode == 0, made.stderr
+    assert json.loads(made.stdout)["events"] > 15_000
+    report_path = tmp_path / "report.json"
+    result = mash(
+        "replay",
+        str(year),
+        "--report",
+        str(report_path),
+        "--format",
+        "json",
+        "--redis-url",
+        redis_url,
+        "--namespace",
+        namespace,
+        env=cli_env,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(report_path.read_text(encoding="utf-8"))
+    off = {
+        path: (at(report, path), want)
+        for path, want in SEEDS.items()
+        if abs(at(report, path) - want) > 0.10 * want
+    }
+    assert not off, off
+    # The heavy tail: most children go missing once, a few a dozen times or more.
+    by_episodes = {int(k): v for k, v in report["missing"]["children_by_episodes"].items()}
+    assert by_episodes[1] > 131 / 3
+    assert max(by_episodes) >= 10
+    # Every referral source of the census appears, the police most of all.
+    sources = report["contacts"]["by_source"]
+    assert len(sources) >= 15
+    assert max(sources, key=sources.get) == "6"
+    # Nothing the generator wrote was refused, and the file's own checks all held.
+    assert report["dead_letters"]["total"] == 0
+    assert report["expectations"]["failed"] == []
+    assert report["expectations"]["total"] >= len(SEEDS)
+
+
+async def test_packed_steps_give_the_figures_of_one_instant_per_step(
+    tmp_path: Path, settings: Settings
+) -> None:
+    """Streaming a year many events a step is the same run as the lock-step replay."""
+    path = tmp_path / "small.jsonl"
+    Generator(BOROUGH_2013_14, seed=5, scale=0.03).write(path)
+    with open_generated(path) as (header, events):
+        parsed = list(events)
+    streamed = await replay_generated(path, settings)
+    lockstep = await replay(
+        Scenario.from_events("lockstep", parsed, header.end, population=header.population),
+        settings.model_copy(update={"namespace": settings.namespace + "-lockstep"}),
+    )
+    sections = (
+        "contacts",
+        "decisions",
+        "referrals",
+        "clocks",
+        "assessments",
+        "cp_plans_now",
+        "missing",
+        "cse",
+        "closures",
+        "dead_letters",
+        "series",
+    )
+    for section in sections:
+        got, want = dict(streamed.report[section]), dict(lockstep.report[section])
+        want.pop("list", None)
+        want.pop("breaches", None)
+        assert got == want, section
+    protection = dict(streamed.report["child_protection"])
+    assert protection.pop("plans_started_in_period") < protection["plans_started"]
+    lock_protection = dict(lockstep.report["child_protection"])
+    lock_protection.pop("plans_started_in_period")
+    assert protection == lock_protection
+    assert streamed.census.xml == lockstep.census.xml
+    assert streamed.report["decisions"]["total"] > 50
+
+
+def test_publish_streams_a_generated_file_into_a_namespace(
+    tmp_path: Path, redis_url: str, namespace: str, cli_env: dict[str, str]
+) -> None:
+    path = tmp_path / "year.jsonl"
+    made = Generator(BOROUGH_2013_14, seed=2, scale=0.02).write(path)
+    result = mash(
+        "publish", str(path), "--redis-url", redis_url, "--namespace", namespace, env=cli_env
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"published {made.events} events" in result.stdout
+
+
+def test_the_same_command_writes_the_same_bytes(tmp_path: Path, cli_env: dict[str, str]) -> None:
+    one, two = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
+    for path in (one, two):
+        args = ("generate", "--seed", "4", "--scale", "0.05", "--out", str(path))
+        assert mash(*args, env=cli_env).returncode == 0
+    assert one.read_bytes() == two.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("--preset", "borough-1999"), "unknown preset 'borough-1999'"),
+        (("--scale", "0"), "--scale must be above 0"),
+        (("--out", "year.csv"), "name it .jsonl or .jsonl.gz"),
+        (("--out", "/no/such/dir/year.jsonl"), "no directory /no/such/dir"),
+    ],
+)
+def test_generate_mistakes_are_one_line(
+    args: tuple[str, ...], says: str, tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    full = ["generate", "--out", str(tmp_path / "y.jsonl"), *args]
+    assert says in one_line_error(mash(*full, env=cli_env))
+
+
+def test_a_broken_generated_file_is_one_line_naming_the_line(
+    tmp_path: Path, redis_url: str, namespace: str, cli_env: dict[str, str]
+) -> None:
+    path = tmp_path / "year.jsonl"
+    Generator(BOROUGH_2013_14, seed=2, scale=0.02).write(path)
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines[3] = lines[3].replace('"type":"', '"type":"x', 1)
+    path.write_text("".join(lines), encoding="utf-8")
+    result = mash(
+        "replay", str(path), "--redis-url", redis_url, "--namespace", namespace, env=cli_env
+    )
+    line = one_line_error(result)
+    assert f"{path}:4:" in line

@@ -1,0 +1,202 @@
+"""The calibrated generator on its own: quotas, decks, file format, determinism, mistakes.
+
+No Redis here: these read the file the generator writes. Whether a replay of it reproduces the
+seeds' figures is tests/e2e/test_generated.py.
+"""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from consumers.timescales.rules import children_of
+from mash.errors import ScenarioError
+from mash.generate import BOROUGH_2013_14, Generator, Quotas, heavy_tail, largest_remainder
+from mash.generated import open_generated
+from mash.replay import packed_steps
+from schemas.events import ClockTick, ContactReceived, ReturnInterviewCompleted
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("gen") / "small.jsonl"
+    Generator(BOROUGH_2013_14, seed=7, scale=0.1).write(path)
+    return path
+
+
+def test_quotas_at_scale_one_are_the_seeds_figures() -> None:
+    q = Quotas.of(BOROUGH_2013_14, 1)
+    assert q.plans_at_end == 388
+    assert q.plans_at_start == 333
+    assert (q.plans_started, q.plans_ended) == (406, 351)
+    assert q.year_end_categories == {"EMO": 73, "NEG": 143, "PHY": 20, "SAB": 28, "MUL": 124}
+    assert round(q.plans_at_end / q.population * 10_000) == 70
+    assert round(q.s47 / q.population * 10_000) == 110
+    assert (q.missing_incidents, q.missing_children) == (416, 131)
+    assert (q.rhi_offered, q.rhi_done) == (378, 74)
+    assert (q.da_contacts, q.da_children) == (328, 518)
+
+
+@given(st.floats(min_value=0.01, max_value=200))
+@settings(max_examples=60, deadline=None)
+def test_quotas_stay_consistent_at_any_scale(scale: float) -> None:
+    q = Quotas.of(BOROUGH_2013_14, scale)
+    assert 0 <= q.ended_from_start <= q.plans_at_start
+    assert 0 <= q.ended_new <= q.plans_started
+    assert sum(q.year_end_categories.values()) == q.plans_at_end
+    assert q.s47 >= q.plans_started
+    assert q.rhi_done <= q.missing_children <= q.missing_incidents
+    assert q.rhi_offered <= q.missing_incidents
+
+
+@given(
+    st.dictionaries(st.sampled_from("ABCDE"), st.floats(0.01, 100), min_size=1),
+    st.integers(0, 10_000),
+)
+def test_largest_remainder_splits_exactly(shares: dict[str, float], total: int) -> None:
+    split = largest_remainder(shares, total)
+    assert sum(split.values()) == total
+    weight = sum(shares.values())
+    for key, n in split.items():
+        assert abs(n - total * shares[key] / weight) < 1
+
+
+def test_the_missing_tail_is_heavy_and_sums_exactly() -> None:
+    counts = heavy_tail(131, 416, 40)
+    assert (len(counts), sum(counts)) == (131, 416)
+    assert max(counts) <= 40
+    ones = sum(1 for c in counts if c == 1)
+    top = sorted(counts, reverse=True)[: len(counts) // 10]
+    # Most children go missing once; a tenth of them account for more than a third.
+    assert ones > len(counts) / 3
+    assert sum(top) > 416 / 3
+
+
+def test_the_file_is_a_header_then_events_in_time_order(small: Path) -> None:
+    with open_generated(small) as (header, events):
+        read = list(events)
+    assert header.preset == "borough-2013-14"
+    assert header.events == len(read)
+    assert all(a.occurred_at <= b.occurred_at for a, b in itertools.pairwise(read))
+    assert len({e.event_id for e in read}) == len(read)
+    q = Quotas.of(BOROUGH_2013_14, 0.1)
+    types = Counter(e.type for e in read)
+    assert types["s47.started"] == q.s47
+    assert types["cp_plan.started"] == q.plans_at_start + q.plans_started
+    assert types["cp_plan.ended"] == q.plans_ended
+    assert types["missing.started"] == q.missing_incidents
+    interviews = [e for e in read if isinstance(e, ReturnInterviewCompleted)]
+    assert len(interviews) == q.rhi_offered
+    assert sum(not e.declined for e in interviews) == q.rhi_done
+    marac = [
+        e
+        for e in read
+        if isinstance(e, ContactReceived) and {"3A", "3B", "3C"} & {c.value for c in e.concerns}
+    ]
+    assert len(marac) == q.da_contacts
+    assert sum(len(e.children) for e in marac) == q.da_children
+    # Plans begun before the year are its run-in; nothing else precedes the year.
+    early = {e.type for e in read if e.occurred_at < header.start}
+    assert early <= {"cp_plan.started", "core_group.held", "cp_review.held"}
+    assert all(e.occurred_at <= header.end for e in read)
+
+
+def test_same_preset_seed_and_scale_give_the_same_bytes(tmp_path: Path, small: Path) -> None:
+    again = tmp_path / "again.jsonl"
+    Generator(BOROUGH_2013_14, seed=7, scale=0.1).write(again)
+    assert again.read_bytes() == small.read_bytes()
+    other = tmp_path / "other.jsonl"
+    Generator(BOROUGH_2013_14, seed=8, scale=0.1).write(other)
+    assert other.read_bytes() != small.read_bytes()
+
+
+def test_gzip_output_is_deterministic_and_reads_the_same(tmp_path: Path, small: Path) -> None:
+    one, two = tmp_path / "one.jsonl.gz", tmp_path / "two.jsonl.gz"
+    Generator(BOROUGH_2013_14, seed=7, scale=0.1).write(one)
+    Generator(BOROUGH_2013_14, seed=7, scale=0.1).write(two)
+    assert one.read_bytes() == two.read_bytes()
+    assert gzip.decompress(one.read_bytes()) == small.read_bytes()
+
+
+def test_packed_steps_name_no_child_twice_and_keep_every_event(small: Path) -> None:
+    with open_generated(small) as (header, events):
+        read = list(events)
+    steps = list(packed_steps(read, header.end, window=500))
+    published = [e for step in steps for e in step[1:]]
+    assert sorted(e.event_id for e in published) == sorted(e.event_id for e in read)
+
+    def by_child(events: list[Any]) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for e in events:
+            for child in children_of(e):
+                out.setdefault(child, []).append(e.event_id)
+        return out
+
+    # Events of different children commute; each child's own stay in file order.
+    assert by_child(published) == by_child(read)
+    # No tick runs ahead of an event still to come.
+    still_to_come = None
+    for step in reversed(steps):
+        for e in step[1:]:
+            still_to_come = min(still_to_come or e.occurred_at, e.occurred_at)
+        assert still_to_come is None or step[0].occurred_at <= still_to_come
+    for step in steps:
+        tick, *rest = step
+        assert isinstance(tick, ClockTick)
+        named = [c for e in rest for c in children_of(e)]
+        assert len(named) == len(set(named))
+    ticks = [s[0].occurred_at for s in steps]
+    assert ticks == sorted(ticks)
+    assert ticks[-1] == header.end
+    assert len(steps) < len(read) / 10  # the point of packing
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text(encoding="utf-8").splitlines(keepends=True)
+
+
+def test_a_bad_event_line_names_the_file_line_and_field(tmp_path: Path, small: Path) -> None:
+    lines = _lines(small)
+    event = json.loads(lines[5])
+    event["occurred_at"] = "2013-13-40T00:00:00Z"
+    lines[5] = json.dumps(event) + "\n"
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text("".join(lines), encoding="utf-8")
+    with open_generated(broken) as (_header, events), pytest.raises(ScenarioError) as caught:
+        list(events)
+    assert str(caught.value).startswith(f"{broken}:6: occurred_at")
+
+
+def test_an_event_out_of_time_order_is_an_error_at_its_line(tmp_path: Path, small: Path) -> None:
+    lines = _lines(small)
+    lines[10], lines[400] = lines[400], lines[10]
+    swapped = tmp_path / "swapped.jsonl"
+    swapped.write_text("".join(lines), encoding="utf-8")
+    with open_generated(swapped) as (_header, events), pytest.raises(ScenarioError) as caught:
+        list(events)
+    assert f"{swapped}:12: occurred_at" in str(caught.value)
+    assert "event-time order" in str(caught.value)
+
+
+def test_a_header_typo_and_a_truncated_gzip_are_errors(tmp_path: Path, small: Path) -> None:
+    lines = _lines(small)
+    header = json.loads(lines[0])
+    header["scale"] = "big"
+    typo = tmp_path / "typo.jsonl"
+    typo.write_text(json.dumps(header) + "\n" + "".join(lines[1:]), encoding="utf-8")
+    with pytest.raises(ScenarioError, match=r"typo.jsonl:1: scale"), open_generated(typo):
+        pass
+    packed = gzip.compress(small.read_bytes())
+    cut = tmp_path / "cut.jsonl.gz"
+    cut.write_bytes(packed[: len(packed) // 2])
+    with open_generated(cut) as (_header, events), pytest.raises(ScenarioError) as caught:
+        list(events)
+    assert "cannot read on" in str(caught.value)
