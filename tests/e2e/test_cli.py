@@ -18,7 +18,14 @@ from mash.keys import Keys
 from tests.conftest import ROOT, SCENARIOS
 from tests.factories import contact
 
-SHIPPED = sorted(SCENARIOS.glob("*.yaml"))
+# The library: top-level storylines, and one file per decision type and per clock.
+SHIPPED = sorted(
+    [
+        *SCENARIOS.glob("*.yaml"),
+        *SCENARIOS.glob("decisions/*.yaml"),
+        *SCENARIOS.glob("clocks/*.yaml"),
+    ]
+)
 
 
 def mash(
@@ -51,7 +58,9 @@ def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
     return lines[0]
 
 
-@pytest.mark.parametrize("scenario", SHIPPED, ids=[p.stem for p in SHIPPED])
+@pytest.mark.parametrize(
+    "scenario", SHIPPED, ids=[str(p.relative_to(SCENARIOS).with_suffix("")) for p in SHIPPED]
+)
 def test_every_shipped_scenario_replays_and_its_expectations_hold(
     scenario: Path, redis_url: str, namespace: str, cli_env: dict[str, str]
 ) -> None:
