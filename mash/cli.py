@@ -100,9 +100,23 @@ def settings_from(
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine; user mistakes become one line, Ctrl-C exits 130 after cleanup."""
+    """Run a coroutine; user mistakes become one line, Ctrl-C exits 130 after cleanup.
+
+    Ctrl-C and SIGTERM cancel the main task at its current await, so the hub shuts down
+    through its own cleanup; raising KeyboardInterrupt from a signal handler instead lands in
+    whatever frame runs (a consumer's handler, a parser) and spills tracebacks.
+    """
+
+    async def main() -> T:
+        task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        if task is not None:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, task.cancel)
+        return await coro
+
     try:
-        return asyncio.run(coro)
+        return asyncio.run(main())
     except MashError as exc:
         fail(str(exc))
     except (KeyboardInterrupt, asyncio.CancelledError):

@@ -454,12 +454,12 @@ class Story:
             self.close(child, self.wd(done, self.rng.randint(40, 120)), "RC7")
 
     def reviews(self, child: str, cpp: str, plan_start: date, until: date) -> list[datetime]:
-        """Review conferences on time: three months after the plan, then every six."""
+        """Review conferences on time: within three months of the plan, then within six of
+        the review before (NI 67: 99.6% in time)."""
         held: list[datetime] = []
-        months = 3
+        previous, months = plan_start, 3
         while True:
-            due = add_months(plan_start, months)
-            day = due - timedelta(days=self.rng.randint(1, 12))
+            day = add_months(previous, months) - timedelta(days=self.rng.randint(1, 12))
             while not self.gen.calendar.is_working_day(day):
                 day -= timedelta(days=1)
             if day > until:
@@ -467,7 +467,7 @@ class Story:
             at = datetime.combine(day, time(10, 0), tzinfo=LONDON)
             self.social("cp_review.held", at, child, cpp_id=cpp)
             held.append(at)
-            months += 6
+            previous, months = day, 6
 
     def plan(
         self,
@@ -493,6 +493,9 @@ class Story:
             for e in self.events
             if not (e["type"] == "cp_review.held" and e["occurred_at"] > last.isoformat())
         ]
+        for e in self.events:
+            if e["type"] == "cp_review.held" and e["occurred_at"] == last.isoformat():
+                e["continue_plan"] = False  # the review that ends the plan
         ended = last + timedelta(minutes=30)
         self.social("cp_plan.ended", ended, child, cpp_id=cpp, latest_category=category)
         self.close(child, self.wd(ended.date(), self.rng.randint(5, 20)), "RC7")
@@ -739,15 +742,16 @@ class Generator:
         police contact that the child's history makes a referral."""
         rng = self.rng(unit)
         story = Story(self, unit, rng)
-        gaps = [rng.randint(2, max(3, 280 // count)) for _ in range(count)]
-        first = rng.randint(0, max(0, 350 - sum(gaps)))
+        gaps = [rng.randint(2, max(3, 250 // count)) for _ in range(count)]
+        away = [rng.randint(3, 60) for _ in range(count)]  # hours missing, each episode
+        first = rng.randint(0, max(0, 350 - sum(gaps) - sum(away) // 24 - count))
         day = self.start_day + timedelta(days=first)
         child = story.child("", day, MISSING_AGES, 0.55)
         self.children += 1
         referred = 0
         for n in range(count):
             gone = datetime.combine(day, time(rng.randint(16, 23), 0), tzinfo=LONDON)
-            back = gone + timedelta(hours=rng.randint(3, 60))
+            back = gone + timedelta(hours=away[n])
             ref = f"{unit}-M{n + 1}"
             story.event("missing.started", gone, unit, "police", missing_id=ref)
             story.event("missing.returned", back, unit, "police", missing_id=ref)

@@ -65,7 +65,10 @@ class ClockDef(_Closed):
     start: Trigger
     stop: Trigger
     limit: Limit
-    cancel: list[str] = []
+    cancel: list[str | Trigger] = Field(
+        default=[],
+        description="Events that end the clock with no outcome: a type, or a type with `when`.",
+    )
     early_stop: bool = Field(
         default=False,
         description="The stop may be read before its start (they travel on different streams).",
@@ -74,7 +77,7 @@ class ClockDef(_Closed):
     @model_validator(mode="after")
     def _consistent(self) -> ClockDef:
         for event in self.cancel:
-            if event not in EVENT_TYPES:
+            if isinstance(event, str) and event not in EVENT_TYPES:
                 raise ValueError(f"cancel: unknown event type {event!r}")
         if (
             self.limit.from_stop

@@ -103,6 +103,10 @@ def matches(trigger: Trigger, event: Event) -> bool:
     return all(getattr(event, name) in allowed for name, allowed in trigger.when.items())
 
 
+def cancels(cancel: str | Trigger, event: Event) -> bool:
+    return event.type == cancel if isinstance(cancel, str) else matches(cancel, event)
+
+
 def children_of(event: Envelope) -> list[str]:
     if isinstance(event, ContactReceived):
         return [c.child_id for c in event.children]
@@ -226,7 +230,7 @@ class ClockRules:
         early = [e for e in state.early if event.occurred_at - e.stopped_at <= EARLY_STOP_MEMORY]
         # Cancellations and stops first: one event may stop a clock and start the next (reviews).
         for clock in self.timescales.clocks:
-            if event.type in clock.cancel:
+            if any(cancels(c, event) for c in clock.cancel):
                 for gone in (o for o in open_clocks if o.clock == clock.id):
                     if not gone.breached and gone.deadline and gone.deadline < event.occurred_at:
                         # Passed its deadline before it was cancelled: breached then, whether
@@ -307,7 +311,8 @@ def due(event: Event) -> datetime | None:
 def handled_types(timescales: Timescales) -> frozenset[str]:
     types: set[str] = {"clock.tick"}
     for clock in timescales.clocks:
-        types.update((clock.start.event, clock.stop.event, *clock.cancel))
+        types.update((clock.start.event, clock.stop.event))
+        types.update(c if isinstance(c, str) else c.event for c in clock.cancel)
     return frozenset(types)
 
 

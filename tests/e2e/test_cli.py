@@ -14,6 +14,7 @@ import pytest
 import redis
 import yaml
 
+from mash.generate import BOROUGH_2013_14, Generator
 from mash.keys import Keys
 from tests.conftest import ROOT, SCENARIOS
 from tests.factories import contact
@@ -378,9 +379,19 @@ def test_publish_rejects_a_bad_jsonl_line_with_its_number(
     assert f"{jsonl}:2: concerns[0]:" in line
 
 
+@pytest.mark.parametrize(
+    ("source", "sig"),
+    [
+        ("scenario", signal.SIGINT),
+        ("generated", signal.SIGINT),
+        ("generated", signal.SIGTERM),
+    ],
+)
 def test_ctrl_c_stops_the_replay_and_its_embedded_redis(
-    tmp_path: Path, cli_env: dict[str, str]
+    source: str, sig: signal.Signals, tmp_path: Path, cli_env: dict[str, str]
 ) -> None:
+    """Stopped mid-run (Ctrl-C, or SIGTERM from a supervisor): exit 130, no traceback, no
+    server left behind."""
     events = [
         {
             "id": f"c{i}",
@@ -393,16 +404,20 @@ def test_ctrl_c_stops_the_replay_and_its_embedded_redis(
         for i in range(5000)
     ]
     long = tmp_path / "long.yaml"
-    long.write_text(
-        yaml.safe_dump(
-            {
-                "name": "long",
-                "start": "2014-01-06T09:00:00Z",
-                "children": [{"id": "L1", "dob": "2008-01-01", "sex": "F"}],
-                "events": events,
-            }
+    if source == "generated":
+        long = tmp_path / "year.jsonl"
+        Generator(BOROUGH_2013_14, seed=1, scale=0.5).write(long)
+    else:
+        long.write_text(
+            yaml.safe_dump(
+                {
+                    "name": "long",
+                    "start": "2014-01-06T09:00:00Z",
+                    "children": [{"id": "L1", "dob": "2008-01-01", "sex": "F"}],
+                    "events": events,
+                }
+            )
         )
-    )
     private_tmp = tmp_path / "tmp"
     private_tmp.mkdir()
     proc = subprocess.Popen(
@@ -417,7 +432,7 @@ def test_ctrl_c_stops_the_replay_and_its_embedded_redis(
     while not list(private_tmp.glob("mash-redis-*/redis.sock")) and time.monotonic() < deadline:
         time.sleep(0.05)
     time.sleep(1.0)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     proc.wait(timeout=60)
     err = proc.stderr.read() if proc.stderr else ""
     assert proc.returncode == 130, err

@@ -155,6 +155,26 @@ def test_a_clock_cancelled_past_its_deadline_was_breached_with_or_without_a_tick
     assert outcomes[0] == outcomes[1]
 
 
+def test_an_enquiry_that_needs_no_conference_ends_the_icpc_clocks_but_one_that_does_not() -> None:
+    start = datetime(2014, 4, 15, 9, tzinfo=UTC)
+    social = {"agency": "la_social_care"}
+    opened = [
+        event("strategy.held", start, strategy_id="ST1", decision="s47_joint", **social),
+        event("s47.started", start, s47_id="S1", strategy_id="ST1", **social),
+    ]
+    for outcome, left_open in (
+        ("not_substantiated", []),
+        ("substantiated_no_icpc", []),
+        ("icpc_required", ["icpc", "icpc_dfe"]),
+    ):
+        done = event(
+            "s47.completed", start + timedelta(days=6), s47_id="S1", outcome=outcome, **social
+        )
+        state, out = run([*opened, done])
+        assert sorted(o.clock for o in state.open) == left_open, outcome
+        assert not any(isinstance(e, TimescaleBreached) for e in out)
+
+
 def test_next_deadline_is_the_earliest_unbreached() -> None:
     back = datetime(2014, 1, 11, 8, 15, tzinfo=UTC)
     state, _ = run([returned(back, "M1"), returned(back + timedelta(hours=5), "M2")])
