@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import sys
 from collections.abc import Callable, Coroutine
@@ -68,6 +69,26 @@ CensusYear = Annotated[
     ),
 ]
 LogLevel = Annotated[str | None, typer.Option("--log-level", help="DEBUG, INFO, WARNING, ERROR.")]
+ShardCount = Annotated[
+    int | None,
+    typer.Option(
+        "--shard-count",
+        envvar="MASH_SHARDS",
+        show_envvar=True,
+        min=1,
+        max=1024,
+        help="Shards per input stream; the namespace keeps the first count it is given.",
+    ),
+]
+Workers = Annotated[
+    int,
+    typer.Option(
+        "--workers",
+        min=0,
+        max=64,
+        help="Worker processes that apply the replay (0: this process). Same report.",
+    ),
+]
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -149,6 +170,15 @@ def replay(
     batch_size: BatchSize = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only failures.")] = False,
     log_level: LogLevel = None,
+    workers: Workers = 0,
+    external_workers: Annotated[
+        bool,
+        typer.Option(
+            "--external-workers",
+            help="Leave applying to the `mash worker`s running on the namespace (docker compose).",
+        ),
+    ] = False,
+    shard_count: ShardCount = None,
 ) -> None:
     """Replay a scenario through real Redis streams and check its expectations.
 
@@ -160,7 +190,7 @@ def replay(
     from mash.report import render  # noqa: PLC0415
     from mash.scenario import load_scenario  # noqa: PLC0415
 
-    settings = settings_from(redis_url, namespace, batch_size, log_level)
+    settings = settings_from(redis_url, namespace, batch_size, log_level, shards=shard_count)
     logs.configure(settings.log_level)
     with ProgressSteps(quiet or not sys.stderr.isatty()) as on_step:
         if is_generated(scenario):
@@ -172,6 +202,8 @@ def replay(
                     scoring_override=scoring,
                     on_step=on_step,
                     census_year=census_year,
+                    workers=workers,
+                    external_workers=external_workers,
                 )
             )
         else:
@@ -187,6 +219,8 @@ def replay(
                     scoring_override=scoring,
                     on_step=on_step,
                     census_year=census_year,
+                    workers=workers,
+                    external_workers=external_workers,
                 )
             )
     if report is not None:
@@ -357,19 +391,106 @@ def worker(
     tick: Annotated[
         float, typer.Option("--tick", help="Seconds between wall-clock ticks (0: no ticks).")
     ] = 1.0,
+    shards: Annotated[
+        str | None,
+        typer.Option(
+            "--shards",
+            help="Shards to apply: 0-3, 0,2,5, or i/K (worker i of K). Default: all.",
+        ),
+    ] = None,
+    shard_count: ShardCount = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            "--metrics-port", min=1, max=65535, help="Serve Prometheus metrics on this port."
+        ),
+    ] = None,
+    metrics_host: Annotated[
+        str,
+        typer.Option(
+            "--metrics-host",
+            envvar="MASH_METRICS_HOST",
+            help="Address the metrics listen on (0.0.0.0 in a container).",
+        ),
+    ] = "127.0.0.1",
 ) -> None:
     """Run the consumers against a Redis until stopped (SIGINT/SIGTERM); JSON logs."""
+    from mash.shards import ShardSpec, ShardSpecError  # noqa: PLC0415
     from mash.workers import run_worker  # noqa: PLC0415
 
     if redis_url is None:
         fail("worker needs a Redis: give --redis-url or MASH_REDIS_URL")
+    level = log_level or ("INFO" if "MASH_LOG_LEVEL" not in os.environ else None)
     settings = settings_from(
-        redis_url, namespace, batch_size, log_level or "INFO", thresholds=thresholds
+        redis_url, namespace, batch_size, level, thresholds=thresholds, shards=shard_count
     )
     logs.configure(settings.log_level, json=True)
     if tick < 0:
         fail("--tick must be 0 (no ticks) or more seconds")
-    run(run_worker(settings, _stop_signal(), tick))
+    try:
+        spec = ShardSpec.parse(shards) if shards is not None else None
+    except ShardSpecError as exc:
+        fail(str(exc))
+    run(
+        run_worker(
+            settings,
+            _stop_signal(),
+            tick,
+            shards=spec,
+            metrics_port=metrics_port,
+            metrics_host=metrics_host,
+        )
+    )
+
+
+@app.command()
+def status(
+    redis_url: RedisUrl = None,
+    namespace: Namespace = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Lag per consumer group and shard, dead letters by reason and rate, shard leases."""
+    from mash.hub import Hub  # noqa: PLC0415
+    from mash.progress import snapshot  # noqa: PLC0415
+
+    if redis_url is None:
+        fail("status needs the hub's Redis: give --redis-url or MASH_REDIS_URL")
+    settings = settings_from(redis_url, namespace)
+
+    async def read() -> dict[str, Any]:
+        async with Hub(settings, [], run_consumers=False) as hub:
+            return (await snapshot(hub.redis, hub.keys)).as_dict()
+
+    data = run(read())
+    if as_json:
+        out.print_json(json.dumps(data))
+        return
+    table = Table(title=f"mash status: {settings.namespace!r}, {data['shards']} shard(s)")
+    for column in ("group", "stream", "shard", "entries", "acked", "pending", "lag", "dead"):
+        table.add_column(column, justify="left" if column in ("group", "stream") else "right")
+    for g in data["groups"]:
+        dead = sum(n for k, n in g["outcomes"].items() if k.startswith("dead."))
+        table.add_row(
+            g["consumer"],
+            g["stream"],
+            str(g["shard"]),
+            f"{g['length']:,}",
+            f"{g['acked']:,}",
+            f"{g['pending']:,}",
+            f"{g['lag']:,}",
+            f"{dead:,}",
+        )
+    out.print(table)
+    letters = data["dead_letters"]
+    reasons = ", ".join(f"{k} {v}" for k, v in letters["by_reason"].items()) or "none"
+    out.print(
+        f"dead letters: {letters['total']:,} ({letters['last_minute']:,} in the last minute); "
+        f"by reason: {reasons}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    leases = ", ".join(f"{s}: {h}" for s, h in data["leases"].items()) or "none held"
+    out.print(f"shard leases: {leases}", highlight=False, soft_wrap=True)
 
 
 def _stop_signal() -> Callable[[], asyncio.Event]:

@@ -18,9 +18,11 @@ import json
 import random
 import re
 import time
+import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 import redis.asyncio as aioredis
@@ -46,7 +48,7 @@ RuleResult = (
 FIELD = b"event"
 # The top-level `"type": "..."` of an entry, found without parsing it (see `Edge.parse`).
 _TYPE = re.compile(rb'"type"\s*:\s*"([a-z0-9_.]{1,64})"')
-FIXED_KEYS = 6  # state, revisions, applied ids, input stream, deadline index, tallies
+FIXED_KEYS = 7  # state, revisions, applied ids, input stream, deadline index, tallies, progress
 MAX_CONFLICT_RETRIES = 20
 
 
@@ -126,6 +128,11 @@ for j = 0, n_tally - 1 do
   redis.call('HINCRBY', KEYS[6], ARGV[i], ARGV[i + 1])
   i = i + 2
 end
+local n_progress = tonumber(ARGV[i]); i = i + 1
+for j = 0, n_progress - 1 do
+  redis.call('HINCRBY', KEYS[7], ARGV[i], ARGV[i + 1])
+  i = i + 2
+end
 local s = ack_start
 while s < ack_start + n_ack do
   local e = math.min(s + 999, ack_start + n_ack - 1)
@@ -171,8 +178,16 @@ def _payload_text(fields: Mapping[bytes, bytes]) -> str:
 class Edge(Generic[S]):
     """Applies batches of one input stream for one consumer, against one Redis."""
 
-    def __init__(self, redis: aioredis.Redis, keys: Keys, consumer: Consumer[S]) -> None:
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        keys: Keys,
+        consumer: Consumer[S],
+        *,
+        max_entry_bytes: int = 1 << 20,
+    ) -> None:
         self.redis = redis
+        self.max_entry_bytes = max_entry_bytes
         self.keys = keys
         self.consumer = consumer
         self._script = redis.register_script(_APPLY)
@@ -181,7 +196,7 @@ class Edge(Generic[S]):
         self._applied_key = keys.applied(consumer.name)
         self._due_key = keys.due(consumer.name)
         self._tally_key = keys.tallies(consumer.name)
-        self._dlq = keys.stream("dlq")
+        self._progress_key = keys.progress()
         self.last_commit = 0.0  # perf_counter() of the last committed batch, for `mash bench`
         # One batch at a time per consumer in this process: its input streams' subscribers
         # share children, and batches racing each other here would only conflict and recompute
@@ -215,6 +230,22 @@ class Edge(Generic[S]):
         dead: list[DeadLetter] = []
         ignored = 0
         for entry_id, fields in entries:
+            size = sum(len(k) + len(v) for k, v in fields.items())
+            if size > self.max_entry_bytes:
+                # Parsing a huge entry costs memory for nothing, and copying it whole into
+                # the dead-letter stream would double it: its head is enough to find it.
+                head = {k: v[:1024] for k, v in fields.items()}
+                dead.append(
+                    self.dead_letter(
+                        stream,
+                        entry_id,
+                        head,
+                        "too_large",
+                        f"entry is {size} bytes; the limit is {self.max_entry_bytes}"
+                        " (payload cut to its first 1 KiB per field)",
+                    )
+                )
+                continue
             raw = fields.get(FIELD)
             if raw is None:
                 names = ", ".join(sorted(k.decode("utf-8", "replace") for k in fields)) or "none"
@@ -268,8 +299,9 @@ class Edge(Generic[S]):
             and found[0].decode() not in self.consumer.handles
         )
 
-    async def apply(self, stream: str, entries: Sequence[Entry]) -> BatchResult:
-        """Apply one batch; returns once state, outputs and acks are committed."""
+    async def apply(self, stream: str, entries: Sequence[Entry], shard: int = 0) -> BatchResult:
+        """Apply one batch of one shard's stream; returns once state, outputs and acks are
+        committed."""
         result = BatchResult()
         if not entries:
             return result
@@ -277,7 +309,7 @@ class Edge(Generic[S]):
         ack_ids = [entry_id for entry_id, _ in entries]
         for attempt in range(MAX_CONFLICT_RETRIES):
             async with self._turn:
-                committed = await self._try_commit(stream, events, dead, ack_ids, result)
+                committed = await self._try_commit(stream, shard, events, dead, ack_ids, result)
             if committed:
                 return result
             result.conflicts = attempt + 1
@@ -290,6 +322,7 @@ class Edge(Generic[S]):
     async def _try_commit(
         self,
         stream: str,
+        shard: int,
         events: Sequence[Event],
         parse_dead: Sequence[DeadLetter],
         ack_ids: Sequence[bytes],
@@ -359,7 +392,7 @@ class Edge(Generic[S]):
         key_index: dict[str, int] = {}
         out_args: list[str | int] = []
         for out in [*outputs, *dead]:
-            key = self.keys.stream(type(out).stream)
+            key = self.keys.route(out, default=shard)
             if key not in key_index:
                 output_keys.append(key)
                 key_index[key] = FIXED_KEYS + len(output_keys)
@@ -383,7 +416,12 @@ class Edge(Generic[S]):
         args.append(len(counted))
         for name, delta in counted:
             args.extend((name, delta))
-        ok = await self._script(keys=[*self._fixed_keys(stream), *output_keys], args=args)
+        progress = {"applied": len(applied), "duplicate": duplicates, "ignored": result.ignored}
+        for letter in dead:
+            progress[f"dead.{letter.reason}"] = progress.get(f"dead.{letter.reason}", 0) + 1
+        self._progress_args(args, stream, shard, progress)
+        keys = [*self._fixed_keys(stream, shard), *output_keys]
+        ok = await self._script(keys=keys, args=args)
         if ok:
             self.last_commit = time.perf_counter()
             result.applied = len(applied)
@@ -401,17 +439,30 @@ class Edge(Generic[S]):
                 )
         return bool(ok)
 
-    def _fixed_keys(self, stream: str) -> list[str]:
+    def _fixed_keys(self, stream: str, shard: int) -> list[str]:
         """KEYS[1..FIXED_KEYS] of the Lua script, in the order it reads them; the output
         streams follow from KEYS[FIXED_KEYS + 1]."""
         return [
             self._state_key,
             self._rev_key,
             self._applied_key,
-            self.keys.stream(stream),
+            self.keys.stream(stream, shard),
             self._due_key,
             self._tally_key,
+            self._progress_key,
         ]
+
+    def _progress_args(
+        self, args: list[str | int | bytes], stream: str, shard: int, counts: Mapping[str, int]
+    ) -> None:
+        """Entries by outcome (applied, duplicate, ignored, dead.<reason>) for this group and
+        shard, counted in the commit that acks them, so `mash status` and the metrics can tell
+        lag exactly (see `Keys.progress`)."""
+        prefix = f"{self.consumer.name}|{self.keys.stream(stream, shard)}|"
+        counted = [(prefix + outcome, n) for outcome, n in sorted(counts.items()) if n]
+        args.append(len(counted))
+        for name, n in counted:
+            args.extend((name, n))
 
     def _score(self, state: S) -> str:
         """The child's score in the deadline index: '' removes it, '-' means no index."""
@@ -421,7 +472,14 @@ class Edge(Generic[S]):
         return "" if deadline is None else repr(deadline.timestamp())
 
     def _rule_failure(self, stream: str, event: Event, exc: Exception) -> DeadLetter:
+        """A rule is pure, so it would raise again on every delivery: the event is dead-lettered
+        at once with the traceback's last line and where it was raised, and the stream goes on.
+        (An entry that kills the worker instead is retried, then dead-lettered by `give_up`.)"""
         summary = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        frames = traceback.extract_tb(exc.__traceback__)
+        if frames:
+            last = frames[-1]
+            summary += f" (at {Path(last.filename).name}:{last.lineno} in {last.name})"
         detail = f"{self.consumer.name} rule failed on {event.type}: {summary}"
         letter = DeadLetter.for_event(event, self.consumer.name, "rule_error", detail)
         log.error(
@@ -429,7 +487,9 @@ class Edge(Generic[S]):
         )
         return letter
 
-    async def give_up(self, stream: str, entries: Sequence[Entry], attempts: int) -> None:
+    async def give_up(
+        self, stream: str, entries: Sequence[Entry], attempts: int, shard: int = 0
+    ) -> None:
         """Dead-letter entries delivered too often (a poison entry that keeps killing workers)."""
         dead = [
             self.dead_letter(
@@ -447,4 +507,14 @@ class Edge(Generic[S]):
         for letter in dead:
             args.extend((FIXED_KEYS + 1, letter.model_dump_json()))
         args.append(0)  # no tallies
-        await self._script(keys=[*self._fixed_keys(stream), self._dlq], args=args)
+        self._progress_args(args, stream, shard, {"dead.too_many_attempts": len(dead)})
+        dlq = self.keys.stream("dlq", shard)
+        await self._script(keys=[*self._fixed_keys(stream, shard), dlq], args=args)
+        for letter in dead:
+            log.warning(
+                "dead letter",
+                consumer=self.consumer.name,
+                stream=stream,
+                source_id=letter.source_id,
+                reason=letter.reason,
+            )

@@ -66,7 +66,10 @@ class EmbeddedRedis:
         return f"unix://{self.socket}"
 
     def start(self, timeout: float = 10.0) -> EmbeddedRedis:
-        self._dir = Path(tempfile.mkdtemp(prefix="mash-redis-"))
+        """Start the server; after `stop(keep=True)` or `crash()`, again on the same socket and
+        data directory, so an AOF server comes back with what it had written."""
+        if self._dir is None:
+            self._dir = Path(tempfile.mkdtemp(prefix="mash-redis-"))
         args = [
             _server_binary(),
             "--port",
@@ -132,7 +135,15 @@ class EmbeddedRedis:
             return "no log"
         return lines[-1] if lines else "no log"
 
-    def stop(self) -> None:
+    def crash(self) -> None:
+        """SIGKILL the server, as a power cut would: only what its AOF has on disk survives."""
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+    def stop(self, *, keep: bool = False) -> None:
+        """Stop the server (SIGTERM: it flushes its AOF); `keep` leaves its data to restart."""
         proc, self._proc = self._proc, None
         if proc is not None and proc.poll() is None:
             proc.terminate()
@@ -141,6 +152,8 @@ class EmbeddedRedis:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        if keep:
+            return
         directory, self._dir = self._dir, None
         if directory is not None:
             shutil.rmtree(directory, ignore_errors=True)

@@ -13,7 +13,7 @@ import logging
 import operator
 import os
 import socket
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Annotated, Any
 
@@ -24,14 +24,18 @@ from faststream.redis import RedisBroker, StreamSub
 from faststream.redis.message import FAKE_CONSUMER, RedisBatchStreamMessage
 from faststream.specification import AsyncAPI
 from pydantic import Field, SkipValidation
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from mash.edge import Consumer, Edge, Entry
 from mash.embedded_redis import EmbeddedRedis
 from mash.errors import HubUnavailable
-from mash.keys import Keys
+from mash.keys import UNSHARDED, Keys
+from mash.leases import Leases
 from mash.logs import BROKER_LOGGER
 from mash.settings import Settings, redact_url
+from mash.shards import ShardSpec, ShardSpecError
 from schemas.events import EVENT_TYPES, STREAMS, Envelope, Event, parse_event
 
 log = structlog.get_logger("mash.hub")
@@ -72,8 +76,17 @@ def _batch_payload(consumer: Consumer[Any]) -> Any:
     return Annotated[list[item], SkipValidation]
 
 
+# What a lost connection looks like to redis-py: the server stopped, restarted or is
+# unreachable. The edge's commit is atomic and idempotent, so a batch is simply tried again.
+TRANSIENT = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
+
+
 class Hub:
-    """A running hub: `async with Hub(settings, consumers) as hub: ...`."""
+    """A running hub: `async with Hub(settings, consumers) as hub: ...`.
+
+    `shards` are the shards this hub applies (all of them by default); a hub always publishes
+    to, reads and waits for every shard.
+    """
 
     def __init__(
         self,
@@ -81,16 +94,24 @@ class Hub:
         consumers: Sequence[Consumer[Any]] = (),
         *,
         run_consumers: bool = True,
+        shards: ShardSpec | Sequence[int] | None = None,
     ) -> None:
         self.settings = settings
         self.consumers = list(consumers)
         self.run_consumers = run_consumers
-        self.keys = Keys(settings.namespace)
+        self.keys = Keys(settings.namespace, settings.shards or 1)
+        if shards is None or isinstance(shards, ShardSpec):
+            self._spec = shards
+        else:
+            listed = tuple(sorted(set(shards)))
+            self._spec = ShardSpec(",".join(map(str, listed)), listed=listed)
+        self.owned: list[int] = list(range(self.keys.shards))
         self.name = consumer_name(settings)
         self._embedded: EmbeddedRedis | None = None
         self.url = ""
         self.redis: aioredis.Redis = aioredis.Redis()  # replaced in start()
         self.edges: dict[str, Edge[Any]] = {}
+        self.leases: Leases | None = None
         self._build_app("redis://localhost:6379", connect=False)
 
     def _build_app(self, url: str, *, connect: bool = True) -> None:
@@ -132,21 +153,55 @@ class Hub:
             await self.stop()
             why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise HubUnavailable(f"cannot reach Redis at {shown}: {why}") from exc
+        try:
+            await self._agree_on_shards()
+        except HubUnavailable:
+            await self.stop()
+            raise
         self._build_app(self.url)
         await self.create_groups()
+        if self.run_consumers and self.consumers:
+            self.leases = Leases(
+                self.redis, self.keys, self.owned, self.name, self.settings.lease_ms
+            )
+            await self.leases.acquire()
         if self.run_consumers:
             await self.broker.start()
         return self
+
+    async def _agree_on_shards(self) -> None:
+        """Every process of a namespace must route events to the same shards.
+
+        The first process that runs consumers or says a shard count fixes it in the
+        namespace's config; the rest read it, and one that says another count is refused.
+        """
+        key, wanted = self.keys.config(), self.settings.shards
+        if wanted is not None or self.consumers:
+            await self.redis.hsetnx(key, "shards", wanted or 1)
+        raw: Any = await self.redis.hget(key, "shards")
+        total = int(raw) if raw else 1
+        namespace = self.settings.namespace
+        if wanted is not None and wanted != total:
+            msg = (
+                f"namespace {namespace!r} has {total} shard(s); this process was started "
+                f"with {wanted} (MASH_SHARDS or --shard-count)"
+            )
+            raise HubUnavailable(msg)
+        try:
+            self.owned = self._spec.resolve(total) if self._spec else list(range(total))
+        except ShardSpecError as exc:
+            raise HubUnavailable(f"{exc} (namespace {namespace!r})") from exc
+        self.keys = Keys(namespace, total)
 
     def declare(self) -> None:
         """Register every consumer's subscribers and publishers on the broker."""
         settings = self.settings
         for consumer in self.consumers:
-            edge = Edge(self.redis, self.keys, consumer)
+            edge = Edge(self.redis, self.keys, consumer, max_entry_bytes=settings.max_entry_bytes)
             self.edges[consumer.name] = edge
             payload = _batch_payload(consumer)
-            for stream in consumer.inputs:
-                key = self.keys.stream(stream)
+            for stream, shard in self._inputs(consumer):
+                key = self.keys.stream(stream, shard)
                 main = StreamSub(
                     key,
                     group=consumer.name,
@@ -164,32 +219,51 @@ class Hub:
                     polling_interval=max(settings.poll_ms, 200),
                     min_idle_time=settings.reclaim_idle_ms,
                 )
-                self._subscribe(edge, stream, main, payload, reclaiming=False)
-                self._subscribe(edge, stream, reclaim, payload, reclaiming=True)
+                self._subscribe(edge, stream, shard, main, payload, reclaiming=False)
+                self._subscribe(edge, stream, shard, reclaim, payload, reclaiming=True)
         for stream in STREAMS:
             models = [m for m in EVENT_TYPES.values() if m.stream == stream]
             self.broker.publisher(
-                stream=self.keys.stream(stream),
+                stream=self.keys.stream(stream, 0),
                 title=f"{stream}",
                 description=f"Events on the {stream} stream",
                 schema=models[0] if len(models) == 1 else Event,
             )
 
+    def _inputs(self, consumer: Consumer[Any]) -> list[tuple[str, int]]:
+        """(stream, shard) this hub applies for a consumer: each owned shard of a sharded
+        stream; an unsharded one (the clock) by the owner of shard 0 only."""
+        pairs: list[tuple[str, int]] = []
+        for stream in consumer.inputs:
+            if stream in UNSHARDED:
+                if 0 in self.owned:
+                    pairs.append((stream, 0))
+            else:
+                pairs.extend((stream, shard) for shard in self.owned)
+        return pairs
+
     def _subscribe(
-        self, edge: Edge[Any], stream: str, sub: StreamSub[Any], payload: Any, *, reclaiming: bool
+        self,
+        edge: Edge[Any],
+        stream: str,
+        shard: int,
+        sub: StreamSub[Any],
+        payload: Any,
+        *,
+        reclaiming: bool,
     ) -> None:
         max_attempts = self.settings.max_attempts
         redis = self.redis
-        name = f"{edge.consumer.name}:{stream}{':reclaim' if reclaiming else ''}"
+        where = f"{stream}:{shard}" if self.keys.shards > 1 and stream not in UNSHARDED else stream
+        name = f"{edge.consumer.name}:{where}{':reclaim' if reclaiming else ''}"
 
-        async def handle(entries: list[Entry]) -> None:
-            batch = entries
+        async def attempt(batch: list[Entry]) -> None:
             if reclaiming and batch:
                 attempts = await _delivery_count(redis, sub, batch[0][0])
                 if attempts > max_attempts:
-                    await edge.give_up(stream, batch, attempts)
+                    await edge.give_up(stream, batch, attempts, shard)
                     return
-            result = await edge.apply(stream, batch)
+            result = await edge.apply(stream, batch, shard)
             log.debug(
                 "batch applied",
                 consumer=edge.consumer.name,
@@ -197,6 +271,23 @@ class Hub:
                 entries=len(batch),
                 applied=result.applied,
             )
+
+        async def handle(entries: list[Entry]) -> None:
+            # Redis gone (stopped, restarted, cut off): wait for it and try the batch again,
+            # rather than fail it, which would leave it pending for the reclaimer and count a
+            # delivery against a good event. The commit is idempotent, so a retry after a
+            # commit whose reply was lost skips what it already applied.
+            wait = 0.1
+            while True:
+                try:
+                    await attempt(entries)
+                except TRANSIENT as exc:
+                    say = log.warning if wait == 0.1 else log.debug  # once per outage
+                    say("Redis unreachable; retrying the batch", consumer=name, error=str(exc))
+                    await asyncio.sleep(wait)
+                    wait = min(wait * 2, 5.0)
+                else:
+                    return
 
         # Real objects, not strings: faststream builds its payload model (and the AsyncAPI
         # schema) from these, and `from __future__ import annotations` would hide them.
@@ -221,13 +312,12 @@ class Hub:
         """
         for consumer in self.consumers:
             for stream in consumer.inputs:
-                try:
-                    await self.redis.xgroup_create(
-                        self.keys.stream(stream), consumer.name, id="0", mkstream=True
-                    )
-                except ResponseError as exc:
-                    if "BUSYGROUP" not in str(exc):
-                        raise
+                for key in self.keys.streams(stream):
+                    try:
+                        await self.redis.xgroup_create(key, consumer.name, id="0", mkstream=True)
+                    except ResponseError as exc:
+                        if "BUSYGROUP" not in str(exc):
+                            raise
 
     async def stop(self) -> None:
         """Release everything, even on the way out of a cancelled (Ctrl-C) task.
@@ -237,11 +327,14 @@ class Hub:
         """
         await asyncio.shield(asyncio.ensure_future(self._shutdown()))
 
-    async def _shutdown(self) -> None:
-        # Best effort: a half-started hub still releases what it holds. faststream's stop
-        # cancels its read loops without waiting and then closes their connections, so a loop
-        # can wake on a closed socket (or be cut mid-batch) and log it as an error. We let each
-        # loop finish its batch and leave at its next poll instead; stragglers are cancelled.
+    async def stop_consuming(self) -> None:
+        """Let each read loop finish its batch and leave at its next poll.
+
+        faststream's stop cancels its read loops without waiting and then closes their
+        connections, so a loop can wake on a closed socket (or be cut mid-batch) and log it as
+        an error. A replay calls this once everything is applied, before its long final reads,
+        so that idle loops are not left blocking on reads that time out meanwhile.
+        """
         readers = [t for sub in self.broker.subscribers for t in getattr(sub, "tasks", ())]
         for sub in self.broker.subscribers:
             sub.running = False
@@ -251,6 +344,14 @@ class Hub:
                 reader.cancel()
             if stragglers:
                 await asyncio.wait(stragglers, timeout=1)
+
+    async def _shutdown(self) -> None:
+        # Best effort: a half-started hub still releases what it holds.
+        await self.stop_consuming()
+        if self.leases is not None:
+            leases, self.leases = self.leases, None
+            with contextlib.suppress(Exception):
+                await leases.release()
         with contextlib.suppress(Exception):
             await self.broker.stop()
         with contextlib.suppress(Exception):
@@ -272,21 +373,51 @@ class Hub:
 
     # ---- I/O a user of the hub needs ---------------------------------------------------
     async def publish(self, events: Iterable[Envelope], chunk: int = 1000) -> int:
-        """XADD events to their streams, pipelined; returns how many were written."""
+        """XADD events to their streams, pipelined; returns how many were written.
+
+        A chunk that fails because Redis went away is sent again once it is back, for up to
+        a minute: entries that got through before the cut are then written twice, which the
+        consumers' dedup on `event_id` makes harmless (at-least-once in, exactly-once effect).
+        """
         count = 0
-        pipe = self.redis.pipeline(transaction=False)
+        chunk_of: list[tuple[str, bytes]] = []
         for event in events:
-            pipe.xadd(self.keys.stream(type(event).stream), {"event": event.model_dump_json()})
+            chunk_of.append((self.keys.route(event), event.model_dump_json().encode()))
             count += 1
-            if count % chunk == 0:
-                await pipe.execute()
-        await pipe.execute()
+            if len(chunk_of) == chunk:
+                await self._send(chunk_of)
+                chunk_of = []
+        if chunk_of:
+            await self._send(chunk_of)
         return count
 
-    async def publish_raw(self, stream: str, fields: Mapping[str, str | bytes]) -> bytes:
+    async def _send(self, entries: Sequence[tuple[str, bytes]], patience: float = 60.0) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + patience
+        wait = 0.1
+        while True:
+            try:
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    for key, payload in entries:
+                        pipe.xadd(key, {"event": payload})
+                    await pipe.execute()
+            except TRANSIENT as exc:
+                if loop.time() > deadline:
+                    msg = f"Redis at {redact_url(self.url)} unreachable for {patience:.0f}s: {exc}"
+                    raise HubUnavailable(msg) from exc
+                say = log.warning if wait == 0.1 else log.debug  # once per outage
+                say("Redis unreachable; publishing again shortly", error=str(exc))
+                await asyncio.sleep(wait)
+                wait = min(wait * 2, 2.0)
+            else:
+                return
+
+    async def publish_raw(
+        self, stream: str, fields: Mapping[str, str | bytes], shard: int = 0
+    ) -> bytes:
         """Write an entry as any client would: for tests and for other teams' tooling."""
         entry: dict[Any, Any] = dict(fields)
-        entry_id: Any = await self.redis.xadd(self.keys.stream(stream), entry)
+        entry_id: Any = await self.redis.xadd(self.keys.stream(stream, shard), entry)
         return bytes(entry_id)
 
     async def idle(self) -> bool:
@@ -300,7 +431,8 @@ class Hub:
         readers: dict[str, set[str]] = {}
         for consumer in self.consumers:
             for stream in consumer.inputs:
-                readers.setdefault(self.keys.stream(stream), set()).add(consumer.name)
+                for key in self.keys.streams(stream):
+                    readers.setdefault(key, set()).add(consumer.name)
         if not readers:
             return True
         keys = sorted(readers)
@@ -318,33 +450,53 @@ class Hub:
                     return False
         return True
 
-    async def drain(self, timeout: float = 60.0, poll: float = 0.001) -> None:
+    async def drain(
+        self,
+        timeout: float = 60.0,
+        poll: float = 0.001,
+        watch: Callable[[], None] | None = None,
+    ) -> None:
         """Wait until every consumer has applied everything published so far.
 
         Polls from `poll` seconds, doubling to 16x while the hub stays busy, so a quick step
-        is noticed at once and a long one is not polled to death.
+        is noticed at once and a long one is not polled to death. `watch` may raise to stop
+        waiting (the workers are gone). Redis going away for a while is waited out.
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         wait = poll
-        while not await self.idle():
+        while True:
+            if watch is not None:
+                watch()
+            try:
+                if await self.idle():
+                    return
+            except TRANSIENT as exc:
+                say = log.warning if wait < 0.1 else log.debug  # once per outage
+                say("Redis unreachable; waiting for it", error=str(exc))
+                wait = max(wait, 0.1)
             if loop.time() > deadline:
                 raise TimeoutError(f"consumers did not drain within {timeout:.0f}s")
             await asyncio.sleep(wait)
-            wait = min(wait * 2, poll * 16)
+            wait = min(wait * 2, max(poll * 16, wait))
 
     async def read(self, stream: str) -> list[Event]:
-        """Every event on a stream, in stream order."""
-        key = self.keys.stream(stream)
+        """Every event on a stream: in stream order with one shard, and in event time (then
+        shard order) with several, which is the same whatever the workers' timing."""
+        keys = self.keys.streams(stream)
         events: list[Event] = []
-        start = "-"
-        while True:
-            entries: Any = await self.redis.xrange(key, min=start, count=5000)
-            if not entries:
-                return events
-            for _, fields in entries:
-                events.append(parse_event(fields[b"event"]))
-            start = "(" + entries[-1][0].decode()
+        for key in keys:
+            start = "-"
+            while True:
+                entries: Any = await self.redis.xrange(key, min=start, count=5000)
+                if not entries:
+                    break
+                for _, fields in entries:
+                    events.append(parse_event(fields[b"event"]))
+                start = "(" + entries[-1][0].decode()
+        if len(keys) > 1:
+            events.sort(key=lambda e: e.occurred_at)
+        return events
 
     def asyncapi(self) -> dict[str, Any]:
         spec = self.app.schema.to_specification()

@@ -64,4 +64,30 @@ class _AtLeast(logging.Filter):
         self.level = level
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.levelno >= self.level
+        return _shorten_outage(record) and record.levelno >= self.level
+
+
+_OUTAGE_EVERY = 5.0  # seconds between two outage lines from the read loops
+_last_outage = [0.0]
+
+
+def _shorten_outage(record: logging.LogRecord) -> bool:
+    """faststream's read loop logs a lost Redis connection with a full traceback, from every
+    loop at every retry; an outage is news, not a bug, so it becomes one warning line every
+    few seconds. False drops the record."""
+    exc = record.exc_info[1] if record.exc_info else None
+    if exc is None:
+        return True
+    from redis.exceptions import ConnectionError as RedisConnectionError  # noqa: PLC0415
+    from redis.exceptions import TimeoutError as RedisTimeoutError  # noqa: PLC0415
+
+    if not isinstance(exc, RedisConnectionError | RedisTimeoutError | ConnectionError):
+        return True
+    if record.created - _last_outage[0] < _OUTAGE_EVERY:
+        return False
+    _last_outage[0] = record.created
+    why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    record.msg, record.args = f"Redis unreachable, reading again shortly: {why}", ()
+    record.exc_info, record.exc_text = None, None
+    record.levelno, record.levelname = logging.WARNING, "WARNING"
+    return True

@@ -10,8 +10,9 @@ the same file gives the same report byte for byte.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby
@@ -30,6 +31,7 @@ from mash.clock import VirtualClock
 from mash.edge import Consumer
 from mash.errors import HubUnavailable
 from mash.expectations import Check, Outputs, check, check_figures
+from mash.fleet import Fleet
 from mash.generated import open_generated
 from mash.hub import Hub
 from mash.report import build_report, summarise
@@ -160,19 +162,76 @@ def packed_steps(
         yield [tick(end)]
 
 
+def config_paths(
+    scenario: Scenario,
+    settings: Settings,
+    thresholds_override: Path | None = None,
+    scoring_override: Path | None = None,
+) -> tuple[Path, Path, Path]:
+    """The files a run uses: a flag beats the scenario's own choice, which beats the hub's
+    setting."""
+    return (
+        thresholds_override or scenario.thresholds_path or settings.thresholds,
+        scenario.timescales_path or settings.timescales,
+        scoring_override or scenario.scoring_path or settings.scoring,
+    )
+
+
 def configure(
     scenario: Scenario,
     settings: Settings,
     thresholds_override: Path | None = None,
     scoring_override: Path | None = None,
 ) -> tuple[Thresholds, Timescales, Scoring]:
-    """The files a run uses: a flag beats the scenario's own choice, which beats the hub's
-    setting."""
-    return (
-        load_thresholds(thresholds_override or scenario.thresholds_path or settings.thresholds),
-        load_timescales(scenario.timescales_path or settings.timescales),
-        load_scoring(scoring_override or scenario.scoring_path or settings.scoring),
+    thresholds, timescales, scoring = config_paths(
+        scenario, settings, thresholds_override, scoring_override
     )
+    return load_thresholds(thresholds), load_timescales(timescales), load_scoring(scoring)
+
+
+def with_workers(settings: Settings, workers: int) -> Settings:
+    """Settings for a run applied by `workers` processes: at least as many shards."""
+    if workers <= 0:
+        return settings
+    shards = settings.shards or workers
+    if shards < workers:
+        msg = f"--workers {workers} needs at least {workers} shards; MASH_SHARDS is {shards}"
+        raise HubUnavailable(msg)
+    return settings.model_copy(update={"shards": shards})
+
+
+@contextlib.asynccontextmanager
+async def applied_by(
+    hub: Hub, workers: int, paths: tuple[Path, Path, Path], *, decide: bool
+) -> AsyncIterator[Fleet | None]:
+    """The hub applies in-process, or `workers` worker processes do, until the block ends."""
+    if workers <= 0:
+        yield None
+        return
+    thresholds, timescales, scoring = paths
+    fleet = Fleet(
+        url=hub.url,
+        namespace=hub.settings.namespace,
+        workers=workers,
+        shards=hub.keys.shards,
+        thresholds=thresholds.resolve(),
+        timescales=timescales.resolve(),
+        scoring=scoring.resolve(),
+        screening="auto" if decide else "manual",
+        env={
+            "MASH_RECLAIM_IDLE_MS": str(hub.settings.reclaim_idle_ms),
+            "MASH_LEASE_MS": str(hub.settings.lease_ms),
+            "MASH_MAX_ATTEMPTS": str(hub.settings.max_attempts),
+            "MASH_MAX_ENTRY_BYTES": str(hub.settings.max_entry_bytes),
+            "MASH_BATCH_SIZE": str(hub.settings.batch_size),
+            "MASH_POLL_MS": str(hub.settings.poll_ms),
+        },
+    )
+    await fleet.start()
+    try:
+        yield fleet
+    finally:
+        await fleet.stop()
 
 
 def plan_steps(events: Sequence[Envelope], end: datetime) -> tuple[datetime, list[list[Envelope]]]:
@@ -183,7 +242,11 @@ def plan_steps(events: Sequence[Envelope], end: datetime) -> tuple[datetime, lis
 
 async def refuse_used_namespace(hub: Hub) -> None:
     """A run writes into an empty namespace only: another run's events would be its own."""
-    used = [await hub.redis.xlen(hub.keys.stream(s)) for s in ("contacts", "decisions")]
+    used = [
+        await hub.redis.xlen(key)
+        for stream in ("contacts", "decisions")
+        for key in hub.keys.streams(stream)
+    ]
     if any(used):
         msg = (
             f"namespace {hub.settings.namespace!r} already holds a run's streams; "
@@ -192,12 +255,15 @@ async def refuse_used_namespace(hub: Hub) -> None:
         raise HubUnavailable(msg)
 
 
-async def drain_step(hub: Hub, timeout: float, at: datetime) -> None:
+async def drain_step(hub: Hub, timeout: float, at: datetime, fleet: Fleet | None = None) -> None:
     """Wait for every consumer; a stall is one line naming the instant, not a traceback."""
     try:
-        await hub.drain(timeout=timeout)
+        await hub.drain(timeout=timeout, watch=fleet.check if fleet else None)
     except TimeoutError as exc:
-        msg = f"stalled at {at.isoformat()}: {exc} (a consumer failed: see the log above)"
+        msg = (
+            f"stalled at {at.isoformat()}: {exc} (a consumer failed, or no worker applies "
+            "a shard: see the log and `mash status`)"
+        )
         raise HubUnavailable(msg) from exc
 
 
@@ -226,14 +292,23 @@ async def replay(
     on_step: Callable[[int, int], None] | None = None,
     timeout: float = 120.0,
     census_year: int | None = None,
+    workers: int = 0,
+    external_workers: bool = False,
 ) -> ReplayResult:
+    """Replay a scenario; `workers` > 0 has that many `mash worker` processes apply it, and
+    `external_workers` leaves it to the `mash worker`s already running on the namespace."""
+    paths = config_paths(scenario, settings, thresholds_override, scoring_override)
     thresholds, timescales, scoring = configure(
         scenario, settings, thresholds_override, scoring_override
     )
     decide = scenario.spec.screening == "auto"
     start, plan = plan_steps(scenario.events, scenario.end)
     consumers = build_consumers(thresholds, timescales, scoring, decide=decide)
-    async with Hub(settings, consumers) as hub:
+    settings = with_workers(settings, workers)
+    async with (
+        Hub(settings, consumers, run_consumers=workers <= 0 and not external_workers) as hub,
+        applied_by(hub, workers, paths, decide=decide) as fleet,
+    ):
         await refuse_used_namespace(hub)
         await write_meta(
             hub.redis,
@@ -256,9 +331,10 @@ async def replay(
             if task is not None and task.cancelling():
                 raise asyncio.CancelledError
             await hub.publish(step)
-            await drain_step(hub, timeout, step[0].occurred_at)
+            await drain_step(hub, timeout, step[0].occurred_at, fleet)
             if on_step:
                 on_step(done, len(plan))
+        await hub.stop_consuming()
         outputs = Outputs(
             decisions=[e for e in await hub.read("decisions") if isinstance(e, ScreeningDecided)],
             dead_letters=[e for e in await hub.read("dlq") if isinstance(e, DeadLetter)],
@@ -303,6 +379,8 @@ async def replay_generated(
     on_step: Callable[[int, int], None] | None = None,
     timeout: float = 300.0,
     census_year: int | None = None,
+    workers: int = 0,
+    external_workers: bool = False,
 ) -> ReplayResult:
     """A generated year, streamed: read a step, publish it, wait for the hub, read on.
 
@@ -317,12 +395,17 @@ async def replay_generated(
             description=header.description,
             population=header.population,
         )
+        paths = config_paths(stub, settings, thresholds_override, scoring_override)
         thresholds, timescales, scoring = configure(
             stub, settings, thresholds_override, scoring_override
         )
         published: Counter[str] = Counter()
         consumers = build_consumers(thresholds, timescales, scoring)
-        async with Hub(settings, consumers) as hub:
+        settings = with_workers(settings, workers)
+        async with (
+            Hub(settings, consumers, run_consumers=workers <= 0 and not external_workers) as hub,
+            applied_by(hub, workers, paths, decide=True) as fleet,
+        ):
             await refuse_used_namespace(hub)
             await write_meta(
                 hub.redis,
@@ -353,10 +436,11 @@ async def replay_generated(
                 if task is not None and task.cancelling():
                     raise asyncio.CancelledError
                 await hub.publish(step)
-                await drain_step(hub, timeout, step[0].occurred_at)
+                await drain_step(hub, timeout, step[0].occurred_at, fleet)
                 done += len(step) - 1
                 if on_step:
                     on_step(done, max(done, header.events))
+            await hub.stop_consuming()
             board = await board_figures(hub.redis, hub.keys, header.end)
             cin = await census(hub.redis, hub.keys, header.end, year=census_year)
     report = {

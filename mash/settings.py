@@ -30,6 +30,18 @@ class Settings(BaseSettings):
         default=30_000, ge=1, description="Idle time after which a dead consumer's entries move."
     )
     max_attempts: int = Field(default=5, ge=1, description="Deliveries before dead-lettering.")
+    shards: int | None = Field(
+        default=None,
+        ge=1,
+        le=1024,
+        description="Shards per input stream; the namespace keeps the first count it is given.",
+    )
+    lease_ms: int = Field(
+        default=10_000, ge=100, description="How long a dead worker's shards stay held."
+    )
+    max_entry_bytes: int = Field(
+        default=256 * 1024, ge=1024, description="Larger entries are dead-lettered unread."
+    )
     consumer_name: str | None = Field(default=None, description="Defaults to host-pid.")
     thresholds: Path = DEFAULT_THRESHOLDS
     timescales: Path = DEFAULT_TIMESCALES

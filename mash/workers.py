@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
+from typing import Any
 
 import structlog
 
@@ -12,9 +13,13 @@ from consumers.cse.scoring import load_scoring
 from consumers.screening.thresholds import load_thresholds
 from consumers.timescales.config import load_timescales
 from mash.clock import Clock, WallClock
+from mash.errors import HubUnavailable
 from mash.hub import Hub
+from mash.leases import ShardLost
+from mash.metrics import Metrics
 from mash.replay import build_consumers, tick
 from mash.settings import Settings, redact_url
+from mash.shards import ShardSpec
 
 log = structlog.get_logger("mash.worker")
 
@@ -35,16 +40,23 @@ async def run_worker(
     stop_signal: Callable[[], asyncio.Event],
     tick_interval: float = 1.0,
     clock: Clock | None = None,
+    *,
+    shards: ShardSpec | None = None,
+    metrics_port: int | None = None,
+    metrics_host: str = "127.0.0.1",
 ) -> None:
+    """Apply `shards` (all by default) until stopped; raises HubUnavailable if another worker
+    takes one of them over."""
     thresholds = load_thresholds(settings.thresholds)
     timescales = load_timescales(settings.timescales)
     scoring = load_scoring(settings.scoring)
     decide = settings.screening == "auto"
     stop = stop_signal()
     wall = clock or WallClock()
-    async with Hub(
-        settings, build_consumers(thresholds, timescales, scoring, decide=decide)
-    ) as hub:
+    consumers = build_consumers(thresholds, timescales, scoring, decide=decide)
+    async with Hub(settings, consumers, shards=shards) as hub, contextlib.AsyncExitStack() as stack:
+        if metrics_port is not None:
+            await stack.enter_async_context(Metrics(hub, metrics_port, metrics_host))
         if tick_interval > 0:  # the first watermark is part of starting up
             await hub.publish([tick(wall.now().replace(microsecond=0))])
         log.info(
@@ -54,15 +66,24 @@ async def run_worker(
             consumer=hub.name,
             consumers=[c.name for c in hub.consumers],
             thresholds=thresholds.name,
+            shards=hub.owned,
+            of=hub.keys.shards,
         )
-        ticker = (
-            asyncio.create_task(tick_forever(hub, wall, tick_interval))
-            if tick_interval > 0
-            else None
-        )
-        await stop.wait()
+        tasks: list[asyncio.Task[Any]] = [asyncio.create_task(stop.wait())]
+        if hub.leases is not None:
+            tasks.append(asyncio.create_task(hub.leases.keep()))
+        if tick_interval > 0:
+            tasks.append(asyncio.create_task(tick_forever(hub, wall, tick_interval)))
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        for task in done:
+            failure = None if task.cancelled() else task.exception()
+            if isinstance(failure, ShardLost):
+                raise HubUnavailable(str(failure)) from failure
+            if failure is not None:
+                raise failure
         log.info("worker stopping")
-        if ticker is not None:
-            ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await ticker

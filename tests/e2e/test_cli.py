@@ -447,13 +447,23 @@ def test_docker_compose_names_images_and_commands_that_exist() -> None:
     services = compose["services"]
     assert services["redis"]["image"].startswith("redis:7")
     assert "--appendonly" in services["redis"]["command"] and "yes" in services["redis"]["command"]
-    commands = {"replay", "publish", "worker", "schemas", "bench"}
-    for name in ("worker", "replay"):
+    commands = {"replay", "publish", "worker", "schemas", "bench", "status"}
+    workers = sorted(name for name in services if name.startswith("worker-"))
+    assert len(workers) == 4
+    for name in [*workers, "replay", "status"]:
         service = services[name]
         assert service["build"]["context"] == "."
         assert service["command"][0] == "mash" and service["command"][1] in commands
-        assert "redis://redis:6379" in json.dumps(service)
+        assert service["environment"]["MASH_REDIS_URL"] == "redis://redis:6379/0"
+        assert service["environment"]["MASH_SHARDS"] == "4"
+    # Worker i of 4, each once: together they cover every shard (see mash.shards).
+    specs = sorted(
+        services[name]["command"][services[name]["command"].index("--shards") + 1]
+        for name in workers
+    )
+    assert specs == ["0/4", "1/4", "2/4", "3/4"]
+    assert "--external-workers" in services["replay"]["command"]
     scenario = services["replay"]["command"][2]
     assert (ROOT / scenario).is_file()
-    dockerfile = (ROOT / services["worker"]["build"].get("dockerfile", "Dockerfile")).read_text()
+    dockerfile = (ROOT / services["worker-0"]["build"].get("dockerfile", "Dockerfile")).read_text()
     assert "pip install" in dockerfile

@@ -1,0 +1,118 @@
+"""`mash replay --workers N`: N `mash worker` processes, one share of the shards each.
+
+The replay's own hub publishes and waits; the workers apply, exactly as a deployment's
+workers would (the same command, the same environment variables), so a replay with workers
+proves what a deployment does. A worker that dies is started again: its replacement waits for
+the dead one's lease to run out, and reclaims what it had read but not applied.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import structlog
+
+from mash.errors import HubUnavailable
+
+log = structlog.get_logger("mash.fleet")
+
+MAX_RESTARTS = 5
+
+
+@dataclass
+class Fleet:
+    url: str
+    namespace: str
+    workers: int
+    shards: int
+    thresholds: Path
+    timescales: Path
+    scoring: Path
+    screening: str = "auto"
+    env: dict[str, str] = field(default_factory=dict)
+    procs: list[asyncio.subprocess.Process | None] = field(default_factory=list)
+    restarts: int = 0
+    _watch: asyncio.Task[None] | None = None
+    _failed: str | None = None
+
+    def _environment(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(self.env)
+        env.update(
+            {
+                "MASH_REDIS_URL": self.url,
+                "MASH_NAMESPACE": self.namespace,
+                "MASH_SHARDS": str(self.shards),
+                "MASH_THRESHOLDS": str(self.thresholds),
+                "MASH_TIMESCALES": str(self.timescales),
+                "MASH_SCORING": str(self.scoring),
+                "MASH_SCREENING": self.screening,
+            }
+        )
+        env.setdefault("MASH_LOG_LEVEL", "WARNING")
+        return env
+
+    async def _spawn(self, index: int) -> asyncio.subprocess.Process:
+        args = ["-m", "mash", "worker", "--shards", f"{index}/{self.workers}", "--tick", "0"]
+        return await asyncio.create_subprocess_exec(
+            sys.executable,
+            *args,
+            env=self._environment(),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+        )
+
+    async def start(self) -> None:
+        self.procs = [await self._spawn(i) for i in range(self.workers)]
+        self._watch = asyncio.create_task(self._supervise())
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.procs if p is not None]
+
+    def check(self) -> None:
+        """Raise if the fleet gave up on a worker (it kept dying)."""
+        if self._failed:
+            raise HubUnavailable(self._failed)
+
+    async def _supervise(self) -> None:
+        while True:
+            await asyncio.sleep(0.1)
+            for index, proc in enumerate(self.procs):
+                if proc is None or proc.returncode is None:
+                    continue
+                self.restarts += 1
+                how = (
+                    f"signal {-proc.returncode}"
+                    if proc.returncode < 0
+                    else f"exit {proc.returncode}"
+                )
+                if self.restarts > MAX_RESTARTS:
+                    self._failed = f"worker {index}/{self.workers} died ({how}) too often"
+                    self.procs[index] = None
+                    return
+                log.warning("worker died; starting it again", worker=index, how=how)
+                self.procs[index] = await self._spawn(index)
+
+    async def stop(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch
+        alive = [p for p in self.procs if p is not None and p.returncode is None]
+        for proc in alive:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM)
+        for proc in alive:
+            try:
+                await asyncio.wait_for(proc.wait(), timeout=15)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+                await proc.wait()

@@ -1,0 +1,189 @@
+"""Many workers, same answers, nothing lost: real worker processes on a real Redis.
+
+Every run here is compared with a clean run of the same file applied in one process: a
+report is the whole outcome of a replay (figures, clocks, flags, dead letters), so equal
+bytes mean no decision was lost or applied twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections.abc import Callable
+from pathlib import Path
+
+import psutil
+import pytest
+from pydantic import SecretStr
+
+from mash.embedded_redis import EmbeddedRedis
+from mash.hub import Hub
+from mash.replay import ReplayResult, replay_generated
+from mash.report import to_json
+from mash.settings import Settings
+from schemas.events import ScreeningDecided
+from tests.e2e.test_cli import mash, one_line_error
+from tests.generated import generated_year
+
+
+@pytest.fixture(scope="module")
+def year(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tenth of the borough's year: about 2,000 events over 700 children, 20-odd steps."""
+    return generated_year(tmp_path_factory.mktemp("year"), 0.1, seed=5)
+
+
+@pytest.fixture(scope="module")
+def clean(year: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The clean run's report: one process, one shard, the embedded default."""
+    out = tmp_path_factory.mktemp("clean") / "report.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MASH_")}
+    done = mash("replay", str(year), "-f", "json", "--report", str(out), "-q", env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return out.read_text()
+
+
+def _workers() -> list[psutil.Process]:
+    return [
+        p
+        for p in psutil.Process().children(recursive=True)
+        if "worker" in p.cmdline() and p.status() != psutil.STATUS_ZOMBIE
+    ]
+
+
+def at_a_third(action: Callable[[], None]) -> Callable[[int, int], None]:
+    """An `on_step` that runs `action` once, a moment after the step a third of the way in:
+    the next step is then being applied, so the fault lands mid-step, not between steps."""
+    fired = False
+
+    def on_step(done: int, total: int) -> None:
+        nonlocal fired
+        if not fired and done >= total // 3:
+            fired = True
+            asyncio.get_running_loop().call_later(0.05, action)
+
+    return on_step
+
+
+async def _no_decision_twice(settings: Settings) -> int:
+    async with Hub(settings, [], run_consumers=False) as hub:
+        decisions = [e for e in await hub.read("decisions") if isinstance(e, ScreeningDecided)]
+    assert len(decisions) == len({d.event_id for d in decisions})
+    return len(decisions)
+
+
+def fault_settings(url: str, namespace: str) -> Settings:
+    # A dead worker's lease and pending entries move after a second, not the default 10 and
+    # 30, so the test spends its time replaying rather than waiting.
+    return Settings(
+        redis_url=SecretStr(url),
+        namespace=namespace,
+        poll_ms=20,
+        reclaim_idle_ms=1000,
+        lease_ms=1000,
+    )
+
+
+def test_one_process_and_four_worker_processes_give_byte_identical_reports(
+    year: Path, clean: str, tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    out = tmp_path / "four.json"
+    done = mash(
+        "replay", str(year), "-f", "json", "--report", str(out), "-q", "--workers", "4",
+        env=cli_env, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert out.read_text() == clean
+    assert "Traceback" not in done.stderr
+
+
+def test_a_scenario_with_its_decision_list_is_the_same_with_four_workers(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    scenario = Path(__file__).parents[2] / "scenarios" / "board-figures.yaml"
+    reports = []
+    for workers in ("0", "4"):
+        out = tmp_path / f"{workers}.json"
+        done = mash(
+            "replay", str(scenario), "-f", "json", "--report", str(out), "-q",
+            "--workers", workers, env=cli_env,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        reports.append(out.read_text())
+    assert reports[0] == reports[1]
+    assert '"decisions"' in reports[0]
+
+
+async def test_a_worker_killed_mid_replay_is_restarted_and_nothing_is_lost_or_doubled(
+    year: Path, clean: str, redis_url: str, namespace: str
+) -> None:
+    killed: list[int] = []
+
+    def kill_one() -> None:
+        victim = _workers()[0]
+        killed.append(victim.pid)
+        victim.send_signal(signal.SIGKILL)
+
+    settings = fault_settings(redis_url, namespace)
+    result = await replay_generated(year, settings, workers=2, on_step=at_a_third(kill_one))
+    assert killed, "the fault was never injected"
+    assert to_json(result.report) == clean
+    assert await _no_decision_twice(settings) == result.report["decisions"]["total"]
+    assert all(p.pid not in killed for p in _workers())  # replacements are gone too
+
+
+@pytest.mark.parametrize("fsync", ["always"])
+async def test_redis_killed_mid_run_with_aof_always_loses_nothing(
+    year: Path, clean: str, fsync: str
+) -> None:
+    """SIGKILL, not a clean shutdown: with `appendfsync always` Redis replies only after the
+    write is on disk, so everything anyone was told is done survives. (With `everysec`, up to
+    the last second of acknowledged writes can go: see the README's "Faults" section.)"""
+    crashes: list[int] = []
+    with EmbeddedRedis(appendonly=True, appendfsync=fsync) as server:
+
+        def crash_and_restart() -> None:
+            crashes.append(server.pid or 0)
+            server.crash()
+            server.start()
+
+        settings = fault_settings(server.url, "aof")
+        result: ReplayResult = await replay_generated(
+            year, settings, workers=2, on_step=at_a_third(crash_and_restart)
+        )
+        assert crashes and server.pid not in crashes
+        assert to_json(result.report) == clean
+        assert await _no_decision_twice(settings) == result.report["decisions"]["total"]
+
+
+async def test_redis_gone_for_seconds_workers_reconnect_and_finish(year: Path, clean: str) -> None:
+    outage: list[float] = []
+    with EmbeddedRedis(appendonly=True, appendfsync="everysec") as server:
+
+        def cut() -> None:
+            loop = asyncio.get_running_loop()
+            outage.append(loop.time())
+            server.stop(keep=True)
+            # Started again from the loop's thread: the server is tied to the thread that
+            # starts it (it dies with it), so not from a timer thread.
+            loop.call_later(3.0, server.start)
+
+        settings = fault_settings(server.url, "cut")
+        result = await replay_generated(year, settings, workers=2, on_step=at_a_third(cut))
+        assert outage
+        assert to_json(result.report) == clean
+
+
+def test_worker_shard_mistakes_are_one_line(redis_url: str, cli_env: dict[str, str]) -> None:
+    env = {**cli_env, "MASH_REDIS_URL": redis_url}
+    assert "--shards 4/4: worker 4 of 4 does not exist" in one_line_error(
+        mash("worker", "--shards", "4/4", env=env)
+    )
+    assert "'x' is not a shard" in one_line_error(mash("worker", "--shards", "0,x", env=env))
+    ns = "shardmistakes"
+    first = mash("publish", "-", "--namespace", ns, env={**env, "MASH_SHARDS": "2"}, input="")
+    assert first.returncode == 0, first.stderr
+    line = one_line_error(mash("worker", "-n", ns, "--shards", "0-3", env=env))
+    assert "shard 2 is out of range: 0-1" in line
+    line = one_line_error(mash("worker", "-n", ns, "--shard-count", "3", env=env))
+    assert f"namespace {ns!r} has 2 shard(s); this process was started with 3" in line
