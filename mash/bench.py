@@ -343,3 +343,84 @@ async def run_report_bench(settings: Settings, scale: float, seed: int) -> Repor
         tallies,
         raw_rate,
     )
+
+
+# ---- scale-out: the same backlog applied by 1, 2, 4... worker processes ---------------------
+@dataclass
+class ScaleBench:
+    events: int
+    rounds: int
+    raw: list[float]
+    by_workers: dict[int, list[float]]
+
+    def as_dict(self) -> dict[str, Any]:
+        raw = statistics.median(self.raw)
+        rows = {}
+        for workers, rates in sorted(self.by_workers.items()):
+            median = statistics.median(rates)
+            rows[str(workers)] = {
+                "events_per_s": round(median),
+                "ratio_to_raw": round(median / raw, 3),
+                "samples": [round(r) for r in rates],
+            }
+        return {
+            "events": self.events,
+            "rounds": self.rounds,
+            "cpus": os.cpu_count(),
+            "raw_redis_py_events_per_s": round(raw),
+            "workers": rows,
+        }
+
+
+async def fleet_run(settings: Settings, workers: int, payloads: list[str]) -> float:
+    """Events per second of `workers` worker processes (every consumer) on as many shards:
+    from publishing the backlog into ready workers to the last entry applied."""
+    from mash.fleet import Fleet  # noqa: PLC0415
+    from mash.replay import build_consumers  # noqa: PLC0415
+
+    run_settings = settings.model_copy(update={"shards": workers})
+    consumers = build_consumers(load_thresholds(settings.thresholds))
+    async with Hub(run_settings, consumers, run_consumers=False) as hub:
+        fleet = Fleet(
+            url=hub.url,
+            namespace=run_settings.namespace,
+            workers=workers,
+            shards=workers,
+            thresholds=settings.thresholds.resolve(),
+            timescales=settings.timescales.resolve(),
+            scoring=settings.scoring.resolve(),
+            env={"MASH_BATCH_SIZE": str(settings.batch_size)},
+        )
+        await fleet.start()
+        try:
+            while len(await hub.redis.keys(hub.keys.lease(0)[:-1] + "*")) < workers:
+                fleet.check()
+                await asyncio.sleep(0.05)
+            events = [parse_event(p) for p in payloads]
+            started = time.perf_counter()
+            await hub.publish(events)
+            await hub.drain(timeout=900, poll=0.02, watch=fleet.check)
+            return len(payloads) / (time.perf_counter() - started)
+        finally:
+            await fleet.stop()
+
+
+async def run_scale_bench(
+    settings: Settings, events: int, rounds: int, children: int, workers: list[int]
+) -> ScaleBench:
+    """Rounds interleave the raw loop and each worker count, on one Redis, so that drift on a
+    shared machine hits them alike."""
+    payloads = contacts(events, children)
+    result = ScaleBench(events, rounds, [], {n: [] for n in workers})
+    async with Hub(settings, [], run_consumers=False) as base:
+        for round_no in range(rounds):
+            ns = f"{settings.namespace}-scale-{os.getpid()}-{round_no}"
+            key = f"mash:{{{ns}}}:raw"
+            result.raw.append(await raw_loop(base.redis, key, payloads, settings.batch_size))
+            for n in workers:
+                run_settings = settings.model_copy(
+                    update={"namespace": f"{ns}-w{n}", "redis_url": _secret(base.url)}
+                )
+                result.by_workers[n].append(await fleet_run(run_settings, n, payloads))
+            await _delete_namespace(base.redis, ns)
+    return result

@@ -796,14 +796,47 @@ def bench(
         ),
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the generated year.")] = 1,
+    workers: Annotated[
+        str | None,
+        typer.Option(
+            "--workers",
+            help="Instead: worker processes to compare, e.g. 1,2,4 (every consumer, as many "
+            "shards as workers).",
+        ),
+    ] = None,
 ) -> None:
     """Measure the edge against a raw redis-py XREADGROUP + validate + XACK loop."""
-    from mash.bench import run_bench, run_report_bench  # noqa: PLC0415
+    from mash.bench import run_bench, run_report_bench, run_scale_bench  # noqa: PLC0415
 
     if events < 1 or rounds < 1 or children < 1:
         fail("--events, --rounds and --children must be at least 1")
     settings = settings_from(redis_url, None, batch_size)
     logs.configure(settings.log_level)
+    if workers is not None:
+        try:
+            counts = sorted({int(n) for n in workers.split(",")})
+        except ValueError:
+            fail(f"--workers {workers}: give worker counts separated by commas, e.g. 1,2,4")
+        if not counts or counts[0] < 1 or counts[-1] > 64:
+            fail(f"--workers {workers}: each count must be from 1 to 64")
+        scale = run(run_scale_bench(settings, events, rounds, children, counts)).as_dict()
+        if as_json:
+            out.print_json(json.dumps(scale))
+            return
+        table = Table(
+            title=f"mash bench --workers {workers}: {events:,} contacts x {rounds} rounds, "
+            f"{scale['cpus']} CPUs"
+        )
+        table.add_column("applied by")
+        table.add_column("events/s (median)", justify="right")
+        table.add_column("ratio to raw", justify="right")
+        table.add_row("raw redis-py loop", f"{scale['raw_redis_py_events_per_s']:,}", "1.000")
+        for n, row in scale["workers"].items():
+            table.add_row(
+                f"{n} worker(s)", f"{row['events_per_s']:,}", f"{row['ratio_to_raw']:.3f}"
+            )
+        out.print(table)
+        return
     if report_scale is not None:
         figures = run(run_report_bench(settings, report_scale, seed)).as_dict()
         if as_json:

@@ -157,6 +157,8 @@ async def test_a_rule_that_raises_dead_letters_the_event_with_a_summary(settings
         dead = [e for e in await hub.read("dlq") if isinstance(e, DeadLetter)]
         assert [(d.reason, d.source_id) for d in dead] == [("rule_error", "boom")]
         assert "ZeroDivisionError: division by zero" in dead[0].detail
+        # The traceback's summary names where it was raised, for whoever mends the rule.
+        assert "(at test_edge.py:" in dead[0].detail and "in exploding_rule)" in dead[0].detail
         state = await hub.redis.hget(hub.keys.state("exploding"), "C1")
         assert Count.model_validate_json(state).n == 2
 
