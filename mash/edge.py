@@ -205,12 +205,23 @@ class Edge(Generic[S]):
         self._turn = asyncio.Lock()
 
     def dead_letter(
-        self, stream: str, entry_id: bytes, fields: Mapping[bytes, bytes], reason: str, detail: str
+        self,
+        stream: str,
+        entry_id: bytes,
+        fields: Mapping[bytes, bytes],
+        reason: str,
+        detail: str,
+        shard: int = 0,
     ) -> DeadLetter:
+        """A letter for a bad entry. Entry ids are unique within one stream only, so with
+        several shards the shard is part of the letter's id and named in `source_shard`."""
         at = _entry_instant(entry_id)
         sid = entry_id.decode()
+        sharded = self.keys.shards > 1
+        where = f"{stream}.{shard}" if sharded else stream
         return DeadLetter(
-            event_id=f"dlq.{self.consumer.name}.{stream}.{sid}",
+            event_id=f"dlq.{self.consumer.name}.{where}.{sid}",
+            source_shard=shard if sharded else None,
             occurred_at=at,
             recorded_at=at,
             agency=Agency.MASH,
@@ -223,7 +234,7 @@ class Edge(Generic[S]):
         )
 
     def parse(
-        self, stream: str, entries: Sequence[Entry]
+        self, stream: str, entries: Sequence[Entry], shard: int = 0
     ) -> tuple[list[Event], list[DeadLetter], int]:
         """Events this consumer handles, dead letters, and how many entries it ignores."""
         events: list[Event] = []
@@ -243,6 +254,7 @@ class Edge(Generic[S]):
                         "too_large",
                         f"entry is {size} bytes; the limit is {self.max_entry_bytes}"
                         " (payload cut to its first 1 KiB per field)",
+                        shard,
                     )
                 )
                 continue
@@ -256,6 +268,7 @@ class Edge(Generic[S]):
                         fields,
                         "missing_field",
                         f"entry has no 'event' field (fields: {names})",
+                        shard,
                     )
                 )
                 continue
@@ -266,7 +279,7 @@ class Edge(Generic[S]):
                 event = parse_event(raw)
             except (ValidationError, ValueError) as exc:
                 reason, detail = _classify(exc)
-                dead.append(self.dead_letter(stream, entry_id, fields, reason, detail))
+                dead.append(self.dead_letter(stream, entry_id, fields, reason, detail, shard))
                 continue
             if type(event).stream != stream:
                 dead.append(
@@ -276,6 +289,7 @@ class Edge(Generic[S]):
                         fields,
                         "wrong_stream",
                         f"{event.type} belongs on the '{type(event).stream}' stream",
+                        shard,
                     )
                 )
             elif event.type in self.consumer.handles:
@@ -305,7 +319,7 @@ class Edge(Generic[S]):
         result = BatchResult()
         if not entries:
             return result
-        events, dead, result.ignored = self.parse(stream, entries)
+        events, dead, result.ignored = self.parse(stream, entries, shard)
         ack_ids = [entry_id for entry_id, _ in entries]
         for attempt in range(MAX_CONFLICT_RETRIES):
             async with self._turn:
@@ -498,6 +512,7 @@ class Edge(Generic[S]):
                 fields,
                 "too_many_attempts",
                 f"delivered {attempts} times without being applied",
+                shard,
             )
             for entry_id, fields in entries
         ]

@@ -28,13 +28,13 @@ async def follow(
     """Hand each entry's raw event JSON to `show` as it arrives; returns how many were shown."""
     shown = 0
     async with Hub(settings, [], run_consumers=False) as hub:
-        key = hub.keys.stream(stream)
-        last = "0-0" if from_start else "$"
+        # Every shard of the stream at once; entries of different shards come in no set order.
+        last: dict[Any, Any] = dict.fromkeys(hub.keys.streams(stream), "0-0" if from_start else "$")
         while count is None or shown < count:
-            reply: Any = await hub.redis.xread({key: last}, count=100, block=1000)
-            for _, entries in reply or ():
+            reply: Any = await hub.redis.xread(last, count=100, block=1000)
+            for key, entries in reply or ():
                 for entry_id, fields in entries:
-                    last = entry_id.decode()
+                    last[key.decode()] = entry_id.decode()
                     show(fields.get(b"event", b"{}"))
                     shown += 1
                     if count is not None and shown >= count:

@@ -348,6 +348,9 @@ class DeadLetter(Envelope):
     detail: str = Field(description="One line for a person: what and where.")
     consumer: str
     source_stream: str
+    source_shard: int | None = Field(
+        default=None, description="The shard of `source_stream`, when the hub has several."
+    )
     source_id: str
     payload: str = Field(description="The entry's fields as received, JSON-encoded.")
 
