@@ -185,8 +185,10 @@ class Edge(Generic[S]):
         consumer: Consumer[S],
         *,
         max_entry_bytes: int = 1 << 20,
+        rule_attempts: int = 1,
     ) -> None:
         self.redis = redis
+        self.rule_attempts = max(1, rule_attempts)
         self.max_entry_bytes = max_entry_bytes
         self.keys = keys
         self.consumer = consumer
@@ -387,10 +389,9 @@ class Edge(Generic[S]):
                     deadline = consumer.next_deadline(state)
                     if deadline is not None and deadline < watermark:
                         mine[child] = state
-            try:
-                result_of_rule = consumer.rule(mine, event)
-            except Exception as exc:
-                dead.append(self._rule_failure(stream, event, exc))
+            result_of_rule = self._run_rule(mine, event)
+            if isinstance(result_of_rule, Exception):
+                dead.append(self._rule_failure(stream, event, result_of_rule))
                 continue
             changed, emitted = result_of_rule[0], result_of_rule[1]
             if len(result_of_rule) == 3:
@@ -485,16 +486,34 @@ class Edge(Generic[S]):
         deadline = self.consumer.next_deadline(state)
         return "" if deadline is None else repr(deadline.timestamp())
 
+    def _run_rule(self, mine: dict[str, S], event: Event) -> RuleResult[S] | Exception:
+        """Up to `rule_attempts` tries, here in the batch rather than by redelivery: a retry
+        through the reclaimer would let this batch's later entries be applied before this one,
+        out of the child's order. A pure rule raises every time, so for mash's own consumers the
+        retries only cost the failure's CPU; a consumer with a side door (a lookup, a cache) gets
+        its second chance."""
+        failure: Exception | None = None
+        for attempt in range(1, self.rule_attempts + 1):
+            try:
+                return self.consumer.rule(mine, event)
+            except Exception as exc:
+                failure = exc
+                log.debug("rule raised", consumer=self.consumer.name, attempt=attempt)
+        assert failure is not None
+        return failure
+
     def _rule_failure(self, stream: str, event: Event, exc: Exception) -> DeadLetter:
-        """A rule is pure, so it would raise again on every delivery: the event is dead-lettered
-        at once with the traceback's last line and where it was raised, and the stream goes on.
-        (An entry that kills the worker instead is retried, then dead-lettered by `give_up`.)"""
+        """After its attempts, the event is dead-lettered with the traceback's last line and
+        where it was raised, and the stream goes on. (An entry that kills the worker instead is
+        redelivered, then dead-lettered by `give_up`.)"""
         summary = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
         frames = traceback.extract_tb(exc.__traceback__)
         if frames:
             last = frames[-1]
             summary += f" (at {Path(last.filename).name}:{last.lineno} in {last.name})"
-        detail = f"{self.consumer.name} rule failed on {event.type}: {summary}"
+        tries = self.rule_attempts
+        after = f" after {tries} attempts" if tries > 1 else ""
+        detail = f"{self.consumer.name} rule failed on {event.type}{after}: {summary}"
         letter = DeadLetter.for_event(event, self.consumer.name, "rule_error", detail)
         log.error(
             "rule failed", consumer=self.consumer.name, event_id=event.event_id, error=summary

@@ -197,7 +197,13 @@ class Hub:
         """Register every consumer's subscribers and publishers on the broker."""
         settings = self.settings
         for consumer in self.consumers:
-            edge = Edge(self.redis, self.keys, consumer, max_entry_bytes=settings.max_entry_bytes)
+            edge = Edge(
+                self.redis,
+                self.keys,
+                consumer,
+                max_entry_bytes=settings.max_entry_bytes,
+                rule_attempts=settings.max_attempts,
+            )
             self.edges[consumer.name] = edge
             payload = _batch_payload(consumer)
             for stream, shard in self._inputs(consumer):

@@ -29,7 +29,11 @@ class Settings(BaseSettings):
     reclaim_idle_ms: int = Field(
         default=30_000, ge=1, description="Idle time after which a dead consumer's entries move."
     )
-    max_attempts: int = Field(default=5, ge=1, description="Deliveries before dead-lettering.")
+    max_attempts: int = Field(
+        default=5,
+        ge=1,
+        description="Deliveries, or tries of a raising rule, before dead-lettering.",
+    )
     shards: int | None = Field(
         default=None,
         ge=1,

@@ -134,16 +134,24 @@ class Count(BaseModel):
     n: int = 0
 
 
+TRIES: dict[str, int] = {}
+APPLIED: list[str] = []
+
+
 def exploding_rule(
     states: Mapping[str, Count], event: Event
 ) -> tuple[dict[str, Count], list[Envelope]]:
+    TRIES[event.event_id] = TRIES.get(event.event_id, 0) + 1
     if event.event_id == "boom":
         raise ZeroDivisionError("division by zero")
+    if event.event_id == "flaky" and TRIES["flaky"] < 3:
+        raise ConnectionError("lookup service unavailable")
+    APPLIED.append(event.event_id)
     return {k: Count(n=v.n + 1) for k, v in states.items()}, []
 
 
-async def test_a_rule_that_raises_dead_letters_the_event_with_a_summary(settings: Settings) -> None:
-    consumer = Consumer(
+def exploding() -> Consumer[Count]:
+    return Consumer(
         name="exploding",
         inputs=("contacts",),
         handles=frozenset({"contact.received"}),
@@ -151,14 +159,32 @@ async def test_a_rule_that_raises_dead_letters_the_event_with_a_summary(settings
         keys=lambda e: [e.child_id or ""],
         rule=exploding_rule,
     )
-    async with Hub(settings, [consumer]) as hub:
+
+
+async def test_a_rule_that_raises_dead_letters_the_event_with_a_summary(settings: Settings) -> None:
+    TRIES.clear()
+    async with Hub(settings.model_copy(update={"max_attempts": 4}), [exploding()]) as hub:
         await hub.publish([contact(event_id="a"), contact(event_id="boom"), contact(event_id="b")])
         await hub.drain(timeout=20)
         dead = [e for e in await hub.read("dlq") if isinstance(e, DeadLetter)]
         assert [(d.reason, d.source_id) for d in dead] == [("rule_error", "boom")]
-        assert "ZeroDivisionError: division by zero" in dead[0].detail
+        assert TRIES["boom"] == 4
+        assert "after 4 attempts: ZeroDivisionError: division by zero" in dead[0].detail
         # The traceback's summary names where it was raised, for whoever mends the rule.
         assert "(at test_edge.py:" in dead[0].detail and "in exploding_rule)" in dead[0].detail
+        state = await hub.redis.hget(hub.keys.state("exploding"), "C1")
+        assert Count.model_validate_json(state).n == 2
+
+
+async def test_a_rule_that_fails_then_succeeds_is_applied_in_order(settings: Settings) -> None:
+    TRIES.clear()
+    APPLIED.clear()
+    async with Hub(settings.model_copy(update={"max_attempts": 3}), [exploding()]) as hub:
+        await hub.publish([contact(event_id="flaky"), contact(event_id="after")])
+        await hub.drain(timeout=20)
+        assert [e for e in await hub.read("dlq") if isinstance(e, DeadLetter)] == []
+        assert TRIES == {"flaky": 3, "after": 1}
+        assert APPLIED == ["flaky", "after"]
         state = await hub.redis.hget(hub.keys.state("exploding"), "C1")
         assert Count.model_validate_json(state).n == 2
 
