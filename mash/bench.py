@@ -25,6 +25,7 @@ from pydantic import BaseModel
 from consumers import screening
 from consumers.screening.thresholds import load_thresholds
 from consumers.timescales.rules import children_of
+from mash.clients import open_client
 from mash.edge import Consumer
 from mash.hub import Hub
 from mash.settings import Settings
@@ -265,7 +266,7 @@ def _report_reader(
         from mash.board import board_figures  # noqa: PLC0415
         from mash.keys import Keys  # noqa: PLC0415
 
-        client = aioredis.Redis.from_url(url)
+        client, _ = await open_client(url)
         keys = Keys(namespace)
         instant = datetime.fromisoformat(at)
         raw: list[float] = []
@@ -329,7 +330,7 @@ async def run_report_bench(settings: Settings, scale: float, seed: int) -> Repor
     finally:
         await hub.stop()
         if settings.redis_url is not None:  # someone's Redis: leave it as we found it
-            client = aioredis.Redis.from_url(settings.redis_url.get_secret_value())
+            client, _ = await open_client(settings.redis_url.get_secret_value())
             await _delete_namespace(client, namespace)
             await client.aclose()
     return ReportBench(

@@ -113,11 +113,15 @@ def settings_from(
     if log_level is not None:
         overrides["log_level"] = log_level
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         where = ".".join(str(p) for p in first["loc"])
         fail(f"setting {where} (MASH_{where.upper()} or its flag): {first['msg']}")
+    # Every command that reads settings logs through our processors: structlog's default
+    # prints debug lines unfiltered, with whatever fields they carry.
+    logs.configure(settings.log_level)
+    return settings
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:

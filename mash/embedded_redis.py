@@ -9,8 +9,10 @@ Ctrl-C; a crashed parent leaves at worst a temp dir.
 from __future__ import annotations
 
 import atexit
+import random
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -49,9 +51,18 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child before e
 class EmbeddedRedis:
     """Context manager: `with EmbeddedRedis() as server: server.url`."""
 
-    def __init__(self, *, appendonly: bool = False, appendfsync: str = "everysec") -> None:
+    def __init__(
+        self,
+        *,
+        appendonly: bool = False,
+        appendfsync: str = "everysec",
+        port: int = 0,
+        cluster: bool = False,
+    ) -> None:
         self.appendonly = appendonly
         self.appendfsync = appendfsync
+        self.port = port  # 0: the unix socket only
+        self.cluster = cluster
         self._dir: Path | None = None
         self._proc: subprocess.Popen[bytes] | None = None
 
@@ -63,7 +74,8 @@ class EmbeddedRedis:
 
     @property
     def url(self) -> str:
-        return f"unix://{self.socket}"
+        # A cluster's clients follow MOVED replies to host:port, never to a socket path.
+        return f"redis://127.0.0.1:{self.port}" if self.port else f"unix://{self.socket}"
 
     def start(self, timeout: float = 10.0) -> EmbeddedRedis:
         """Start the server; after `stop(keep=True)` or `crash()`, again on the same socket and
@@ -73,7 +85,9 @@ class EmbeddedRedis:
         args = [
             _server_binary(),
             "--port",
-            "0",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
             "--unixsocket",
             str(self.socket),
             "--unixsocketperm",
@@ -93,6 +107,8 @@ class EmbeddedRedis:
             "--logfile",
             str(self._dir / "redis.log"),
         ]
+        if self.cluster:
+            args += ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"]
         try:
             self._proc = subprocess.Popen(
                 args,
@@ -173,3 +189,86 @@ class EmbeddedRedis:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def _free_port_pair() -> int:
+    """A port whose cluster-bus twin (port + 10000) is free as well."""
+    for port in random.sample(range(20_000, 30_000), 200):
+        try:
+            for candidate in (port, port + 10_000):
+                with socket.socket() as probe:
+                    probe.bind(("127.0.0.1", candidate))
+        except OSError:
+            continue
+        return port
+    raise HubUnavailable("no free port pair for an embedded Redis Cluster node")
+
+
+class EmbeddedCluster:
+    """A private Redis Cluster of `nodes` primaries on 127.0.0.1, from the same wheel.
+
+    For proving mash on a cluster without installing one: slots are split evenly, the nodes
+    meet, and `start` returns once every node agrees the cluster is ok. No replicas: a
+    failover is Redis's own business, not something mash does differently.
+    """
+
+    SLOTS = 16_384
+
+    def __init__(self, nodes: int = 3) -> None:
+        self.servers = [EmbeddedRedis(port=_free_port_pair(), cluster=True) for _ in range(nodes)]
+
+    @property
+    def url(self) -> str:
+        return self.servers[0].url
+
+    def start(self, timeout: float = 20.0) -> EmbeddedCluster:
+        try:
+            for server in self.servers:
+                server.start()
+            self._join(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _join(self, timeout: float) -> None:
+        clients = [redis.Redis(port=s.port) for s in self.servers]
+        try:
+            share = -(-self.SLOTS // len(clients))
+            for i, client in enumerate(clients):
+                client.cluster("ADDSLOTS", *range(i * share, min((i + 1) * share, self.SLOTS)))
+            for server in self.servers[1:]:
+                clients[0].cluster("MEET", "127.0.0.1", server.port)
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                infos = [c.cluster("INFO") for c in clients]
+                if all(_cluster_ok(info, len(clients)) for info in infos):
+                    return
+                time.sleep(0.05)
+        finally:
+            for client in clients:
+                client.close()
+        raise HubUnavailable(f"embedded Redis Cluster did not form within {timeout:.0f}s")
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop()
+
+    def __enter__(self) -> EmbeddedCluster:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def _cluster_ok(info: object, nodes: int) -> bool:
+    """redis-py parses CLUSTER INFO into a dict of strings."""
+    fields = info if isinstance(info, dict) else {}
+    return bool(
+        fields.get("cluster_state") == "ok" and str(fields.get("cluster_known_nodes")) == str(nodes)
+    )

@@ -20,14 +20,15 @@ from typing import Annotated, Any
 import redis.asyncio as aioredis
 import structlog
 from faststream import AckPolicy, FastStream
-from faststream.redis import RedisBroker, StreamSub
+from faststream.redis import RedisBroker, RedisClusterBroker, StreamSub
 from faststream.redis.message import FAKE_CONSUMER, RedisBatchStreamMessage
 from faststream.specification import AsyncAPI
 from pydantic import Field, SkipValidation
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import RedisClusterException, RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from mash.clients import open_client
 from mash.edge import Consumer, Edge, Entry
 from mash.embedded_redis import EmbeddedRedis
 from mash.errors import HubUnavailable
@@ -110,6 +111,7 @@ class Hub:
         self._embedded: EmbeddedRedis | None = None
         self.url = ""
         self.redis: aioredis.Redis = aioredis.Redis()  # replaced in start()
+        self.cluster = False  # the URL names a node of a Redis Cluster (see mash.clients)
         self.edges: dict[str, Edge[Any]] = {}
         self.leases: Leases | None = None
         self._build_app("redis://localhost:6379", connect=False)
@@ -120,7 +122,8 @@ class Hub:
         Built again once the real URL is known; the first build (never connected) is what
         `mash schemas` documents, so the AsyncAPI file does not depend on where Redis runs.
         """
-        self.broker = RedisBroker(
+        broker_type = RedisClusterBroker if self.cluster else RedisBroker
+        self.broker = broker_type(
             url,
             logger=logging.getLogger(BROKER_LOGGER),
             log_level=logging.DEBUG,  # per-batch "Received/Processed" lines are debug for us
@@ -147,9 +150,10 @@ class Hub:
             self.url = secret.get_secret_value()
         shown = redact_url(self.url)
         try:
-            self.redis = aioredis.from_url(self.url)
-            await asyncio.wait_for(self.redis.ping(), timeout=5)
-        except (RedisError, OSError, ValueError, TimeoutError) as exc:
+            self.redis, self.cluster = await open_client(self.url)
+            if self.cluster:
+                log.debug("redis cluster", url=shown)
+        except (RedisError, RedisClusterException, OSError, ValueError, TimeoutError) as exc:
             await self.stop()
             why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise HubUnavailable(f"cannot reach Redis at {shown}: {why}") from exc

@@ -15,9 +15,9 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
-import redis
 from pydantic import SecretStr
 
+from mash.clients import sync_client
 from mash.keys import Keys
 from mash.replay import ReplayResult, replay
 from mash.scenario import Scenario, load_scenario
@@ -77,7 +77,7 @@ class MashHub:
         return Keys(chosen).stream(name)
 
     def events(self, name: str, namespace: str | None = None) -> list[Event]:
-        with redis.Redis.from_url(self.redis_url) as client:
+        with sync_client(self.redis_url) as client:
             entries: Any = client.xrange(self.stream(name, namespace))
         return [parse_event(fields[b"event"]) for _, fields in entries]
 
@@ -93,7 +93,7 @@ class MashHub:
         key = self.stream(name, namespace)
         deadline = time.monotonic() + timeout
         last = "0-0"
-        with redis.Redis.from_url(self.redis_url) as client:
+        with sync_client(self.redis_url) as client:
             while True:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
