@@ -170,8 +170,53 @@ class Hub:
             )
             await self.leases.acquire()
         if self.run_consumers:
-            await self.broker.start()
+            await self.start_consuming()
         return self
+
+    async def start_consuming(self) -> None:
+        """Apply what a previous owner of these shards left pending, then read new entries."""
+        await self.recover_pending()
+        await self.broker.start()
+
+    async def recover_pending(self) -> None:
+        """Entries a dead worker read and never committed, applied before anything newer.
+
+        The reclaim lane would take them too, but only after `reclaim_idle_ms`, by when this
+        worker has applied later entries of the same children: out of order. Holding the
+        shard's lease means their reader is gone, so they are claimed at once and applied in
+        stream order; one that has already been delivered too often is dead-lettered as
+        `too_many_attempts`, as the reclaim lane would.
+        """
+        for consumer in self.consumers:
+            edge = self.edges[consumer.name]
+            for stream, shard in self._inputs(consumer):
+                await self._recover(edge, stream, shard)
+
+    async def _recover(self, edge: Edge[Any], stream: str, shard: int) -> None:
+        key, group = self.keys.stream(stream, shard), edge.consumer.name
+        start: bytes | str = "0-0"
+        while True:
+            reply: Any = await self.redis.xautoclaim(
+                key, group, self.name, 0, start_id=start, count=self.settings.batch_size
+            )
+            start, claimed = reply[0], [(i, f) for i, f in reply[1] if f is not None]
+            if claimed:
+                rows = await self.redis.xpending_range(
+                    key, group, min=claimed[0][0], max=claimed[-1][0], count=len(claimed),
+                    consumername=self.name,
+                )  # fmt: skip
+                times = {row["message_id"]: int(row["times_delivered"]) for row in rows}
+                worn = [e for e in claimed if times.get(e[0], 0) > self.settings.max_attempts]
+                for entry in worn:
+                    await edge.give_up(stream, [entry], times[entry[0]], shard)
+                fresh = [e for e in claimed if e not in worn]
+                if fresh:
+                    await edge.apply(stream, fresh, shard)
+                log.info(
+                    "recovered pending entries", consumer=group, stream=key, entries=len(claimed)
+                )
+            if start in (b"0-0", "0-0"):
+                return
 
     async def _agree_on_shards(self) -> None:
         """Every process of a namespace must route events to the same shards.

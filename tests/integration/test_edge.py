@@ -189,6 +189,28 @@ async def test_a_rule_that_fails_then_succeeds_is_applied_in_order(settings: Set
         assert Count.model_validate_json(state).n == 2
 
 
+async def test_a_new_owner_applies_a_dead_workers_entries_before_newer_ones(
+    settings: Settings,
+) -> None:
+    # The reclaim lane would take the dead worker's entries only after a minute: by then a
+    # new owner reading `>` would have applied the child's later contact first.
+    settings = settings.model_copy(update={"reclaim_idle_ms": 60_000})
+    events = [contact(event_id=f"r{i}", at=T0 + timedelta(hours=i)) for i in range(4)]
+    async with hub_for(settings, run_consumers=False) as hub:
+        await hub.publish(events[:3])
+        key = hub.keys.stream("contacts")
+        taken = await hub.redis.xreadgroup("screening", "dead-worker", {key: ">"}, count=10)
+        assert len(taken[0][1]) == 3
+        await hub.publish(events[3:])
+    async with hub_for(settings) as hub:  # takes the shard's lease, then consumes
+        await hub.drain(timeout=20)
+        got = await decisions(hub)
+        assert (await hub.redis.xpending(key, "screening"))["pending"] == 0
+    assert [d.contact_id for d in got] == ["r0", "r1", "r2", "r3"]
+    # The fourth contact in a year is level 3: history was applied in the child's order.
+    assert [d.level for d in got if d.contact_id == "r3"] == [3]
+
+
 async def test_two_workers_racing_on_one_batch_apply_it_once(settings: Settings) -> None:
     events = [contact(event_id=f"r{i}", at=T0 + timedelta(hours=i)) for i in range(40)]
     async with hub_for(settings, run_consumers=False) as hub:
@@ -218,6 +240,25 @@ async def test_an_entry_delivered_too_often_is_dead_lettered(settings: Settings)
         dead = [e for e in await hub.read("dlq") if isinstance(e, DeadLetter)]
         assert [(d.reason, d.source_id) for d in dead] == [("too_many_attempts", entry_id.decode())]
         assert await decisions(hub) == []
+
+
+async def test_a_new_owner_dead_letters_an_entry_that_killed_its_readers(
+    settings: Settings,
+) -> None:
+    settings = settings.model_copy(update={"max_attempts": 3, "reclaim_idle_ms": 60_000})
+    async with hub_for(settings, run_consumers=False) as hub:
+        await hub.publish([contact(event_id="poison"), contact(event_id="fine", children=("C2",))])
+        key = hub.keys.stream("contacts")
+        taken = await hub.redis.xreadgroup("screening", "crashy", {key: ">"}, count=10)
+        poison, fine = (entry_id for entry_id, _ in taken[0][1])
+        await hub.redis.xclaim(key, "screening", "crashy", 0, [poison], retrycount=3)
+    async with hub_for(settings) as hub:
+        await hub.drain(timeout=20)
+        dead = [e for e in await hub.read("dlq") if isinstance(e, DeadLetter)]
+        got = await decisions(hub)
+    assert [(d.reason, d.source_id) for d in dead] == [("too_many_attempts", poison.decode())]
+    assert "delivered 4 times" in dead[0].detail
+    assert [d.contact_id for d in got] == ["fine"]
 
 
 async def test_wrong_redis_url_is_one_clear_error_without_credentials() -> None:
