@@ -70,16 +70,30 @@ class MashHub:
         return _in_own_loop(self.areplay(scenario, **kwargs))
 
     def stream(self, name: str, namespace: str | None = None) -> str:
-        """The Redis key of a stream of this hub (the last replay's namespace by default)."""
+        """The Redis key of a stream of this hub (the last replay's namespace by default);
+        shard 0's when the namespace is sharded (`streams` gives them all)."""
+        return self.streams(name, namespace)[0]
+
+    def streams(self, name: str, namespace: str | None = None) -> list[str]:
+        """Every shard's key of a stream, as many as the namespace's config says."""
         chosen = namespace or self.namespace
         if chosen is None:
             raise RuntimeError("no namespace yet: replay a scenario first, or name one")
-        return Keys(chosen).stream(name)
+        with sync_client(self.redis_url) as client:
+            shards: Any = client.hget(Keys(chosen).config(), "shards")
+        return Keys(chosen, int(shards) if shards else 1).streams(name)
 
     def events(self, name: str, namespace: str | None = None) -> list[Event]:
+        """Every event on a stream: in stream order, or in event time across shards."""
+        keys = self.streams(name, namespace)
+        events: list[Event] = []
         with sync_client(self.redis_url) as client:
-            entries: Any = client.xrange(self.stream(name, namespace))
-        return [parse_event(fields[b"event"]) for _, fields in entries]
+            for key in keys:
+                entries: Any = client.xrange(key)
+                events.extend(parse_event(fields[b"event"]) for _, fields in entries)
+        if len(keys) > 1:
+            events.sort(key=lambda e: e.occurred_at)
+        return events
 
     def wait_for(
         self,
@@ -89,20 +103,20 @@ class MashHub:
         namespace: str | None = None,
         timeout: float = 10.0,
     ) -> Event:
-        """The first event on the stream (past or future) that satisfies `predicate`."""
-        key = self.stream(name, namespace)
+        """The first event on the stream (past or future, any shard) that satisfies
+        `predicate`."""
+        last = dict.fromkeys(self.streams(name, namespace), "0-0")
         deadline = time.monotonic() + timeout
-        last = "0-0"
         with sync_client(self.redis_url) as client:
             while True:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     msg = f"no matching event on {name!r} within {timeout:.1f}s"
                     raise TimeoutError(msg)
-                reply: Any = client.xread({key: last}, count=100, block=int(remaining * 1000) or 1)
-                for _, entries in reply or ():
+                reply: Any = client.xread(last, count=100, block=int(remaining * 1000) or 1)
+                for key, entries in reply or ():
                     for entry_id, fields in entries:
-                        last = entry_id.decode()
+                        last[key.decode() if isinstance(key, bytes) else key] = entry_id.decode()
                         event = parse_event(fields[b"event"])
                         if predicate(event):
                             return event

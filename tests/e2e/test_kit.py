@@ -10,6 +10,7 @@ import pytest
 import redis
 
 from mash.keys import Keys
+from mash.testing import MashHub
 from schemas import STREAMS
 from tests.conftest import ROOT, SCENARIOS
 from tests.e2e.test_cli import mash, replay_into
@@ -148,3 +149,19 @@ def test_publish_paces_events_from_stdin_in_event_time(
     assert elapsed >= 2.0
     client = redis.Redis.from_url(redis_url)
     assert client.xlen(Keys(namespace).stream("contacts")) == 3
+
+
+def test_the_test_helper_reads_every_shard_of_a_sharded_namespace(redis_url: str) -> None:
+    hub = MashHub(redis_url, shards=4)
+    result = hub.replay(SCENARIOS / "board-figures.yaml")
+    assert result.ok
+    keys = Keys(hub.namespace or "", 4)
+    by_shard = {keys.shard(d) for d in result.decisions}
+    assert len(by_shard) > 1  # the decisions really are spread over shards
+    assert hub.streams("decisions") == keys.streams("decisions")
+    read = hub.events("decisions")
+    assert sorted(e.event_id for e in read) == sorted(d.event_id for d in result.decisions)
+    last = max(by_shard)
+    wanted = next(d for d in result.decisions if keys.shard(d) == last)
+    found = hub.wait_for("decisions", lambda e: e.event_id == wanted.event_id, timeout=5)
+    assert found.child_id == wanted.child_id
