@@ -37,9 +37,13 @@ def consume(client: redis.Redis, namespace: str, checks: dict[str, Draft202012Va
     handled: set[str] = set()
     per_type: Counter[str] = Counter()
     invalid = 0
+    # A sharded namespace splits every stream but the clock into :0 ... :N-1 (no order
+    # across shards; a child's events are all on one).
+    shards = int(client.hget(f"mash:{{{namespace}}}:config", "shards") or 1)
     for stream in STREAMS:
         key = f"mash:{{{namespace}}}:{stream}"
-        for entry_id, fields in client.xrange(key):
+        keys = [key] if shards == 1 or stream == "clock" else [f"{key}:{n}" for n in range(shards)]
+        for entry_id, fields in (entry for k in keys for entry in client.xrange(k)):
             event = json.loads(fields[b"event"])
             if event["event_id"] in handled:
                 continue  # a redelivery: the event id is the idempotency key

@@ -18,10 +18,16 @@ from tests.e2e.test_cli import mash, replay_into
 EXAMPLE = ROOT / "examples" / "external_consumer.py"
 
 
+@pytest.mark.parametrize("shards", [1, 3])
 def test_an_outside_consumer_reads_every_event_and_each_matches_its_schema(
-    redis_url: str, namespace: str, cli_env: dict[str, str]
+    redis_url: str, namespace: str, cli_env: dict[str, str], shards: int
 ) -> None:
-    replay_into(str(SCENARIOS / "child-a.yaml"), redis_url, namespace, cli_env)
+    replay_into(
+        str(SCENARIOS / "child-a.yaml"),
+        redis_url,
+        namespace,
+        {**cli_env, "MASH_SHARDS": str(shards)},
+    )
     result = subprocess.run(
         [sys.executable, str(EXAMPLE), "--redis-url", redis_url, "--namespace", namespace],
         capture_output=True,
@@ -30,8 +36,8 @@ def test_an_outside_consumer_reads_every_event_and_each_matches_its_schema(
     )
     assert result.returncode == 0, result.stderr
     client = redis.Redis.from_url(redis_url)
-    keys = Keys(namespace)
-    published = sum(client.xlen(keys.stream(s)) for s in STREAMS)
+    keys = Keys(namespace, shards)
+    published = sum(client.xlen(key) for s in STREAMS for key in keys.streams(s))
     assert f"total {published} invalid 0" in result.stdout
     assert "screening.decided 1" in result.stdout
     assert "cse.flag 2" in result.stdout
