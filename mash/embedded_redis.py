@@ -224,7 +224,16 @@ class EmbeddedCluster:
     def start(self, timeout: float = 20.0) -> EmbeddedCluster:
         try:
             for server in self.servers:
-                server.start()
+                for tries_left in range(2, -1, -1):
+                    try:
+                        server.start()
+                        break
+                    except HubUnavailable:
+                        # Another program took the port between our probe and the bind.
+                        if not tries_left:
+                            raise
+                        server.stop()
+                        server.port = _free_port_pair()
             self._join(timeout)
         except BaseException:
             self.stop()
