@@ -96,6 +96,14 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
+def need_redis(redis_url: str | None, needs: str) -> str:
+    """These commands read a running hub or feed one that outlives them: an embedded Redis
+    would start empty and vanish with the process."""
+    if redis_url is None:
+        fail(f"{needs}: give --redis-url or MASH_REDIS_URL")
+    return redis_url
+
+
 def settings_from(
     redis_url: str | None = None,
     namespace: str | None = None,
@@ -195,7 +203,6 @@ def replay(
     from mash.scenario import load_scenario  # noqa: PLC0415
 
     settings = settings_from(redis_url, namespace, batch_size, log_level, shards=shard_count)
-    logs.configure(settings.log_level)
     with ProgressSteps(quiet or not sys.stderr.isatty()) as on_step:
         if is_generated(scenario):
             result = run(
@@ -373,12 +380,10 @@ def publish(
     """Publish events into a hub's streams, for other teams' integration tests."""
     from mash.publishing import publish_source  # noqa: PLC0415
 
-    if redis_url is None:
-        fail("publish needs a Redis: give --redis-url or MASH_REDIS_URL")
+    redis_url = need_redis(redis_url, "publish needs a Redis")
     if speed < 0:
         fail("--speed must be 0 (no pacing) or more")
     settings = settings_from(redis_url, namespace)
-    logs.configure(settings.log_level)
     count = run(publish_source(source, settings, speed))
     out.print(f"published {count} events to namespace {settings.namespace!r}")
 
@@ -422,8 +427,7 @@ def worker(
     from mash.shards import ShardSpec, ShardSpecError  # noqa: PLC0415
     from mash.workers import run_worker  # noqa: PLC0415
 
-    if redis_url is None:
-        fail("worker needs a Redis: give --redis-url or MASH_REDIS_URL")
+    redis_url = need_redis(redis_url, "worker needs a Redis")
     level = log_level or ("INFO" if "MASH_LOG_LEVEL" not in os.environ else None)
     settings = settings_from(
         redis_url, namespace, batch_size, level, thresholds=thresholds, shards=shard_count
@@ -457,8 +461,7 @@ def status(
     from mash.hub import Hub  # noqa: PLC0415
     from mash.progress import snapshot  # noqa: PLC0415
 
-    if redis_url is None:
-        fail("status needs the hub's Redis: give --redis-url or MASH_REDIS_URL")
+    redis_url = need_redis(redis_url, "status needs the hub's Redis")
     settings = settings_from(redis_url, namespace)
 
     async def read() -> dict[str, Any]:
@@ -520,8 +523,7 @@ def clocks(
     """List the statutory clocks open now in a running hub, soonest deadline first."""
     from mash.status import list_open_clocks  # noqa: PLC0415
 
-    if redis_url is None:
-        fail("clocks needs the hub's Redis: give --redis-url or MASH_REDIS_URL")
+    redis_url = need_redis(redis_url, "clocks needs the hub's Redis")
     settings = settings_from(redis_url, namespace)
     rows = run(list_open_clocks(settings))
     if breached_only:
@@ -585,7 +587,6 @@ def exercise(
     from mash.scenario import load_scenario  # noqa: PLC0415
 
     settings = settings_from(redis_url, namespace, None, log_level or "WARNING")
-    logs.configure(settings.log_level)
     try:
         loaded = load_scenario(scenario)
         ask = load_answers(answers, loaded) if answers is not None else terminal_ask(out)
@@ -654,8 +655,7 @@ def report(
 
     from mash.board import render_live  # noqa: PLC0415
 
-    if redis_url is None:
-        fail("report needs the hub's Redis: give --redis-url or MASH_REDIS_URL")
+    redis_url = need_redis(redis_url, "report needs the hub's Redis")
     if not (len(lea) == 3 and lea.isdigit()):
         fail(f"--lea {lea!r}: a DfE local authority number is three digits, e.g. 372")
     instant = None
@@ -695,8 +695,7 @@ def missing(
     """List the children missing now in a running hub: episodes started and not ended."""
     from mash.status import list_open_episodes  # noqa: PLC0415
 
-    if redis_url is None:
-        fail("missing needs the hub's Redis: give --redis-url or MASH_REDIS_URL")
+    redis_url = need_redis(redis_url, "missing needs the hub's Redis")
     settings = settings_from(redis_url, namespace)
     rows = run(list_open_episodes(settings))
     if as_json:
@@ -732,8 +731,7 @@ def tail(
     from mash.status import follow  # noqa: PLC0415
     from schemas.events import STREAMS  # noqa: PLC0415
 
-    if redis_url is None:
-        fail("tail needs the hub's Redis: give --redis-url or MASH_REDIS_URL")
+    redis_url = need_redis(redis_url, "tail needs the hub's Redis")
     if stream not in STREAMS:
         fail(f"unknown stream {stream!r}: one of {', '.join(STREAMS)}")
     settings = settings_from(redis_url, namespace)
@@ -815,7 +813,6 @@ def bench(
     if events < 1 or rounds < 1 or children < 1:
         fail("--events, --rounds and --children must be at least 1")
     settings = settings_from(redis_url, None, batch_size)
-    logs.configure(settings.log_level)
     if workers is not None:
         try:
             counts = sorted({int(n) for n in workers.split(",")})

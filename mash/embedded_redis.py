@@ -20,6 +20,7 @@ import time
 import warnings
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 import redis
 
@@ -48,7 +49,28 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child before e
         pass
 
 
-class EmbeddedRedis:
+class _Started:
+    """`with X() as x:` starts x and stops it on the way out, even on error or Ctrl-C."""
+
+    def start(self) -> Self:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class EmbeddedRedis(_Started):
     """Context manager: `with EmbeddedRedis() as server: server.url`."""
 
     def __init__(
@@ -179,17 +201,6 @@ class EmbeddedRedis:
     def pid(self) -> int | None:
         return self._proc.pid if self._proc else None
 
-    def __enter__(self) -> EmbeddedRedis:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
 
 def _free_port_pair() -> int:
     """A port whose cluster-bus twin (port + 10000) is free as well."""
@@ -204,7 +215,7 @@ def _free_port_pair() -> int:
     raise HubUnavailable("no free port pair for an embedded Redis Cluster node")
 
 
-class EmbeddedCluster:
+class EmbeddedCluster(_Started):
     """A private Redis Cluster of `nodes` primaries on 127.0.0.1, from the same wheel.
 
     For proving mash on a cluster without installing one: slots are split evenly, the nodes
@@ -262,17 +273,6 @@ class EmbeddedCluster:
     def stop(self) -> None:
         for server in self.servers:
             server.stop()
-
-    def __enter__(self) -> EmbeddedCluster:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def _cluster_ok(info: object, nodes: int) -> bool:

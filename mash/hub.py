@@ -201,15 +201,13 @@ class Hub:
             )
             start, claimed = reply[0], [(i, f) for i, f in reply[1] if f is not None]
             if claimed:
-                rows = await self.redis.xpending_range(
-                    key, group, min=claimed[0][0], max=claimed[-1][0], count=len(claimed),
-                    consumername=self.name,
-                )  # fmt: skip
-                times = {row["message_id"]: int(row["times_delivered"]) for row in rows}
-                worn = [e for e in claimed if times.get(e[0], 0) > self.settings.max_attempts]
-                for entry in worn:
-                    await edge.give_up(stream, [entry], times[entry[0]], shard)
-                fresh = [e for e in claimed if e not in worn]
+                times = await _delivery_counts(self.redis, key, group, claimed, self.name)
+                fresh: list[Entry] = []
+                for entry in claimed:
+                    if times.get(entry[0], 0) > self.settings.max_attempts:
+                        await edge.give_up(stream, [entry], times[entry[0]], shard)
+                    else:
+                        fresh.append(entry)
                 if fresh:
                     await edge.apply(stream, fresh, shard)
                 log.info(
@@ -314,7 +312,8 @@ class Hub:
 
         async def attempt(batch: list[Entry]) -> None:
             if reclaiming and batch:
-                attempts = await _delivery_count(redis, sub, batch[0][0])
+                counts = await _delivery_counts(redis, sub.name, sub.group or "", batch[:1])
+                attempts = counts.get(batch[0][0], 0)
                 if attempts > max_attempts:
                     await edge.give_up(stream, batch, attempts, shard)
                     return
@@ -559,8 +558,16 @@ class Hub:
         return data
 
 
-async def _delivery_count(redis: aioredis.Redis, sub: StreamSub[Any], entry_id: bytes) -> int:
-    rows = await redis.xpending_range(
-        sub.name, sub.group or "", min=entry_id, max=entry_id, count=1
-    )
-    return int(rows[0]["times_delivered"]) if rows else 0
+async def _delivery_counts(
+    redis: aioredis.Redis,
+    key: str,
+    group: str,
+    entries: Sequence[Entry],
+    consumer: str | None = None,
+) -> dict[bytes, int]:
+    """How often each of these pending entries has been delivered (XPENDING's counter)."""
+    rows: Any = await redis.xpending_range(
+        key, group, min=entries[0][0], max=entries[-1][0], count=len(entries),
+        consumername=consumer,
+    )  # fmt: skip
+    return {row["message_id"]: int(row["times_delivered"]) for row in rows}
