@@ -77,9 +77,13 @@ class Fleet:
         return [p.pid for p in self.procs if p is not None]
 
     def check(self) -> None:
-        """Raise if the fleet gave up on a worker (it kept dying)."""
+        """Raise if the fleet gave up on a worker (it kept dying), or its supervisor died: with
+        nobody restarting workers, a replay would otherwise wait out its whole timeout."""
         if self._failed:
             raise HubUnavailable(self._failed)
+        watch = self._watch
+        if watch is not None and watch.done() and not watch.cancelled() and watch.exception():
+            raise HubUnavailable(f"the worker supervisor failed: {watch.exception()!r}")
 
     async def _supervise(self) -> None:
         while True:
@@ -103,8 +107,7 @@ class Fleet:
     async def stop(self) -> None:
         if self._watch is not None:
             self._watch.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watch
+            await asyncio.wait([self._watch])  # a failure of its own is check()'s to report
         alive = [p for p in self.procs if p is not None and p.returncode is None]
         for proc in alive:
             with contextlib.suppress(ProcessLookupError):

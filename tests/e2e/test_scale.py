@@ -14,9 +14,13 @@ from pathlib import Path
 
 import psutil
 import pytest
+import structlog
 from pydantic import SecretStr
 
+from mash import logs
 from mash.embedded_redis import EmbeddedRedis
+from mash.errors import HubUnavailable
+from mash.fleet import Fleet
 from mash.hub import Hub
 from mash.replay import ReplayResult, replay_generated
 from mash.report import to_json
@@ -169,3 +173,31 @@ def test_worker_shard_mistakes_are_one_line(redis_url: str, cli_env: dict[str, s
     assert "shard 2 is out of range: 0-1" in line
     line = one_line_error(mash("worker", "-n", ns, "--shard-count", "3", env=env))
     assert f"namespace {ns!r} has 2 shard(s); this process was started with 3" in line
+
+
+async def test_a_fleet_whose_supervisor_died_says_so(
+    redis_url: str, namespace: str, tmp_path: Path
+) -> None:
+    """The supervisor's own failure (here, logging to a stream that was closed under it) must
+    stop a replay at once, not leave it waiting for workers nobody restarts."""
+    closed = (tmp_path / "log").open("w")
+    closed.close()
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(file=closed))
+    settings = Settings()
+    fleet = Fleet(
+        redis_url, namespace, 1, 1, settings.thresholds, settings.timescales, settings.scoring
+    )
+    try:
+        await fleet.start()
+        fleet.check()  # a healthy fleet says nothing
+        (proc,) = [p for p in fleet.procs if p is not None]
+        proc.kill()  # the supervisor's "worker died" warning then fails
+        for _ in range(100):
+            if fleet._watch is not None and fleet._watch.done():
+                break
+            await asyncio.sleep(0.1)
+        with pytest.raises(HubUnavailable, match="the worker supervisor failed: ValueError"):
+            fleet.check()
+    finally:
+        logs.configure("WARNING")
+        await fleet.stop()
