@@ -10,7 +10,7 @@ def main() -> None:
     # A background job inherits SIGINT ignored; take it back before the slow imports.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        from mash.cli import main as cli_main  # noqa: PLC0415 - imports are what we guard
+        from mash._cli import main as cli_main  # noqa: PLC0415 - imports are what we guard
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         raise SystemExit(130) from None

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from mash.embedded_redis import EmbeddedRedis
+from mash._runtime.embedded_redis import EmbeddedRedis
 from mash.testing import MashHub
 
 

@@ -17,12 +17,12 @@ from typing import Any, TypeVar
 
 from pydantic import SecretStr
 
-from mash.clients import sync_client
-from mash.keys import Keys
-from mash.replay import ReplayResult, replay
-from mash.scenario import Scenario, load_scenario
-from mash.settings import Settings
-from schemas.events import Event, parse_event
+from mash._config.settings import Settings
+from mash._replay.driver import ReplayResult, replay
+from mash._runtime.clients import sync_client
+from mash._runtime.keys import Keys
+from mash._scenarios.scenario import Scenario, load_scenario
+from mash.schemas.events import Event, parse_event
 
 T = TypeVar("T")
 

@@ -1,6 +1,6 @@
 """The wire contract of mash: event models, code lists and the union that parses any event."""
 
-from schemas.codes import (
+from mash.schemas.codes import (
     Agency,
     AssessmentOutcome,
     ClosureReason,
@@ -17,7 +17,7 @@ from schemas.codes import (
     ReferralSource,
     Sex,
 )
-from schemas.events import (
+from mash.schemas.events import (
     EVENT_ADAPTER,
     EVENT_TYPES,
     STREAMS,

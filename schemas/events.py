@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from schemas.codes import (
+from mash.schemas.codes import (
     Agency,
     AssessmentOutcome,
     ClosureReason,

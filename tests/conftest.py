@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from mash.embedded_redis import EmbeddedRedis
-from mash.settings import DEFAULT_THRESHOLDS, Settings
+from mash._config.settings import DEFAULT_THRESHOLDS, Settings
+from mash._runtime.embedded_redis import EmbeddedRedis
 
 pytest_plugins = ["pytester"]
 

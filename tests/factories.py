@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from schemas import ContactReceived, parse_event_data
+from mash.schemas import ContactReceived, parse_event_data
 
 T0 = datetime(2014, 1, 6, 9, 0, tzinfo=UTC)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mash.generate import BOROUGH_2013_14, Generator
+from mash._generator.generate import BOROUGH_2013_14, Generator
 
 
 def generated_year(directory: Path, scale: float, seed: int) -> Path:

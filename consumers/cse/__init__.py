@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from consumers.cse.rules import ChildRisk, RiskRules, due, keys, next_deadline
-from consumers.cse.scoring import Scoring, load_scoring
-from mash.edge import Consumer
+from mash._runtime.consumer import Consumer
+from mash.consumers.cse.rules import ChildRisk, RiskRules, due, keys, next_deadline
+from mash.consumers.cse.scoring import Scoring, load_scoring
 
 HANDLES = frozenset(
     {

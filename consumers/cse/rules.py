@@ -13,9 +13,9 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
 
-from consumers.cse.scoring import Scoring
-from schemas.codes import Agency, CSEIndicator, CSELevel
-from schemas.events import (
+from mash.consumers.cse.scoring import Scoring
+from mash.schemas.codes import Agency, CSEIndicator, CSELevel
+from mash.schemas.events import (
     ClockTick,
     ContactReceived,
     CSEFlag,

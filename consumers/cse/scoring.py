@@ -7,9 +7,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from mash._config.yamlfile import load_model
 from mash.errors import ConfigError
-from mash.yamlfile import load_model
-from schemas.codes import CSEIndicator
+from mash.schemas.codes import CSEIndicator
 
 
 class _Closed(BaseModel):

@@ -8,9 +8,9 @@ the CIN census return at any instant of a run, live, without replaying anything.
 
 from __future__ import annotations
 
-from consumers.reporter.rules import ChildRecord, ReporterRules, keys
-from mash.edge import Consumer
-from schemas.events import EVENT_TYPES
+from mash._runtime.consumer import Consumer
+from mash.consumers.reporter.rules import ChildRecord, ReporterRules, keys
+from mash.schemas.events import EVENT_TYPES
 
 NAME = "reporter"
 INPUTS = ("contacts", "missing", "casework", "decisions", "cse", "timescales", "dlq")

@@ -19,8 +19,8 @@ from datetime import date, datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
 
-from schemas.codes import CSELevel, Ethnicity, Factor, Outcome, Sex
-from schemas.events import (
+from mash.schemas.codes import CSELevel, Ethnicity, Factor, Outcome, Sex
+from mash.schemas.events import (
     AssessmentCompleted,
     AssessmentStarted,
     CaseClosed,

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from consumers.screening.rules import ChildHistory, ScreeningRule, keys
-from consumers.screening.thresholds import Thresholds, load_thresholds
-from mash.calendar import WorkingDayCalendar
-from mash.edge import Consumer
+from mash._runtime.consumer import Consumer
+from mash._time.calendar import WorkingDayCalendar
+from mash.consumers.screening.rules import ChildHistory, ScreeningRule, keys
+from mash.consumers.screening.thresholds import Thresholds, load_thresholds
 
 HANDLES = frozenset(
     {

@@ -12,9 +12,9 @@ from datetime import date, datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
 
-from consumers.screening.thresholds import Conditions, Deadline, Descriptor, Thresholds
-from mash.calendar import WorkingDayCalendar
-from schemas.codes import (
+from mash._time.calendar import WorkingDayCalendar
+from mash.consumers.screening.thresholds import Conditions, Deadline, Descriptor, Thresholds
+from mash.schemas.codes import (
     Agency,
     AssessmentOutcome,
     CSEIndicator,
@@ -25,7 +25,7 @@ from schemas.codes import (
     Rag,
     ReferralSource,
 )
-from schemas.events import (
+from mash.schemas.events import (
     AssessmentCompleted,
     AssessmentStarted,
     CaseClosed,

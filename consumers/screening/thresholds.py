@@ -13,9 +13,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from mash._config.yamlfile import load_model
 from mash.errors import ConfigError
-from mash.yamlfile import load_model
-from schemas.codes import CSEIndicator, CSELevel, Factor, Level, Outcome, Rag, ReferralSource
+from mash.schemas.codes import CSEIndicator, CSELevel, Factor, Level, Outcome, Rag, ReferralSource
 
 # Outcomes a level-4 (child protection) descriptor may never lead to.
 NOT_FOR_LEVEL_4 = frozenset({Outcome.NFA, Outcome.INFORMATION_ADVICE, Outcome.EARLY_HELP})

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from consumers.timescales.config import Timescales, load_timescales
-from consumers.timescales.rules import (
+from mash._config.settings import DEFAULT_TIMESCALES
+from mash._runtime.consumer import Consumer
+from mash._time.calendar import WorkingDayCalendar
+from mash.consumers.timescales.config import Timescales, load_timescales
+from mash.consumers.timescales.rules import (
     ChildClocks,
     ClockRules,
     due,
@@ -18,9 +21,6 @@ from consumers.timescales.rules import (
     keys,
     next_deadline,
 )
-from mash.calendar import WorkingDayCalendar
-from mash.edge import Consumer
-from mash.settings import DEFAULT_TIMESCALES
 
 
 def build(

@@ -11,9 +11,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from mash._config.yamlfile import load_model
 from mash.errors import ConfigError
-from mash.yamlfile import load_model
-from schemas.events import EVENT_TYPES
+from mash.schemas.events import EVENT_TYPES
 
 Scalar = str | int | bool
 

@@ -15,10 +15,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from consumers.timescales.config import ClockDef, Timescales, Trigger
-from mash.calendar import LONDON, WorkingDayCalendar
-from schemas.codes import Agency
-from schemas.events import (
+from mash._time.calendar import LONDON, WorkingDayCalendar
+from mash.consumers.timescales.config import ClockDef, Timescales, Trigger
+from mash.schemas.codes import Agency
+from mash.schemas.events import (
     ClockTick,
     ContactReceived,
     Envelope,

@@ -14,8 +14,8 @@ import pytest
 import redis
 import yaml
 
-from mash.generate import BOROUGH_2013_14, Generator
-from mash.keys import Keys
+from mash._generator.generate import BOROUGH_2013_14, Generator
+from mash._runtime.keys import Keys
 from tests.conftest import ROOT, SCENARIOS
 from tests.factories import contact
 
@@ -456,7 +456,7 @@ def test_docker_compose_names_images_and_commands_that_exist() -> None:
         assert service["command"][0] == "mash" and service["command"][1] in commands
         assert service["environment"]["MASH_REDIS_URL"] == "redis://redis:6379/0"
         assert service["environment"]["MASH_SHARDS"] == "4"
-    # Worker i of 4, each once: together they cover every shard (see mash.shards).
+    # Worker i of 4, each once: together they cover every shard (see mash._runtime.shards).
     specs = sorted(
         services[name]["command"][services[name]["command"].index("--shards") + 1]
         for name in workers

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from mash.embedded_redis import EmbeddedCluster
+from mash._runtime.embedded_redis import EmbeddedCluster
 from mash.testing import MashHub
 from tests.e2e.test_cli import mash
 

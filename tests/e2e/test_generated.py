@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-from mash.generate import BOROUGH_2013_14, Generator
-from mash.generated import open_generated
-from mash.replay import replay, replay_generated
-from mash.scenario import Scenario
-from mash.settings import Settings
+from mash._config.settings import Settings
+from mash._generator.generate import BOROUGH_2013_14, Generator
+from mash._replay.driver import replay, replay_generated
+from mash._scenarios.generated import open_generated
+from mash._scenarios.scenario import Scenario
 from tests.e2e.test_cli import mash, one_line_error
 
 # The seeds' figures (LSCB annual report 2013-14, sections in brackets).

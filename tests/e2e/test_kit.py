@@ -9,9 +9,9 @@ import sys
 import pytest
 import redis
 
-from mash.keys import Keys
+from mash._runtime.keys import Keys
+from mash.schemas import STREAMS
 from mash.testing import MashHub
-from schemas import STREAMS
 from tests.conftest import ROOT, SCENARIOS
 from tests.e2e.test_cli import mash, replay_into
 
@@ -91,7 +91,7 @@ def test_a_project_uses_only_the_plugin_fixtures(pytester: pytest.Pytester, redi
     )
     pytester.makepyfile(
         test_their_consumer=f"""
-        from schemas import CSELevel, ScreeningDecided
+        from mash.schemas import CSELevel, ScreeningDecided
 
         def test_sync(mash_hub):
             result = mash_hub.replay({str(gemma)!r})

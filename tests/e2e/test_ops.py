@@ -22,7 +22,7 @@ import redis
 import trustme
 from prometheus_client.parser import text_string_to_metric_families
 
-from mash.embedded_redis import EmbeddedRedis
+from mash._runtime.embedded_redis import EmbeddedRedis
 from tests.e2e.test_cli import ROOT, mash, one_line_error
 from tests.factories import contact_data
 

@@ -18,13 +18,13 @@ from xml.etree import ElementTree as ET
 import pytest
 import redis.asyncio as aioredis
 
-from mash.board import board_figures
-from mash.generated import open_generated
-from mash.keys import Keys
-from mash.replay import ReplayResult, replay, replay_generated
-from mash.report import render
-from mash.scenario import load_scenario
-from mash.settings import Settings
+from mash._config.settings import Settings
+from mash._replay.driver import ReplayResult, replay, replay_generated
+from mash._report.board import board_figures
+from mash._report.report import render
+from mash._runtime.keys import Keys
+from mash._scenarios.generated import open_generated
+from mash._scenarios.scenario import load_scenario
 from tests.conftest import SCENARIOS
 from tests.e2e.test_cli import mash, one_line_error, replay_into
 from tests.generated import generated_year

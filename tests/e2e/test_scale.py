@@ -17,15 +17,15 @@ import pytest
 import structlog
 from pydantic import SecretStr
 
-from mash import logs
-from mash.embedded_redis import EmbeddedRedis
+from mash._config.settings import Settings
+from mash._replay.driver import ReplayResult, replay_generated
+from mash._report.report import to_json
+from mash._runtime import logs
+from mash._runtime.embedded_redis import EmbeddedRedis
+from mash._runtime.fleet import Fleet
+from mash._runtime.hub import Hub
 from mash.errors import HubUnavailable
-from mash.fleet import Fleet
-from mash.hub import Hub
-from mash.replay import ReplayResult, replay_generated
-from mash.report import to_json
-from mash.settings import Settings
-from schemas.events import ScreeningDecided
+from mash.schemas.events import ScreeningDecided
 from tests.e2e.test_cli import mash, one_line_error
 
 

@@ -20,10 +20,10 @@ from hypothesis import strategies as st
 from pydantic import SecretStr
 
 import consumers.screening as screening
-from mash.hub import Hub
-from mash.progress import snapshot
-from mash.settings import DEFAULT_THRESHOLDS, Settings
-from schemas.events import DeadLetter
+from mash._config.settings import DEFAULT_THRESHOLDS, Settings
+from mash._runtime.hub import Hub
+from mash._runtime.progress import snapshot
+from mash.schemas.events import DeadLetter
 from tests.factories import T0, contact_data, event
 
 MB = 1 << 20

@@ -21,11 +21,11 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from mash.replay import replay, replay_generated
-from mash.report import render
-from mash.scenario import Scenario, load_scenario
-from mash.settings import Settings
-from schemas.codes import Factor
+from mash._config.settings import Settings
+from mash._replay.driver import replay, replay_generated
+from mash._report.report import render
+from mash._scenarios.scenario import Scenario, load_scenario
+from mash.schemas.codes import Factor
 from tests.conftest import ROOT, SCENARIOS
 from tests.generated import generated_year
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from consumers import cse
-from mash.hub import Hub
-from mash.replay import tick
-from mash.settings import DEFAULT_SCORING, Settings
-from mash.status import open_episodes
-from schemas import CSEFlag, CSELevel, DeadLetter, parse_event_data
+from mash._config.settings import DEFAULT_SCORING, Settings
+from mash._ops.status import open_episodes
+from mash._runtime.hub import Hub
+from mash._time.clock import tick
+from mash.consumers import cse
+from mash.schemas import CSEFlag, CSELevel, DeadLetter, parse_event_data
 
 T = datetime(2014, 1, 6, 10, tzinfo=UTC)
 

@@ -11,10 +11,11 @@ import pytest
 from pydantic import BaseModel
 
 import consumers.screening as screening
-from mash.edge import Consumer, Edge
-from mash.hub import Hub
-from mash.settings import DEFAULT_THRESHOLDS, Settings
-from schemas import ContactReceived, DeadLetter, Envelope, Event, ScreeningDecided
+from mash._config.settings import DEFAULT_THRESHOLDS, Settings
+from mash._runtime.consumer import Consumer
+from mash._runtime.edge import Edge
+from mash._runtime.hub import Hub
+from mash.schemas import ContactReceived, DeadLetter, Envelope, Event, ScreeningDecided
 from tests.factories import T0, contact, contact_data
 
 
@@ -277,7 +278,7 @@ async def test_wrong_redis_url_is_one_clear_error_without_credentials() -> None:
 async def test_contact_payload_reaches_only_debug_logs(
     settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from mash import logs
+    from mash._runtime import logs
 
     logs.configure("INFO", json=True)
     async with hub_for(settings) as hub:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from consumers import timescales
-from mash.hub import Hub
-from mash.replay import tick
-from mash.settings import DEFAULT_TIMESCALES, Settings
-from mash.status import open_clocks
-from schemas import TimescaleBreached, parse_event_data
+from mash._config.settings import DEFAULT_TIMESCALES, Settings
+from mash._ops.status import open_clocks
+from mash._runtime.hub import Hub
+from mash._time.clock import tick
+from mash.consumers import timescales
+from mash.schemas import TimescaleBreached, parse_event_data
 
 BACK = datetime(2014, 1, 11, 8, 15, tzinfo=UTC)
 

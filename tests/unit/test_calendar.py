@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mash.calendar import LONDON, WorkingDayCalendar
+from mash._time.calendar import LONDON, WorkingDayCalendar
 
 cal = WorkingDayCalendar()
 

@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from mash.clock import VirtualClock, WallClock
-from mash.replay import steps
+from mash._replay.steps import steps
+from mash._time.clock import VirtualClock, WallClock
 from tests.factories import T0, contact
 
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from consumers.screening.thresholds import load_thresholds
+from mash._config.settings import DEFAULT_THRESHOLDS
+from mash._scenarios.scenario import load_scenario
+from mash.consumers.screening.thresholds import load_thresholds
 from mash.errors import ConfigError, ScenarioError
-from mash.scenario import load_scenario
-from mash.settings import DEFAULT_THRESHOLDS
 
 GOOD_SCENARIO = """\
 name: t

@@ -9,11 +9,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consumers.cse.rules import ChildRisk, RiskRules, level_at, live, next_deadline, score
-from consumers.cse.scoring import load_scoring
+from mash._config.settings import DEFAULT_SCORING
+from mash.consumers.cse.rules import ChildRisk, RiskRules, level_at, live, next_deadline, score
+from mash.consumers.cse.scoring import load_scoring
 from mash.errors import ConfigError
-from mash.settings import DEFAULT_SCORING
-from schemas import CSEFlag, CSEIndicator, CSELevel, DeadLetter, Envelope
+from mash.schemas import CSEFlag, CSEIndicator, CSELevel, DeadLetter, Envelope
 from tests.factories import event, tick
 
 SCORING = load_scoring(DEFAULT_SCORING)

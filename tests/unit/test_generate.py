@@ -17,12 +17,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consumers.timescales.rules import children_of
+from mash._generator.generate import (
+    BOROUGH_2013_14,
+    Generator,
+    Quotas,
+    heavy_tail,
+    largest_remainder,
+)
+from mash._replay.steps import packed_steps
+from mash._scenarios.generated import open_generated
+from mash.consumers.timescales.rules import children_of
 from mash.errors import ScenarioError
-from mash.generate import BOROUGH_2013_14, Generator, Quotas, heavy_tail, largest_remainder
-from mash.generated import open_generated
-from mash.replay import packed_steps
-from schemas.events import ClockTick, ContactReceived, ReturnInterviewCompleted
+from mash.schemas.events import ClockTick, ContactReceived, ReturnInterviewCompleted
 
 
 @pytest.fixture(scope="module")

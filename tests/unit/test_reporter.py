@@ -8,10 +8,10 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consumers.reporter.rules import ChildRecord, ReporterRules, keys
-from mash.cin import census_xml, census_year_of, episodes, la_child_id, primary_need, upn
-from mash.figures import age_band, figures
-from schemas.codes import PrimaryNeed
+from mash._report.cin import census_xml, census_year_of, episodes, la_child_id, primary_need, upn
+from mash._report.figures import age_band, figures
+from mash.consumers.reporter.rules import ChildRecord, ReporterRules, keys
+from mash.schemas.codes import PrimaryNeed
 from tests.factories import T0, contact, event
 
 RULES = ReporterRules()
@@ -233,8 +233,8 @@ def test_contact_tallies_count_each_contact_once_and_each_child_named() -> None:
 
 
 def test_a_missed_level_4_is_safety_critical_and_comes_first() -> None:
-    from mash.debrief import Answer, Decided, build_debrief, safety_critical
-    from schemas.codes import Level, Outcome, Rag
+    from mash._training.debrief import Answer, Decided, build_debrief, safety_critical
+    from mash.schemas.codes import Level, Outcome, Rag
 
     reference = decided(T0, "strategy_discussion", "c1", level=4)
     reference = reference.model_copy(update={"rag": Rag.RED})

@@ -5,7 +5,14 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from schemas import EVENT_TYPES, STREAMS, ContactReceived, parse_event, parse_event_data, to_wire
+from mash.schemas import (
+    EVENT_TYPES,
+    STREAMS,
+    ContactReceived,
+    parse_event,
+    parse_event_data,
+    to_wire,
+)
 from tests.factories import contact, contact_data
 
 

@@ -9,11 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consumers.screening.rules import ChildHistory, Facts, ScreeningRule, screen
-from consumers.screening.thresholds import load_thresholds
-from mash.calendar import WorkingDayCalendar
-from mash.settings import DEFAULT_THRESHOLDS
-from schemas import (
+from mash._config.settings import DEFAULT_THRESHOLDS
+from mash._time.calendar import WorkingDayCalendar
+from mash.consumers.screening.rules import ChildHistory, Facts, ScreeningRule, screen
+from mash.consumers.screening.thresholds import load_thresholds
+from mash.schemas import (
     CSEIndicator,
     CSELevel,
     Factor,

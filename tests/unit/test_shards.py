@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mash.keys import Keys, shard_of
-from mash.shards import ShardSpec, ShardSpecError
+from mash._runtime.keys import Keys, shard_of
+from mash._runtime.shards import ShardSpec, ShardSpecError
 from tests.factories import T0, contact, tick
 
 

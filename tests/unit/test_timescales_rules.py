@@ -10,11 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from consumers.timescales.config import load_timescales
-from consumers.timescales.rules import ChildClocks, ClockRules, add_months, next_deadline
-from mash.calendar import WorkingDayCalendar
-from mash.settings import DEFAULT_TIMESCALES
-from schemas import (
+from mash._config.settings import DEFAULT_TIMESCALES
+from mash._time.calendar import WorkingDayCalendar
+from mash.consumers.timescales.config import load_timescales
+from mash.consumers.timescales.rules import ChildClocks, ClockRules, add_months, next_deadline
+from mash.schemas import (
     Envelope,
     TimescaleBreached,
     TimescaleCancelled,

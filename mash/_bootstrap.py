@@ -1,0 +1,62 @@
+"""Wiring in one place: the hub's consumers, built from the files a run uses.
+
+The CLI, workers, replay, exercises, the benchmark and the schema export all build their
+consumers here (cosmicpython's `bootstrap.py`), so they run the same code a user runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from mash._config.settings import DEFAULT_SCORING, DEFAULT_TIMESCALES, Settings
+from mash._runtime.consumer import Consumer
+from mash._scenarios.scenario import Scenario
+from mash.consumers import cse, reporter, screening
+from mash.consumers import timescales as clocks
+from mash.consumers.cse.scoring import Scoring, load_scoring
+from mash.consumers.screening.thresholds import Thresholds, load_thresholds
+from mash.consumers.timescales.config import Timescales, load_timescales
+
+
+def config_paths(
+    scenario: Scenario,
+    settings: Settings,
+    thresholds_override: Path | None = None,
+    scoring_override: Path | None = None,
+) -> tuple[Path, Path, Path]:
+    """The files a run uses: a flag beats the scenario's own choice, which beats the hub's
+    setting."""
+    return (
+        thresholds_override or scenario.thresholds_path or settings.thresholds,
+        scenario.timescales_path or settings.timescales,
+        scoring_override or scenario.scoring_path or settings.scoring,
+    )
+
+
+def configure(
+    scenario: Scenario,
+    settings: Settings,
+    thresholds_override: Path | None = None,
+    scoring_override: Path | None = None,
+) -> tuple[Thresholds, Timescales, Scoring]:
+    thresholds, timescales, scoring = config_paths(
+        scenario, settings, thresholds_override, scoring_override
+    )
+    return load_thresholds(thresholds), load_timescales(timescales), load_scoring(scoring)
+
+
+def build_consumers(
+    thresholds: Thresholds,
+    timescales: Timescales | None = None,
+    scoring: Scoring | None = None,
+    *,
+    decide: bool = True,
+) -> list[Consumer[Any]]:
+    """The hub's consumers, in one place for replay, workers and the schema export."""
+    return [
+        screening.build(thresholds, decide=decide),
+        clocks.build(timescales or load_timescales(DEFAULT_TIMESCALES)),
+        cse.build(scoring or load_scoring(DEFAULT_SCORING)),
+        reporter.build(),
+    ]

@@ -1,0 +1,197 @@
+"""What every command shares: the typer app, the options, settings, and one line per mistake.
+
+Every user mistake (a bad file, a wrong URL, an unreachable Redis) ends as one line on stderr
+and exit code 2; a failed expectation is exit code 1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Callable, Coroutine
+from enum import StrEnum
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import typer
+from pydantic import SecretStr, ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from mash._config.settings import Settings
+from mash._runtime import logs
+from mash.errors import MashError
+
+app = typer.Typer(
+    name="mash",
+    help="Simulate a Multi-Agency Safeguarding Hub on Redis streams.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+T = TypeVar("T")
+
+
+class Format(StrEnum):
+    md = "md"
+    json = "json"
+    html = "html"
+    cin_xml = "cin-xml"
+
+
+RedisUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--redis-url",
+        envvar="MASH_REDIS_URL",
+        show_envvar=True,
+        help="Redis to use (redis://, rediss://, unix://). Default: a private embedded one.",
+    ),
+]
+Namespace = Annotated[
+    str | None,
+    typer.Option("--namespace", "-n", help="Hub namespace: stream keys are mash:{NS}:<stream>."),
+]
+BatchSize = Annotated[int | None, typer.Option("--batch-size", help="Entries read per batch.")]
+CensusYear = Annotated[
+    int | None,
+    typer.Option(
+        "--census-year",
+        min=1991,
+        max=2099,
+        help="CIN census year, named by the 31 March it ends on. Default: the report instant's.",
+    ),
+]
+LogLevel = Annotated[str | None, typer.Option("--log-level", help="DEBUG, INFO, WARNING, ERROR.")]
+ShardCount = Annotated[
+    int | None,
+    typer.Option(
+        "--shard-count",
+        envvar="MASH_SHARDS",
+        show_envvar=True,
+        min=1,
+        max=1024,
+        help="Shards per input stream; the namespace keeps the first count it is given.",
+    ),
+]
+Workers = Annotated[
+    int,
+    typer.Option(
+        "--workers",
+        min=0,
+        max=64,
+        help="Worker processes that apply the replay (0: this process). Same report.",
+    ),
+]
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def need_redis(redis_url: str | None, needs: str) -> str:
+    """These commands read a running hub or feed one that outlives them: an embedded Redis
+    would start empty and vanish with the process."""
+    if redis_url is None:
+        fail(f"{needs}: give --redis-url or MASH_REDIS_URL")
+    return redis_url
+
+
+def settings_from(
+    redis_url: str | None = None,
+    namespace: str | None = None,
+    batch_size: int | None = None,
+    log_level: str | None = None,
+    **extra: Any,
+) -> Settings:
+    overrides: dict[str, Any] = {k: v for k, v in extra.items() if v is not None}
+    if redis_url is not None:
+        overrides["redis_url"] = SecretStr(redis_url)
+    if namespace is not None:
+        overrides["namespace"] = namespace
+    if batch_size is not None:
+        overrides["batch_size"] = batch_size
+    if log_level is not None:
+        overrides["log_level"] = log_level
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"])
+        fail(f"setting {where} (MASH_{where.upper()} or its flag): {first['msg']}")
+    # Every command that reads settings logs through our processors: structlog's default
+    # prints debug lines unfiltered, with whatever fields they carry.
+    logs.configure(settings.log_level)
+    return settings
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine; user mistakes become one line, Ctrl-C exits 130 after cleanup.
+
+    Ctrl-C and SIGTERM cancel the main task at its current await, so the hub shuts down
+    through its own cleanup; raising KeyboardInterrupt from a signal handler instead lands in
+    whatever frame runs (a consumer's handler, a parser) and spills tracebacks.
+    """
+
+    async def main() -> T:
+        task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        if task is not None:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, task.cancel)
+        return await coro
+
+    try:
+        return asyncio.run(main())
+    except MashError as exc:
+        fail(str(exc))
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        err.print("interrupted")
+        raise typer.Exit(130) from None
+
+
+class ProgressSteps:
+    """A progress bar over replay steps, or nothing when output is not a terminal."""
+
+    def __init__(self, disabled: bool) -> None:
+        self.disabled = disabled
+        self.bar: Progress | None = None
+        self.task: Any = None
+
+    def __enter__(self) -> Callable[[int, int], None] | None:
+        if self.disabled:
+            return None
+        self.bar = Progress(
+            TextColumn("replaying"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+        )
+        self.bar.start()
+
+        def step(done: int, total: int) -> None:
+            assert self.bar is not None
+            if self.task is None:
+                self.task = self.bar.add_task("replay", total=total)
+            self.bar.update(self.task, completed=done)
+
+        return step
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def stop_signal() -> Callable[[], asyncio.Event]:
+    def make() -> asyncio.Event:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        return stop
+
+    return make

@@ -1,0 +1,330 @@
+"""Commands against a hub that outlives them: worker, publish, status, report, clocks, missing,
+tail."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from mash._cli.common import (
+    BatchSize,
+    CensusYear,
+    Format,
+    LogLevel,
+    Namespace,
+    RedisUrl,
+    ShardCount,
+    app,
+    fail,
+    need_redis,
+    out,
+    run,
+    settings_from,
+    stop_signal,
+)
+from mash._config.settings import DEFAULT_LEA
+from mash._runtime import logs
+
+
+@app.command(rich_help_panel="Work with a running hub")
+def publish(
+    source: Annotated[
+        str, typer.Argument(help="A JSONL file of events, a scenario YAML, or - for stdin.")
+    ],
+    redis_url: RedisUrl = None,
+    namespace: Namespace = None,
+    speed: Annotated[
+        float,
+        typer.Option("--speed", help="Event-time speed-up (60 = a minute a second); 0 = flat out."),
+    ] = 0.0,
+) -> None:
+    """Publish events into a hub's streams, for other teams' integration tests."""
+    from mash._replay.publishing import publish_source  # noqa: PLC0415
+
+    redis_url = need_redis(redis_url, "publish needs a Redis")
+    if speed < 0:
+        fail("--speed must be 0 (no pacing) or more")
+    settings = settings_from(redis_url, namespace)
+    count = run(publish_source(source, settings, speed))
+    out.print(f"published {count} events to namespace {settings.namespace!r}")
+
+
+@app.command(rich_help_panel="Work with a running hub")
+def worker(
+    redis_url: RedisUrl = None,
+    namespace: Namespace = None,
+    thresholds: Annotated[
+        Path | None, typer.Option("--thresholds", help="Thresholds file.")
+    ] = None,
+    batch_size: BatchSize = None,
+    log_level: LogLevel = None,
+    tick: Annotated[
+        float, typer.Option("--tick", help="Seconds between wall-clock ticks (0: no ticks).")
+    ] = 1.0,
+    shards: Annotated[
+        str | None,
+        typer.Option(
+            "--shards",
+            help="Shards to apply: 0-3, 0,2,5, or i/K (worker i of K). Default: all.",
+        ),
+    ] = None,
+    shard_count: ShardCount = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            "--metrics-port", min=1, max=65535, help="Serve Prometheus metrics on this port."
+        ),
+    ] = None,
+    metrics_host: Annotated[
+        str,
+        typer.Option(
+            "--metrics-host",
+            envvar="MASH_METRICS_HOST",
+            help="Address the metrics listen on (0.0.0.0 in a container).",
+        ),
+    ] = "127.0.0.1",
+) -> None:
+    """Run the consumers against a Redis until stopped (SIGINT/SIGTERM); JSON logs."""
+    from mash._ops.workers import run_worker  # noqa: PLC0415
+    from mash._runtime.shards import ShardSpec, ShardSpecError  # noqa: PLC0415
+
+    redis_url = need_redis(redis_url, "worker needs a Redis")
+    level = log_level or ("INFO" if "MASH_LOG_LEVEL" not in os.environ else None)
+    settings = settings_from(
+        redis_url, namespace, batch_size, level, thresholds=thresholds, shards=shard_count
+    )
+    logs.configure(settings.log_level, json=True)
+    if tick < 0:
+        fail("--tick must be 0 (no ticks) or more seconds")
+    try:
+        spec = ShardSpec.parse(shards) if shards is not None else None
+    except ShardSpecError as exc:
+        fail(str(exc))
+    run(
+        run_worker(
+            settings,
+            stop_signal(),
+            tick,
+            shards=spec,
+            metrics_port=metrics_port,
+            metrics_host=metrics_host,
+        )
+    )
+
+
+@app.command(rich_help_panel="Work with a running hub")
+def status(
+    redis_url: RedisUrl = None,
+    namespace: Namespace = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Lag per consumer group and shard, dead letters by reason and rate, shard leases."""
+    from mash._runtime.hub import Hub  # noqa: PLC0415
+    from mash._runtime.progress import snapshot  # noqa: PLC0415
+
+    redis_url = need_redis(redis_url, "status needs the hub's Redis")
+    settings = settings_from(redis_url, namespace)
+
+    async def read() -> dict[str, Any]:
+        async with Hub(settings, [], run_consumers=False) as hub:
+            return (await snapshot(hub.redis, hub.keys)).as_dict()
+
+    data = run(read())
+    if as_json:
+        out.print_json(json.dumps(data))
+        return
+    table = Table(title=f"mash status: {settings.namespace!r}, {data['shards']} shard(s)")
+    for column in ("group", "stream", "shard", "entries", "acked", "pending", "lag", "dead"):
+        table.add_column(column, justify="left" if column in ("group", "stream") else "right")
+    for g in data["groups"]:
+        dead = sum(n for k, n in g["outcomes"].items() if k.startswith("dead."))
+        table.add_row(
+            g["consumer"],
+            g["stream"],
+            str(g["shard"]),
+            f"{g['length']:,}",
+            f"{g['acked']:,}",
+            f"{g['pending']:,}",
+            f"{g['lag']:,}",
+            f"{dead:,}",
+        )
+    out.print(table)
+    letters = data["dead_letters"]
+    reasons = ", ".join(f"{k} {v}" for k, v in letters["by_reason"].items()) or "none"
+    out.print(
+        f"dead letters: {letters['total']:,} ({letters['last_minute']:,} in the last minute); "
+        f"by reason: {reasons}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    leases = ", ".join(f"{s}: {h}" for s, h in data["leases"].items()) or "none held"
+    out.print(f"shard leases: {leases}", highlight=False, soft_wrap=True)
+
+
+@app.command(rich_help_panel="Work with a running hub")
+def clocks(
+    redis_url: RedisUrl = None,
+    namespace: Namespace = None,
+    breached_only: Annotated[
+        bool, typer.Option("--breached", help="Only clocks already out of timescale.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """List the statutory clocks open now in a running hub, soonest deadline first."""
+    from mash._ops.status import list_open_clocks  # noqa: PLC0415
+
+    redis_url = need_redis(redis_url, "clocks needs the hub's Redis")
+    settings = settings_from(redis_url, namespace)
+    rows = run(list_open_clocks(settings))
+    if breached_only:
+        rows = [r for r in rows if r["out_of_timescale"]]
+    if as_json:
+        out.print_json(json.dumps(rows))
+        return
+    table = Table(title=f"open clocks in {settings.namespace!r}: {len(rows)}")
+    for column in ("clock", "instance", "started", "deadline", "out of timescale"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            row["clock"],
+            row["instance"],
+            row["started_at"],
+            row["deadline"] or "-",
+            "yes" if row["out_of_timescale"] else "",
+        )
+    out.print(table)
+
+
+@app.command(rich_help_panel="Work with a running hub")
+def report(
+    redis_url: RedisUrl = None,
+    namespace: Namespace = None,
+    fmt: Annotated[
+        Format,
+        typer.Option("--format", "-f", help="md, json, html, or cin-xml (the DfE CIN census)."),
+    ] = Format.md,
+    output: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write here instead of standard output.")
+    ] = None,
+    at: Annotated[
+        str | None,
+        typer.Option("--at", help="Instant to report at (ISO 8601). Default: the last tick."),
+    ] = None,
+    population: Annotated[
+        int | None,
+        typer.Option("--population", min=1, help="Children in the area, for rates per 10,000."),
+    ] = None,
+    census_year: CensusYear = None,
+    lea: Annotated[
+        str, typer.Option("--lea", help="DfE local authority number for the CIN return.")
+    ] = DEFAULT_LEA,
+) -> None:
+    """The board's figures of a running (or finished) hub, read live from its Redis.
+
+    Costs one read of the reporter's tallies whatever the size of the run, so it can be asked
+    for at any moment of a replay or a worker's life; cin-xml reads every child's record.
+    """
+    from datetime import datetime  # noqa: PLC0415
+
+    from mash._report.board import render_live  # noqa: PLC0415
+
+    redis_url = need_redis(redis_url, "report needs the hub's Redis")
+    if not (len(lea) == 3 and lea.isdigit()):
+        fail(f"--lea {lea!r}: a DfE local authority number is three digits, e.g. 372")
+    instant = None
+    if at is not None:
+        try:
+            instant = datetime.fromisoformat(at)
+        except ValueError:
+            fail(f"--at {at!r}: not an ISO 8601 instant (e.g. 2014-03-31T23:59:59+01:00)")
+        if instant.tzinfo is None:
+            fail(f"--at {at!r}: give a UTC offset (e.g. +00:00); event time is unambiguous")
+    settings = settings_from(redis_url, namespace)
+    text = run(
+        render_live(
+            settings,
+            fmt.value,
+            at=instant,
+            population=population,
+            census_year=census_year,
+            lea=lea,
+        )
+    )
+    if output is None:
+        sys.stdout.write(text)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        fail(f"cannot write {output}: {exc.strerror}")
+
+
+@app.command(rich_help_panel="Work with a running hub")
+def missing(
+    redis_url: RedisUrl = None,
+    namespace: Namespace = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """List the children missing now in a running hub: episodes started and not ended."""
+    from mash._ops.status import list_open_episodes  # noqa: PLC0415
+
+    redis_url = need_redis(redis_url, "missing needs the hub's Redis")
+    settings = settings_from(redis_url, namespace)
+    rows = run(list_open_episodes(settings))
+    if as_json:
+        out.print_json(json.dumps(rows))
+        return
+    table = Table(title=f"missing now in {settings.namespace!r}: {len(rows)}")
+    for column in ("child", "episode", "missing since"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(row["child"], row["missing_id"], row["started_at"])
+    out.print(table)
+
+
+@app.command(rich_help_panel="Work with a running hub")
+def tail(
+    stream: Annotated[
+        str,
+        typer.Argument(
+            help="contacts, missing, casework, clock, decisions, cse, timescales or dlq."
+        ),
+    ],
+    redis_url: RedisUrl = None,
+    namespace: Namespace = None,
+    from_start: Annotated[
+        bool, typer.Option("--from-start", help="Print the backlog first.")
+    ] = False,
+    count: Annotated[
+        int | None, typer.Option("--count", help="Stop after this many events.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One event JSON per line.")] = False,
+) -> None:
+    """Follow a stream of a hub and print its events as they arrive (Ctrl-C to stop)."""
+    from mash._ops.status import follow  # noqa: PLC0415
+    from mash.schemas.events import STREAMS  # noqa: PLC0415
+
+    redis_url = need_redis(redis_url, "tail needs the hub's Redis")
+    if stream not in STREAMS:
+        fail(f"unknown stream {stream!r}: one of {', '.join(STREAMS)}")
+    settings = settings_from(redis_url, namespace)
+
+    def show(raw: bytes) -> None:
+        if as_json:
+            out.print(raw.decode(), markup=False, highlight=False, soft_wrap=True)
+            return
+        data = json.loads(raw)
+        out.print(
+            f"{data.get('occurred_at', '?')}  {data.get('type', '?'):<26} "
+            f"{data.get('event_id', '?')}",
+            markup=False,
+            highlight=False,
+        )
+
+    run(follow(settings, stream, show, from_start=from_start, count=count))

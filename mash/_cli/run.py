@@ -1,0 +1,282 @@
+"""Commands that run something through a hub of their own: replay, generate, exercise."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from mash._cli.common import (
+    BatchSize,
+    CensusYear,
+    Format,
+    LogLevel,
+    Namespace,
+    ProgressSteps,
+    RedisUrl,
+    ShardCount,
+    Workers,
+    app,
+    err,
+    fail,
+    out,
+    run,
+    settings_from,
+)
+from mash.errors import MashError
+
+
+@app.command(rich_help_panel="Run a simulation")
+def replay(
+    scenario: Annotated[
+        Path,
+        typer.Argument(
+            help="Scenario YAML file (see scenarios/), or a generated year (.jsonl, .jsonl.gz)."
+        ),
+    ],
+    report: Annotated[Path | None, typer.Option("--report", help="Write the report here.")] = None,
+    fmt: Annotated[
+        Format,
+        typer.Option("--format", "-f", help="md, json, html, or cin-xml (the DfE CIN census)."),
+    ] = Format.md,
+    census_year: CensusYear = None,
+    thresholds: Annotated[
+        Path | None, typer.Option("--thresholds", help="Thresholds file overriding the scenario's.")
+    ] = None,
+    scoring: Annotated[
+        Path | None, typer.Option("--scoring", help="CSE scoring file overriding the scenario's.")
+    ] = None,
+    redis_url: RedisUrl = None,
+    namespace: Namespace = None,
+    batch_size: BatchSize = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only failures.")] = False,
+    log_level: LogLevel = None,
+    workers: Workers = 0,
+    external_workers: Annotated[
+        bool,
+        typer.Option(
+            "--external-workers",
+            help="Leave applying to the `mash worker`s running on the namespace (docker compose).",
+        ),
+    ] = False,
+    shard_count: ShardCount = None,
+) -> None:
+    """Replay a scenario through real Redis streams and check its expectations.
+
+    Exit 0 when every expectation holds, 1 when one fails, 2 for bad input.
+    """
+    from mash._replay.driver import replay as run_replay  # noqa: PLC0415
+    from mash._replay.driver import replay_generated  # noqa: PLC0415
+    from mash._report.report import render  # noqa: PLC0415
+    from mash._scenarios.generated import is_generated  # noqa: PLC0415 - keep --help fast
+    from mash._scenarios.scenario import load_scenario  # noqa: PLC0415
+
+    settings = settings_from(redis_url, namespace, batch_size, log_level, shards=shard_count)
+    with ProgressSteps(quiet or not sys.stderr.isatty()) as on_step:
+        if is_generated(scenario):
+            result = run(
+                replay_generated(
+                    scenario,
+                    settings,
+                    thresholds_override=thresholds,
+                    scoring_override=scoring,
+                    on_step=on_step,
+                    census_year=census_year,
+                    workers=workers,
+                    external_workers=external_workers,
+                )
+            )
+        else:
+            try:
+                loaded = load_scenario(scenario)
+            except MashError as exc:
+                fail(str(exc))
+            result = run(
+                run_replay(
+                    loaded,
+                    settings,
+                    thresholds_override=thresholds,
+                    scoring_override=scoring,
+                    on_step=on_step,
+                    census_year=census_year,
+                    workers=workers,
+                    external_workers=external_workers,
+                )
+            )
+    if report is not None:
+        text = result.census.xml if fmt is Format.cin_xml else render(result.report, fmt.value)
+        try:
+            report.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            fail(f"cannot write report {report}: {exc.strerror}")
+    failed = [c for c in result.checks if not c.passed]
+    if not quiet:
+        _summary(result.report)
+    for check in failed:
+        err.print(f"[red]FAILED[/] {check.expectation}: {check.detail}", highlight=False)
+    if failed:
+        raise typer.Exit(1)
+
+
+def _summary(report: dict[str, Any]) -> None:
+    table = Table(title=f"mash replay: {report['scenario']}", show_header=False)
+    table.add_row("thresholds", report["thresholds"])
+    table.add_row("events published", str(sum(report["events_published"].values())))
+    decisions = report["decisions"]
+    by_outcome = ", ".join(f"{k} {v}" for k, v in decisions["by_outcome"].items()) or "none"
+    table.add_row("decisions", f"{decisions['total']} ({by_outcome})")
+    table.add_row("dead letters", str(report["dead_letters"]["total"]))
+    expectations = report["expectations"]
+    table.add_row("expectations", f"{expectations['passed']}/{expectations['total']} hold")
+    out.print(table)
+
+
+@app.command(rich_help_panel="Run a simulation")
+def generate(
+    out_path: Annotated[
+        Path, typer.Option("--out", "-o", help="File to write: .jsonl, or .jsonl.gz to compress.")
+    ],
+    preset: Annotated[
+        str, typer.Option("--preset", help="Calibrated preset (borough-2013-14).")
+    ] = "borough-2013-14",
+    seed: Annotated[
+        int, typer.Option("--seed", help="Same preset, seed and scale: same file.")
+    ] = 0,
+    scale: Annotated[
+        float, typer.Option("--scale", help="Size against the preset: 0.1, 1, 10, 150 (England).")
+    ] = 1.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Write a synthetic year of events calibrated to a preset's published figures.
+
+    `mash replay FILE` replays it and checks the calibration figures it carries.
+    """
+    from mash._generator.generate import PRESETS, Generator  # noqa: PLC0415
+    from mash._scenarios.generated import SUFFIXES  # noqa: PLC0415
+
+    if preset not in PRESETS:
+        fail(f"unknown preset {preset!r}; presets: {', '.join(sorted(PRESETS))}")
+    if not 0 < scale <= 1000:
+        fail(f"--scale must be above 0 and at most 1000, got {scale:g}")
+    if not out_path.name.endswith(SUFFIXES):
+        fail(f"--out {out_path}: name it .jsonl or .jsonl.gz, so that replay knows it")
+    if not out_path.parent.is_dir():
+        fail(f"--out {out_path}: no directory {out_path.parent}")
+    generator = Generator(PRESETS[preset], seed=seed, scale=scale)
+    quiet = as_json or not sys.stderr.isatty()
+    try:
+        with Progress(
+            TextColumn("generating"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+            disable=quiet,
+        ) as bar:
+            task = bar.add_task("units", total=generator.unit_count())
+            result = generator.write(out_path, on_unit=lambda: bar.advance(task))
+    except OSError as exc:
+        fail(f"cannot write {out_path}: {exc.strerror or exc}")
+    summary = {
+        "path": str(out_path),
+        "preset": preset,
+        "seed": seed,
+        "scale": scale,
+        "events": result.events,
+        "children": result.children,
+        "seconds": round(result.seconds, 2),
+        "events_per_second": round(result.events / result.seconds) if result.seconds else None,
+        "bytes": out_path.stat().st_size,
+    }
+    if as_json:
+        out.print_json(json.dumps(summary))
+        return
+    out.print(
+        f"wrote {result.events:,} events for {result.children:,} children to {out_path} "
+        f"in {result.seconds:.1f} s ({summary['events_per_second']:,} events/s)",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@app.command(rich_help_panel="Run a simulation")
+def exercise(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file to run as an exercise.")],
+    trainee: Annotated[str, typer.Option("--trainee", help="Who is deciding.")] = "trainee",
+    speed: Annotated[
+        float | None,
+        typer.Option(
+            "--speed",
+            min=0,
+            help="Seconds of event time per real second (default 3600; 0: no waiting). "
+            "Waits between events are capped at 10 s.",
+        ),
+    ] = None,
+    answers: Annotated[
+        Path | None,
+        typer.Option("--answers", help="YAML file of answers: run the exercise unattended."),
+    ] = None,
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Folder for the debrief (md and html).")
+    ] = Path(),
+    thresholds: Annotated[
+        Path | None, typer.Option("--thresholds", help="Thresholds file for the reference.")
+    ] = None,
+    redis_url: RedisUrl = None,
+    namespace: Namespace = None,
+    log_level: LogLevel = None,
+) -> None:
+    """A training exercise: decide each contact of a scenario as it arrives, then a debrief.
+
+    The hub runs the scenario in event time and stops at each contact to show what a MASH
+    practitioner would see; your decision is published as the hub's (marked as the trainee's),
+    so clocks and CSE flags run on it. The debrief puts each decision beside the thresholds
+    file's, safety-critical disagreements first. Type 'pause' at any prompt to stop the clock.
+    """
+    import re  # noqa: PLC0415
+
+    from mash._scenarios.scenario import load_scenario  # noqa: PLC0415
+    from mash._training.debrief import to_html, to_markdown  # noqa: PLC0415
+    from mash._training.exercise import load_answers, no_wait, run_exercise  # noqa: PLC0415
+    from mash._training.terminal import terminal_ask, terminal_wait  # noqa: PLC0415
+
+    settings = settings_from(redis_url, namespace, None, log_level or "WARNING")
+    try:
+        loaded = load_scenario(scenario)
+        ask = load_answers(answers, loaded) if answers is not None else terminal_ask(out)
+    except MashError as exc:
+        fail(str(exc))
+    pace = speed if speed is not None else (0.0 if answers is not None else 3600.0)
+    if not out_dir.is_dir():
+        fail(f"--out {out_dir}: not a folder")
+    debrief = run(
+        run_exercise(
+            loaded,
+            settings,
+            trainee=trainee,
+            ask=ask,
+            speed=pace,
+            # Unattended runs never wait; their speed only turns each answer's seconds into
+            # event time.
+            wait=terminal_wait(out) if answers is None else no_wait,
+            thresholds_override=thresholds,
+        )
+    )
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{loaded.name}-{trainee}-debrief")
+    paths = [out_dir / f"{stem}.md", out_dir / f"{stem}.html"]
+    text = to_markdown(debrief)
+    try:
+        paths[0].write_text(text, encoding="utf-8")
+        paths[1].write_text(to_html(debrief), encoding="utf-8")
+    except OSError as exc:
+        fail(f"cannot write the debrief in {out_dir}: {exc.strerror}")
+    from rich.markdown import Markdown  # noqa: PLC0415
+
+    out.print(Markdown(text))
+    out.print(f"debrief saved: {paths[0]} and {paths[1]}", highlight=False)

@@ -1,0 +1,68 @@
+"""Settings from `MASH_*` environment variables, overridable by CLI flags."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_THRESHOLDS = Path(__file__).parent.parent / "thresholds" / "default.yaml"
+DEFAULT_TIMESCALES = Path(__file__).parent.parent / "timescales" / "default.yaml"
+DEFAULT_SCORING = Path(__file__).parent.parent / "cse" / "scoring.yaml"
+DEFAULT_LEA = "372"  # DfE local authority number of the seeds' borough (Rotherham)
+
+
+class Settings(BaseSettings):
+    """One typed object for everything a hub needs to know (arq's `WorkerSettings` idea)."""
+
+    model_config = SettingsConfigDict(env_prefix="MASH_", extra="ignore")
+
+    redis_url: SecretStr | None = Field(
+        default=None, description="Redis to use; none starts a private embedded server."
+    )
+    namespace: str = Field(default="mash", pattern=r"^[A-Za-z0-9_.\-]{1,64}$")
+    batch_size: int = Field(default=500, ge=1, le=10_000)
+    poll_ms: int = Field(default=100, ge=1, le=60_000)
+    reclaim_idle_ms: int = Field(
+        default=30_000, ge=1, description="Idle time after which a dead consumer's entries move."
+    )
+    max_attempts: int = Field(
+        default=5,
+        ge=1,
+        description="Deliveries, or tries of a raising rule, before dead-lettering.",
+    )
+    shards: int | None = Field(
+        default=None,
+        ge=1,
+        le=1024,
+        description="Shards per input stream; the namespace keeps the first count it is given.",
+    )
+    lease_ms: int = Field(
+        default=10_000, ge=100, description="How long a dead worker's shards stay held."
+    )
+    max_entry_bytes: int = Field(
+        default=256 * 1024, ge=1024, description="Larger entries are dead-lettered unread."
+    )
+    consumer_name: str | None = Field(default=None, description="Defaults to host-pid.")
+    thresholds: Path = DEFAULT_THRESHOLDS
+    timescales: Path = DEFAULT_TIMESCALES
+    scoring: Path = DEFAULT_SCORING
+    screening: Literal["auto", "manual"] = Field(
+        default="auto", description="manual: decisions come from outside (a trainee, a scenario)."
+    )
+    log_level: str = "WARNING"
+    log_json: bool = False
+
+
+def redact_url(url: str) -> str:
+    """A URL safe to print: user names and passwords are replaced, never shown."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, f"***@{host}", parts.path, parts.query, parts.fragment))

@@ -1,0 +1,1 @@
+"""Synthetic years calibrated to the seeds' published figures."""

@@ -1,0 +1,877 @@
+"""Calibrated synthetic years: a borough's casework, or a nation's, written to one JSONL file.
+
+Why quotas, not dice: the seeds publish totals (388 children on a plan at year end, 416 missing
+incidents over 131 children...). Rolling each child's path independently would only hit those
+totals on average, and a 10% band is narrow for a category of 20 plans. So a preset turns every
+published total into an exact quota at the chosen scale, deals the quotas out as shuffled
+decks (which child's plan ends, which category a plan has, how many times a child goes missing),
+and leaves the dice only what the seeds do not fix: dates, ages, sex, ethnicity, which concern.
+Every rate and its source is in `BOROUGH_2013_14` and in `scenarios/README.md`.
+
+Why buckets on disk: events must leave in event-time order, but a child's story runs over a
+year, so the generator cannot write them as it makes them. Each event goes to the bucket file
+of its week; the buckets are then sorted one at a time and concatenated. Memory holds one week
+of events and the decks (a few integers per child), never the year, so `--scale 150` fits.
+
+Determinism: each unit (a child, or a household named in one contact) draws from its own
+`random.Random` seeded by the preset, seed, scale and the unit's index, and ties in time break
+on event ids. The same preset, seed and scale give the same file, byte for byte.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import io
+import json
+import math
+import os
+import random
+import tempfile
+import time as timer
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import IO, Any, cast
+
+from mash._scenarios.scenario import AGENCY_BY_SOURCE
+from mash._time.calendar import LONDON, WorkingDayCalendar
+from mash.consumers.timescales.rules import add_months
+from mash.schemas.codes import ReferralSource
+
+FORMAT = "mash-generated-year"
+FORMAT_VERSION = 1
+TOLERANCE = 0.10
+CATEGORY_ORDER = ("EMO", "NEG", "PHY", "SAB", "MUL")
+DA_CONCERNS = frozenset({"3A", "3B", "3C"})
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A year's published totals (at scale 1) and the shares a generator needs around them."""
+
+    name: str
+    description: str
+    census_year: int
+    population: int  # children under 18: the denominator of every rate per 10,000
+    plans_at_start: int
+    plans_started: int
+    plans_ended: int
+    ended_from_start_share: float  # of the plans that end in the year, those begun before it
+    year_end_categories: dict[str, int]
+    s47_per_10k: float
+    referrals_per_10k: float
+    contacts_per_referral: float
+    missing_incidents: int
+    missing_children: int
+    missing_max_per_child: int
+    rhi_offered: int
+    rhi_done: int
+    da_contacts: int
+    da_children: int
+    da_three_child_share: float
+    male_share: float
+    plan_female_share: float
+    sources: tuple[tuple[str, float], ...]
+    ethnicities: tuple[tuple[str, float], ...]
+    plan_ages: tuple[tuple[tuple[int, int], float], ...]  # (age in days from, to), weight
+    light_outcomes: tuple[tuple[str, float], ...]
+    origins: dict[str, str] = field(default_factory=dict)
+
+
+BOROUGH_2013_14 = Preset(
+    name="borough-2013-14",
+    description=(
+        "A metropolitan borough's year to 31 March 2014, calibrated to the LSCB annual report "
+        "2013-14 (domain §6) and, where it is silent, to England's figures for the same year."
+    ),
+    census_year=2014,
+    population=55_400,
+    plans_at_start=333,
+    plans_started=406,
+    plans_ended=351,
+    ended_from_start_share=0.72,
+    year_end_categories={"EMO": 73, "NEG": 143, "PHY": 20, "SAB": 28, "MUL": 124},
+    s47_per_10k=110.0,
+    referrals_per_10k=573.0,
+    contacts_per_referral=2.0,
+    missing_incidents=416,
+    missing_children=131,
+    missing_max_per_child=40,
+    rhi_offered=378,
+    rhi_done=74,
+    da_contacts=328,
+    da_children=518,
+    da_three_child_share=0.12,
+    male_share=0.51,
+    plan_female_share=205 / 386,
+    sources=(
+        (ReferralSource.POLICE.value, 0.23),
+        (ReferralSource.SCHOOLS.value, 0.15),
+        (ReferralSource.EDUCATION_SERVICES.value, 0.02),
+        (ReferralSource.GP.value, 0.03),
+        (ReferralSource.HEALTH_VISITOR.value, 0.03),
+        (ReferralSource.SCHOOL_NURSE.value, 0.01),
+        (ReferralSource.OTHER_PRIMARY_HEALTH.value, 0.02),
+        (ReferralSource.A_AND_E.value, 0.03),
+        (ReferralSource.OTHER_HEALTH.value, 0.03),
+        (ReferralSource.HOUSING.value, 0.02),
+        (ReferralSource.LA_SOCIAL_CARE.value, 0.08),
+        (ReferralSource.LA_OTHER_INTERNAL.value, 0.03),
+        (ReferralSource.LA_EARLY_HELP.value, 0.03),
+        (ReferralSource.FAMILY_MEMBER.value, 0.06),
+        (ReferralSource.SELF.value, 0.02),
+        (ReferralSource.OTHER_INDIVIDUAL.value, 0.03),
+        (ReferralSource.OTHER_LEGAL.value, 0.03),
+        (ReferralSource.OTHER.value, 0.07),
+        (ReferralSource.ANONYMOUS.value, 0.04),
+    ),
+    ethnicities=(
+        ("WBRI", 265),
+        ("NOBT", 36),
+        ("OOTH", 25),
+        ("WROM", 23),
+        ("APKN", 12),
+        ("WOTH", 9),
+        ("MWBC", 8),
+        ("MWAS", 5),
+        ("BAFR", 2),
+        ("MOTH", 2),
+        ("AOTH", 1),
+    ),
+    plan_ages=(
+        ((30, 364), 0.11),
+        ((365, 5 * 365 - 1), 0.29),
+        ((5 * 365, 10 * 365 - 1), 0.27),
+        ((10 * 365, 16 * 365 - 1), 0.29),
+        ((16 * 365, 17 * 365 + 300), 0.04),
+    ),
+    light_outcomes=(("nfa", 0.25), ("advice", 0.25), ("early_help", 0.40), ("police", 0.10)),
+    origins={
+        "population": "under-18s implied by the seeds: 388 plans / 70 per 10,000 (§3.4, §5.6)",
+        "plans": "388 at 31 March 2014, 406 started, 351 ended: 333 at 1 April (§3.4, NI 64-65)",
+        "ended_from_start_share": "ours: plans last about a year, most endings are older plans",
+        "year_end_categories": "emotional 73, neglect 143, physical 20, sexual 28, multiple 124",
+        "s47_per_10k": "110 per 10,000 (§5.6): one enquiry per child in the year",
+        "referrals_per_10k": "England 2013-14: 657,800 referrals, 573 per 10,000 (DfE SFR43/2014)",
+        "contacts_per_referral": "ours: contacts were not collected nationally in 2013-14",
+        "missing": "416 incidents, 131 children (§5.2.4); a power-law tail with the seeds' mean",
+        "rhi": "378 SAFE@LAST referrals, 74 young people interviewed (§5.2.4), one interview each",
+        "da": "MARAC: 328 cases with children, 518 children (§5.7), as police contacts",
+        "sex": "51% male in the population (§3.1); plans female 205, male 181 (§3.4)",
+        "sources": "England 2013-14: nearly a quarter from police (SFR43/2014); the rest ours",
+        "ethnicities": "children on a plan at 31 March 2014 (§3.4), for every child",
+        "plan_ages": "England 2014 children on a plan by age band, rounded (SFR43/2014)",
+    },
+)
+
+PRESETS = {BOROUGH_2013_14.name: BOROUGH_2013_14}
+
+
+def quota(total: float, scale: float) -> int:
+    return math.floor(total * scale + 0.5)
+
+
+def largest_remainder(shares: dict[str, float], total: int) -> dict[str, int]:
+    """Split `total` in proportion to `shares`, exactly, ties broken by name."""
+    weight = sum(shares.values())
+    exact = {k: total * v / weight for k, v in shares.items()}
+    out = {k: math.floor(x) for k, x in exact.items()}
+    left = total - sum(out.values())
+    for k in sorted(exact, key=lambda k: (out[k] - exact[k], k))[:left]:
+        out[k] += 1
+    return out
+
+
+def heavy_tail(children: int, incidents: int, most: int) -> list[int]:
+    """Episodes per child: a discrete power law whose mean is the seeds', summing exactly.
+
+    Counts are read off the distribution's quantiles (not sampled), so the shape is the same at
+    every scale; the exponent is found by bisection on the mean.
+    """
+    if children <= 0:
+        return []
+    mean = incidents / children
+
+    def pmf(alpha: float) -> list[float]:
+        weights = [k**-alpha for k in range(1, most + 1)]
+        total = sum(weights)
+        return [w / total for w in weights]
+
+    lo, hi = 0.1, 6.0
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        got = sum((k + 1) * p for k, p in enumerate(pmf(mid)))
+        lo, hi = (mid, hi) if got > mean else (lo, mid)
+    probabilities = pmf((lo + hi) / 2)
+    counts: list[int] = []
+    cumulative, k = 0.0, 0
+    for i in range(children):
+        q = (i + 0.5) / children
+        while k < most - 1 and cumulative + probabilities[k] < q:
+            cumulative += probabilities[k]
+            k += 1
+        counts.append(k + 1)
+    # Quantiles round the mean a little: give or take episodes from the heaviest children.
+    counts.sort(reverse=True)
+    gap = incidents - sum(counts)
+    i = 0
+    while gap != 0 and children:
+        step = 1 if gap > 0 else -1
+        if 1 <= counts[i % children] + step <= most:
+            counts[i % children] += step
+            gap -= step
+        i += 1
+    return counts
+
+
+def dealt(rng: random.Random, deck: list[Any]) -> list[Any]:
+    rng.shuffle(deck)
+    return deck
+
+
+@dataclass(frozen=True)
+class Quotas:
+    """Every published total of a preset at one scale, as exact whole numbers."""
+
+    population: int
+    plans_at_start: int
+    plans_started: int
+    plans_ended: int
+    ended_from_start: int
+    s47: int
+    referrals: int
+    light_contacts: int
+    missing_incidents: int
+    missing_children: int
+    rhi_offered: int
+    rhi_done: int
+    da_contacts: int
+    da_children: int
+    year_end_categories: dict[str, int]
+
+    @property
+    def plans_at_end(self) -> int:
+        return self.plans_at_start + self.plans_started - self.plans_ended
+
+    @property
+    def ended_new(self) -> int:
+        return self.plans_ended - self.ended_from_start
+
+    @classmethod
+    def of(cls, preset: Preset, scale: float) -> Quotas:
+        population = max(1, quota(preset.population, scale))
+        at_start = quota(preset.plans_at_start, scale)
+        started = quota(preset.plans_started, scale)
+        ended = min(quota(preset.plans_ended, scale), at_start + started)
+        from_start = min(at_start, quota(ended * preset.ended_from_start_share, 1))
+        from_start = max(from_start, ended - started)
+        at_end = at_start + started - ended
+        s47 = max(started, quota(preset.s47_per_10k * population / 10_000, 1))
+        referrals = quota(preset.referrals_per_10k * population / 10_000, 1)
+        da_contacts = quota(preset.da_contacts, scale)
+        da_children = max(da_contacts, quota(preset.da_children, scale))
+        incidents = quota(preset.missing_incidents, scale)
+        children = min(quota(preset.missing_children, scale), incidents)
+        return cls(
+            population=population,
+            plans_at_start=at_start,
+            plans_started=started,
+            plans_ended=ended,
+            ended_from_start=from_start,
+            s47=s47,
+            referrals=referrals,
+            light_contacts=quota(referrals * (preset.contacts_per_referral - 1), 1),
+            missing_incidents=incidents,
+            missing_children=children,
+            rhi_offered=min(quota(preset.rhi_offered, scale), incidents),
+            rhi_done=min(quota(preset.rhi_done, scale), children),
+            da_contacts=da_contacts,
+            da_children=da_children,
+            year_end_categories=largest_remainder(
+                {k: float(v) for k, v in preset.year_end_categories.items()}, at_end
+            ),
+        )
+
+
+def expectations(preset: Preset, quotas: Quotas) -> list[dict[str, Any]]:
+    """The calibration figures a replay of the file must reproduce, within `TOLERANCE`."""
+
+    def figure(path: str, value: float) -> dict[str, Any]:
+        return {"figure": {"path": path, "equals": value, "within": TOLERANCE}}
+
+    rate = 10_000 / quotas.population
+    out = [
+        figure("cp_plans_now.total", quotas.plans_at_end),
+        figure("cp_plans_now.rate_per_10k", round(quotas.plans_at_end * rate, 1)),
+        *(
+            figure(f"cp_plans_now.by_category.{c}", n)
+            for c, n in quotas.year_end_categories.items()
+            if n
+        ),
+        figure("child_protection.s47_rate_per_10k", round(quotas.s47 * rate, 1)),
+        figure("child_protection.plans_started_in_period", quotas.plans_started),
+        figure("child_protection.plans_ended", quotas.plans_ended),
+        figure("missing.incidents", quotas.missing_incidents),
+        figure("missing.children", quotas.missing_children),
+        figure("missing.interviews_offered", quotas.rhi_offered),
+        figure("missing.interviews_done", quotas.rhi_done),
+        figure("contacts.domestic_abuse.contacts", quotas.da_contacts),
+        figure("contacts.domestic_abuse.children", quotas.da_children),
+        figure("referrals.total", quotas.referrals),
+    ]
+    return [e for e in out if e["figure"]["equals"]]
+
+
+# ---- one unit's story ------------------------------------------------------------------------
+
+
+def _pick(rng: random.Random, table: tuple[tuple[Any, float], ...]) -> Any:
+    return rng.choices([v for v, _ in table], weights=[w for _, w in table])[0]
+
+
+class Story:
+    """The events of one unit (a child, or the children of one household), in the making."""
+
+    def __init__(self, gen: Generator, unit: str, rng: random.Random) -> None:
+        self.gen = gen
+        self.unit = unit
+        self.rng = rng
+        self.events: list[dict[str, Any]] = []
+
+    # ---- time ---------------------------------------------------------------------------
+    def office(self, day: date) -> datetime:
+        """A working-day instant in office hours, on or after `day`."""
+        cal = self.gen.calendar
+        while not cal.is_working_day(day):
+            day += timedelta(days=1)
+        return datetime.combine(
+            day, time(self.rng.randint(9, 16), self.rng.choice((0, 15, 30, 45))), tzinfo=LONDON
+        )
+
+    def wd(self, day: date, n: int) -> date:
+        return self.gen.calendar.add_working_days(day, n)
+
+    # ---- children and events ------------------------------------------------------------
+    def child(
+        self, suffix: str, on: date, ages: tuple[int, int], female_share: float | None = None
+    ) -> dict[str, Any]:
+        female = 1 - self.gen.preset.male_share if female_share is None else female_share
+        return {
+            "child_id": f"{self.unit}{suffix}",
+            "dob": (on - timedelta(days=self.rng.randint(*ages))).isoformat(),
+            "sex": "F" if self.rng.random() < female else "M",
+            "ethnicity": _pick(self.rng, self.gen.preset.ethnicities),
+        }
+
+    def event(self, kind: str, at: datetime, child: str, agency: str, **fields: Any) -> str:
+        event_id = f"g.{self.unit}.{len(self.events) + 1:03d}"
+        if at.date() > self.gen.end_day:
+            return event_id  # after the year: not in this file
+        stamp = at.isoformat()
+        self.events.append(
+            {
+                "event_id": event_id,
+                "type": kind,
+                "occurred_at": stamp,
+                "recorded_at": stamp,
+                "child_id": child,
+                "agency": agency,
+                **fields,
+            }
+        )
+        return event_id
+
+    def social(self, kind: str, at: datetime, child: str, **fields: Any) -> None:
+        self.event(kind, at, child, "la_social_care", **fields)
+
+    def contact(
+        self,
+        at: datetime,
+        children: list[dict[str, Any]],
+        concerns: list[str],
+        source: str | None = None,
+        **extra: Any,
+    ) -> None:
+        while source is None or (
+            source == ReferralSource.POLICE.value and not self.police_ok(concerns)
+        ):
+            source = _pick(self.rng, self.gen.preset.sources)
+        agency = AGENCY_BY_SOURCE[ReferralSource(source)].value
+        event_id = f"g.{self.unit}.{len(self.events) + 1:03d}"
+        self.event(
+            "contact.received",
+            at,
+            children[0]["child_id"],
+            agency,
+            correlation_id=event_id,
+            referral_source=source,
+            concerns=concerns,
+            children=children,
+            **extra,
+        )
+
+    @staticmethod
+    def police_ok(concerns: list[str]) -> bool:
+        """Police contacts about these concerns would screen as police matters or DA."""
+        return not ({"14A"} | DA_CONCERNS) & set(concerns)
+
+    def assessment(
+        self, child: str, after: datetime, outcome: str, factors: list[str], n: int = 1
+    ) -> date:
+        """An assessment begun within two working days of `after` (the contact)."""
+        ref = f"{child}-A{n}"
+        begun = self.office(self.wd(after.date(), self.rng.randint(0, 2)))
+        if begun <= after:
+            begun = after + timedelta(hours=1)
+        self.social("assessment.started", begun, child, assessment_id=ref)
+        # About two in three within 45 working days (NI 59-60 run at 56-61% on time).
+        took = self.rng.choice((12, 20, 28, 34, 40, 44, 44, 50, 58, 70))
+        done = self.office(self.wd(begun.date(), took))
+        self.social(
+            "assessment.completed",
+            done,
+            child,
+            assessment_id=ref,
+            factors=factors,
+            outcome=outcome,
+        )
+        return done.date()
+
+    def close(self, child: str, day: date, reason: str) -> None:
+        self.social("case.closed", self.office(day), child, reason=reason)
+
+    def after_assessment(self, child: str, after: datetime, factors: list[str]) -> None:
+        outcome = _pick(self.rng, (("nfa", 0.25), ("early_help", 0.35), ("cin_plan", 0.40)))
+        done = self.assessment(child, after, outcome, factors)
+        if outcome == "nfa":
+            self.close(child, self.wd(done, 1), "RC8")
+        elif outcome == "early_help":
+            self.close(child, self.wd(done, 1), "RC9")
+        elif self.rng.random() < 0.5:
+            self.close(child, self.wd(done, self.rng.randint(40, 120)), "RC7")
+
+    def reviews(self, child: str, cpp: str, plan_start: date, until: date) -> list[datetime]:
+        """Review conferences on time: within three months of the plan, then within six of
+        the review before (NI 67: 99.6% in time)."""
+        held: list[datetime] = []
+        previous, months = plan_start, 3
+        while True:
+            day = add_months(previous, months) - timedelta(days=self.rng.randint(1, 12))
+            while not self.gen.calendar.is_working_day(day):
+                day -= timedelta(days=1)
+            if day > until:
+                return held
+            at = datetime.combine(day, time(10, 0), tzinfo=LONDON)
+            self.social("cp_review.held", at, child, cpp_id=cpp)
+            held.append(at)
+            previous, months = day, 6
+
+    def plan(
+        self,
+        child: str,
+        started: datetime,
+        category: str,
+        ends: bool,
+        ref: str = "CPP",
+    ) -> None:
+        """A plan from `started`: its core group, its reviews, and (if `ends`) its last day."""
+        cpp = f"{child}-{ref}"
+        self.social("cp_plan.started", started, child, cpp_id=cpp, initial_category=category)
+        core = self.wd(started.date(), self.rng.randint(4, 10))
+        self.social("core_group.held", self.office(core), child, cpp_id=cpp)
+        held = self.reviews(child, cpp, started.date(), self.gen.end_day)
+        in_year = [r for r in held if r.date() >= self.gen.start_day]
+        if not ends or not in_year:
+            return
+        # A plan ends at a review conference: the first of the year, or the second.
+        last = in_year[0] if len(in_year) == 1 or self.rng.random() < 0.7 else in_year[1]
+        self.events = [
+            e
+            for e in self.events
+            if not (e["type"] == "cp_review.held" and e["occurred_at"] > last.isoformat())
+        ]
+        for e in self.events:
+            if e["type"] == "cp_review.held" and e["occurred_at"] == last.isoformat():
+                e["continue_plan"] = False  # the review that ends the plan
+        ended = last + timedelta(minutes=30)
+        self.social("cp_plan.ended", ended, child, cpp_id=cpp, latest_category=category)
+        self.close(child, self.wd(ended.date(), self.rng.randint(5, 20)), "RC7")
+
+
+# ---- the generator ---------------------------------------------------------------------------
+
+
+CONCERNS_FOR = {
+    # Routes to a strategy discussion: level 4 at the front door (default thresholds)...
+    "PHY": (["18A"], True),
+    "SAB": (["19B"], False),
+    # ...or a referral for assessment (level 3), with the strategy discussion during it.
+    "NEG": (["16A", "1B"], False),
+    "EMO": (["17A"], False),
+    "MUL": (["1B", "2B", "4B"], False),
+}
+FACTORS_FOR = {
+    "PHY": ["18C"],
+    "SAB": ["19C"],
+    "NEG": ["16A", "1B"],
+    "EMO": ["17A"],
+    "MUL": ["1B", "2B", "4B"],
+}
+ASSESSMENT_CONCERNS = (["17A"], ["15A"], ["18A"], ["1B", "2B"], ["11A"], ["2B", "4B"])
+LIGHT_CONCERNS = {
+    "nfa": ([],),
+    "advice": (["21"], ["20"], ["5A"]),
+    "early_help": (["16A"], ["1B"], ["2B"], ["4B"], ["7A"], ["2A"]),
+    "police": (["14A"],),
+}
+CHILD_AGES = (30, 17 * 365 + 300)
+MISSING_AGES = (11 * 365, 17 * 365)
+
+
+@dataclass
+class GenerateResult:
+    path: Path
+    events: int
+    children: int
+    seconds: float
+    quotas: Quotas
+
+
+class Generator:
+    """One preset at one scale and seed: `Generator(...).write(path)`."""
+
+    def __init__(self, preset: Preset, seed: int = 0, scale: float = 1.0) -> None:
+        if not (0 < scale <= 1000):
+            raise ValueError(f"scale must be above 0 and at most 1000, got {scale}")
+        self.preset = preset
+        self.seed = seed
+        self.scale = scale
+        self.quotas = Quotas.of(preset, scale)
+        self.calendar = WorkingDayCalendar()
+        year = preset.census_year
+        self.start_day = date(year - 1, 4, 1)
+        self.end_day = date(year, 3, 31)
+        self.start = datetime.combine(self.start_day, time(0, 0), tzinfo=LONDON)
+        self.end = datetime.combine(self.end_day, time(23, 59), tzinfo=LONDON)
+        self.children = 0
+
+    def rng(self, unit: str) -> random.Random:
+        return random.Random(f"{self.preset.name}:{self.seed}:{self.scale}:{unit}")  # noqa: S311
+
+    def day(self, rng: random.Random, first: int = 0, last: int = 364) -> date:
+        return self.start_day + timedelta(days=rng.randint(first, max(first, last)))
+
+    # ---- decks ----------------------------------------------------------------------------
+    def _decks(self) -> dict[str, list[Any]]:
+        q = self.quotas
+        rng = self.rng("decks")
+        at_end = [c for c in CATEGORY_ORDER for _ in range(q.year_end_categories.get(c, 0))]
+        ended = largest_remainder(
+            {k: float(v) for k, v in self.preset.year_end_categories.items()}, q.plans_ended
+        )
+        roles = (
+            ["plan_open"] * (q.plans_started - q.ended_new)
+            + ["plan_ended"] * q.ended_new
+            + ["no_plan"] * (q.s47 - q.plans_started)
+        )
+        threes = min(quota(q.da_contacts * self.preset.da_three_child_share, 1), q.da_contacts)
+        twos = q.da_children - q.da_contacts - 2 * threes
+        while twos < 0 and threes > 0:
+            threes -= 1
+            twos = q.da_children - q.da_contacts - 2 * threes
+        twos = max(0, min(twos, q.da_contacts - threes))
+        ones = q.da_contacts - twos - threes
+        return {
+            "at_end": dealt(rng, at_end),
+            "ended": dealt(rng, [c for c in CATEGORY_ORDER for _ in range(ended.get(c, 0))]),
+            "existing_ends": dealt(
+                rng,
+                [True] * q.ended_from_start + [False] * (q.plans_at_start - q.ended_from_start),
+            ),
+            "roles": dealt(rng, roles),
+            "households": dealt(rng, [1] * ones + [2] * twos + [3] * threes),
+            "missing": dealt(
+                rng,
+                heavy_tail(
+                    q.missing_children, q.missing_incidents, self.preset.missing_max_per_child
+                ),
+            ),
+            "engaged": dealt(
+                rng, [True] * q.rhi_done + [False] * (q.missing_children - q.rhi_done)
+            ),
+            # Interviews offered on the episodes other than the engaged children's first.
+            "offers": dealt(
+                rng,
+                [True] * (q.rhi_offered - q.rhi_done)
+                + [False] * (q.missing_incidents - q.rhi_offered),
+            ),
+        }
+
+    # ---- units ----------------------------------------------------------------------------
+    def units(self) -> Iterator[list[dict[str, Any]]]:
+        """Each unit's events, unit by unit (not yet in time order across units)."""
+        q = self.quotas
+        decks = self._decks()
+        at_end = iter(decks["at_end"])
+        ended = iter(decks["ended"])
+        for i, ends in enumerate(decks["existing_ends"]):
+            yield self._existing_plan(f"P{i:07d}", ends, next(ended) if ends else next(at_end))
+        for i, role in enumerate(decks["roles"]):
+            category = (
+                next(at_end)
+                if role == "plan_open"
+                else next(ended)
+                if role == "plan_ended"
+                else _pick(self.rng(f"S{i}c"), tuple(self.preset.year_end_categories.items()))
+            )
+            yield self._protection(f"S{i:07d}", role, category)
+        for i, size in enumerate(decks["households"]):
+            yield self._household(f"D{i:07d}", size)
+        offers = iter(decks["offers"])
+        repeat_referrals = 0
+        for i, (count, engaged) in enumerate(zip(decks["missing"], decks["engaged"], strict=True)):
+            story, referred = self._missing(f"M{i:07d}", count, engaged, offers)
+            repeat_referrals += referred
+            yield story
+        assessed = max(0, q.referrals - q.s47 - q.da_children - repeat_referrals)
+        for i in range(assessed):
+            yield self._assessed(f"A{i:07d}")
+        for i in range(q.light_contacts):
+            yield self._light(f"L{i:07d}")
+
+    def _existing_plan(self, unit: str, ends: bool, category: str) -> list[dict[str, Any]]:
+        """A plan begun before the year (its run-in: the plan and its reviews), and a contact
+        during it, which screening passes to the allocated worker."""
+        rng = self.rng(unit)
+        story = Story(self, unit, rng)
+        began = self.start_day - timedelta(days=rng.randint(20, 700))
+        child = story.child("", began, (30, 15 * 365), self.preset.plan_female_share)
+        self.children += 1
+        story.plan(unit, story.office(began), category, ends)
+        ended = [e["occurred_at"] for e in story.events if e["type"] == "cp_plan.ended"]
+        until = datetime.fromisoformat(ended[0]).date() if ended else self.end_day
+        if until > self.start_day + timedelta(days=2):
+            on = self.start_day + timedelta(days=rng.randint(0, (until - self.start_day).days - 2))
+            concerns, _ = CONCERNS_FOR[category]
+            story.contact(story.office(on), [child], concerns)
+        return story.events
+
+    def _protection(self, unit: str, role: str, category: str) -> list[dict[str, Any]]:
+        """A child through strategy discussion and S47; for some, an ICPC and a plan."""
+        rng = self.rng(unit)
+        story = Story(self, unit, rng)
+        latest = {"plan_open": 300, "plan_ended": 190, "no_plan": 330}[role]
+        on = self.day(rng, 0, latest)
+        child = story.child(
+            "", on, _pick(rng, self.preset.plan_ages), self.preset.plan_female_share
+        )
+        self.children += 1
+        concerns, injury = CONCERNS_FOR[category]
+        direct = injury or category == "SAB"
+        at = story.office(on)
+        story.contact(at, [child], concerns, injury=injury)
+        if direct:
+            held = at + timedelta(hours=2)
+            outcome = "strategy"
+        else:
+            held = story.office(story.wd(on, rng.randint(2, 10)))
+            outcome = "cin_plan" if role == "no_plan" else "strategy"
+        story.social("strategy.held", held, unit, strategy_id=f"{unit}-ST", decision="s47_joint")
+        s47 = f"{unit}-S47"
+        story.social(
+            "s47.started",
+            held + timedelta(minutes=30),
+            unit,
+            s47_id=s47,
+            strategy_id=f"{unit}-ST",
+        )
+        assessed = story.assessment(unit, at, outcome, FACTORS_FOR[category])
+        completed = story.office(story.wd(held.date(), rng.randint(5, 10)))
+        if role == "no_plan":
+            result = "not_substantiated" if rng.random() < 0.7 else "substantiated_no_icpc"
+            story.social("s47.completed", completed, unit, s47_id=s47, outcome=result)
+            # RC8 and RC9 may not follow an S47 (DfE rule 2990); a case closes once its
+            # assessment is authorised (rule 8867).
+            closed = max(story.wd(completed.date(), 30), story.wd(assessed, 1))
+            story.close(unit, closed, "RC7")
+            return story.events
+        story.social("s47.completed", completed, unit, s47_id=s47, outcome="icpc_required")
+        # The ICPC within 15 working days of the strategy discussion, about one in ten late.
+        icpc_day = story.wd(held.date(), rng.choice((8, 10, 12, 13, 14, 15, 15, 15, 17, 19)))
+        icpc_day = max(icpc_day, story.wd(completed.date(), 1))
+        icpc = datetime.combine(icpc_day, time(10, 0), tzinfo=LONDON)
+        story.social(
+            "icpc.held",
+            icpc,
+            unit,
+            icpc_id=f"{unit}-IC",
+            s47_id=s47,
+            plan_required=True,
+            category=category,
+        )
+        story.plan(unit, icpc + timedelta(hours=1), category, role == "plan_ended")
+        return story.events
+
+    def _household(self, unit: str, size: int) -> list[dict[str, Any]]:
+        """A police domestic abuse notification naming the household's children (MARAC)."""
+        rng = self.rng(unit)
+        story = Story(self, unit, rng)
+        on = self.day(rng, 0, 330)
+        eldest = rng.randint(2 * 365, 16 * 365)
+        children = [
+            story.child(
+                str(k + 1), on, (max(30, eldest - k * 900 - 400), max(30, eldest - k * 900))
+            )
+            for k in range(size)
+        ]
+        self.children += size
+        concern = _pick(rng, ((["3B"], 0.7), (["3B", "2B"], 0.2), (["3C"], 0.1)))
+        at = story.office(on)
+        story.contact(at, children, concern, source=ReferralSource.POLICE.value)
+        for child in children:
+            story.after_assessment(child["child_id"], at, sorted(concern))
+        return story.events
+
+    def _missing(
+        self, unit: str, count: int, engaged: bool, offers: Iterator[bool]
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Episodes, return interviews offered (some held), and after the third return a
+        police contact that the child's history makes a referral."""
+        rng = self.rng(unit)
+        story = Story(self, unit, rng)
+        gaps = [rng.randint(2, max(3, 250 // count)) for _ in range(count)]
+        away = [rng.randint(3, 60) for _ in range(count)]  # hours missing, each episode
+        first = rng.randint(0, max(0, 350 - sum(gaps) - sum(away) // 24 - count))
+        day = self.start_day + timedelta(days=first)
+        child = story.child("", day, MISSING_AGES, 0.55)
+        self.children += 1
+        referred = 0
+        for n in range(count):
+            gone = datetime.combine(day, time(rng.randint(16, 23), 0), tzinfo=LONDON)
+            back = gone + timedelta(hours=away[n])
+            ref = f"{unit}-M{n + 1}"
+            story.event("missing.started", gone, unit, "police", missing_id=ref)
+            story.event("missing.returned", back, unit, "police", missing_id=ref)
+            done = engaged and n == 0
+            if done or next(offers, False):
+                hours = rng.choice((20, 30, 44, 60, 70, 90)) if done else rng.randint(24, 70)
+                story.event(
+                    "rhi.completed",
+                    back + timedelta(hours=hours),
+                    unit,
+                    "voluntary",
+                    missing_id=ref,
+                    declined=not done,
+                )
+            if n == 2:
+                at = story.office(back.date() + timedelta(days=1))
+                story.contact(at, [child], ["10A"], source=ReferralSource.POLICE.value)
+                story.after_assessment(unit, at, ["10A"])
+                referred = 1
+            day = back.date() + timedelta(days=gaps[n])
+        return story.events, referred
+
+    def _assessed(self, unit: str) -> list[dict[str, Any]]:
+        rng = self.rng(unit)
+        story = Story(self, unit, rng)
+        on = self.day(rng, 0, 350)
+        child = story.child("", on, CHILD_AGES)
+        self.children += 1
+        concerns = list(rng.choice(ASSESSMENT_CONCERNS))
+        at = story.office(on)
+        story.contact(at, [child], concerns)
+        story.after_assessment(unit, at, concerns)
+        return story.events
+
+    def _light(self, unit: str) -> list[dict[str, Any]]:
+        rng = self.rng(unit)
+        story = Story(self, unit, rng)
+        on = self.day(rng)
+        child = story.child("", on, CHILD_AGES)
+        self.children += 1
+        kind = _pick(rng, self.preset.light_outcomes)
+        concerns = list(rng.choice(LIGHT_CONCERNS[kind]))
+        source = ReferralSource.POLICE.value if kind == "police" else None
+        story.contact(story.office(on), [child], concerns, source=source)
+        return story.events
+
+    # ---- writing --------------------------------------------------------------------------
+    def header(self, events: int) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "name": f"{self.preset.name}-seed{self.seed}-scale{self.scale:g}",
+            "description": self.preset.description,
+            "preset": self.preset.name,
+            "seed": self.seed,
+            "scale": self.scale,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "census_year": self.preset.census_year,
+            "population": self.quotas.population,
+            "events": events,
+            "children": self.children,
+            "expect": expectations(self.preset, self.quotas),
+        }
+
+    def write(self, path: Path, on_unit: Callable[[], None] | None = None) -> GenerateResult:
+        began = timer.perf_counter()
+        self.children = 0
+        with tempfile.TemporaryDirectory(prefix=".mash-generate-", dir=path.parent) as spill:
+            buckets: dict[int, IO[str]] = {}
+            total = 0
+            try:
+                for events in self.units():
+                    for event in events:
+                        instant = datetime.fromisoformat(event["occurred_at"])
+                        key = int(instant.astimezone(UTC).timestamp())
+                        week = key // (7 * 86_400)
+                        bucket = buckets.get(week)
+                        if bucket is None:
+                            bucket = buckets[week] = open(  # noqa: SIM115 - closed below
+                                os.path.join(spill, f"{week}.part"), "w", encoding="utf-8"
+                            )
+                        line = json.dumps(event, separators=(",", ":"))
+                        bucket.write(f"{key:012d} {event['event_id']} {line}\n")
+                        total += 1
+                    if on_unit is not None:
+                        on_unit()
+            finally:
+                for bucket in buckets.values():
+                    bucket.close()
+            with _writer(path) as out:
+                out.write(json.dumps(self.header(total), separators=(",", ":")) + "\n")
+                for week in sorted(buckets):
+                    with open(os.path.join(spill, f"{week}.part"), encoding="utf-8") as part:
+                        lines = part.readlines()
+                    lines.sort(key=lambda line: line[: line.index(" ", 13)])
+                    out.writelines(line[line.index(" ", 13) + 1 :] for line in lines)
+        return GenerateResult(path, total, self.children, timer.perf_counter() - began, self.quotas)
+
+    def unit_count(self) -> int:
+        q = self.quotas
+        return (
+            q.plans_at_start
+            + q.s47
+            + q.da_contacts
+            + q.missing_children
+            + max(0, q.referrals - q.s47 - q.da_children)
+            + q.light_contacts
+        )
+
+
+@contextmanager
+def _writer(path: Path) -> Iterator[IO[str]]:
+    """Plain text, or gzip with no name or time in its header (so the bytes repeat)."""
+    with open(path, "wb") as raw, contextlib.ExitStack() as stack:
+        sink: IO[bytes] = raw
+        if path.suffix == ".gz":
+            packed = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0)
+            sink = cast(IO[bytes], stack.enter_context(packed))
+        text = io.TextIOWrapper(sink, encoding="utf-8", newline="\n")
+        yield text
+        text.flush()
+        text.detach()

@@ -1,0 +1,1 @@
+"""Operations: worker processes, status and metrics, benchmarks, the exported contract."""

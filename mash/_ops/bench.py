@@ -1,0 +1,427 @@
+"""`mash bench`: the edge's throughput against a raw redis-py loop on the same Redis.
+
+Both sides start from the same backlog of contact events already in a stream. The raw loop is
+the floor any consumer must pay (XREADGROUP a batch, validate each entry with the same pydantic
+union, XACK the batch). The edge adds per-child state, the screening rule, output events and
+the atomic Lua commit. We report medians of several rounds and their ratio, measured in one
+run, because the machines are shared and absolute numbers drift.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import redis.asyncio as aioredis
+from pydantic import BaseModel
+
+from mash._config.settings import Settings
+from mash._runtime.clients import open_client
+from mash._runtime.consumer import Consumer
+from mash._runtime.hub import Hub
+from mash.consumers import screening
+from mash.consumers.screening.thresholds import load_thresholds
+from mash.consumers.timescales.rules import children_of
+from mash.schemas.codes import Agency, Factor, ReferralSource, Sex
+from mash.schemas.events import ChildDetails, ContactReceived, Envelope, Event, parse_event
+
+CONCERN_CYCLE: tuple[list[Factor], ...] = (
+    [Factor.NEGLECT],
+    [Factor.DOMESTIC_ABUSE_PARENT, Factor.ALCOHOL_PARENT],
+    [Factor.MISSING],
+    [Factor.SEXUAL_ABUSE],
+    [Factor.MENTAL_HEALTH_PARENT],
+    [],
+    [Factor.SELF_HARM],
+)
+
+
+class _Nothing(BaseModel):
+    pass
+
+
+def _noop_rule(
+    states: Mapping[str, _Nothing], event: Event
+) -> tuple[dict[str, _Nothing], list[Envelope]]:
+    return {}, []
+
+
+def noop_consumer() -> Consumer[_Nothing]:
+    """The edge with nothing to do: parse, dedupe, commit and ack only."""
+    return Consumer(
+        name="bench-noop",
+        inputs=("contacts",),
+        handles=frozenset({"contact.received"}),
+        state_type=_Nothing,
+        keys=lambda event: [],
+        rule=_noop_rule,
+    )
+
+
+def contacts(n: int, children: int) -> list[str]:
+    start = datetime(2014, 4, 1, 9, tzinfo=UTC)
+    out = []
+    for i in range(n):
+        child = f"B{i % children:06d}"
+        at = start + timedelta(minutes=i)
+        out.append(
+            ContactReceived(
+                event_id=f"bench.{i}",
+                occurred_at=at,
+                recorded_at=at,
+                child_id=child,
+                agency=Agency.SCHOOL,
+                correlation_id=f"bench.{i}",
+                referral_source=ReferralSource.SCHOOLS,
+                children=[
+                    ChildDetails(child_id=child, dob=datetime(2008, 1, 1).date(), sex=Sex.FEMALE)
+                ],
+                concerns=CONCERN_CYCLE[i % len(CONCERN_CYCLE)],
+            ).model_dump_json()
+        )
+    return out
+
+
+async def _fill(client: aioredis.Redis, key: str, payloads: list[str]) -> None:
+    pipe = client.pipeline(transaction=False)
+    for index, payload in enumerate(payloads, start=1):
+        pipe.xadd(key, {"event": payload})
+        if index % 2000 == 0:
+            await pipe.execute()
+    await pipe.execute()
+
+
+async def raw_loop(client: aioredis.Redis, key: str, payloads: list[str], batch: int) -> float:
+    """Events per second of XREADGROUP + validate + XACK, from a filled stream."""
+    await _fill(client, key, payloads)
+    await client.xgroup_create(key, "raw", id="0")
+    done = 0
+    started = time.perf_counter()
+    while done < len(payloads):
+        reply: Any = await client.xreadgroup("raw", "raw-1", {key: ">"}, count=batch)
+        for _, entries in reply:
+            for _, fields in entries:
+                parse_event(fields[b"event"])
+            await client.xack(key, "raw", *[entry_id for entry_id, _ in entries])
+            done += len(entries)
+    return len(payloads) / (time.perf_counter() - started)
+
+
+async def edge_run(settings: Settings, consumer: Consumer[Any], payloads: list[str]) -> float:
+    """Events per second through the hub's real subscribers, from a filled stream."""
+    hub = Hub(settings, [consumer], run_consumers=False)
+    await hub.start()
+    try:
+        await _fill(hub.redis, hub.keys.stream("contacts"), payloads)
+        started = time.perf_counter()
+        await hub.broker.start()
+        # Poll rarely (the poll shares the event loop being measured) and time the run to the
+        # edge's last commit, not to when the poll noticed it.
+        await hub.drain(timeout=600, poll=0.05)
+        finished = max(edge.last_commit for edge in hub.edges.values())
+        return len(payloads) / (finished - started)
+    finally:
+        await hub.stop()
+
+
+@dataclass
+class BenchResult:
+    events: int
+    rounds: int
+    batch_size: int
+    redis_version: str
+    raw: list[float]
+    edge_noop: list[float]
+    screening: list[float]
+
+    def as_dict(self) -> dict[str, Any]:
+        raw = statistics.median(self.raw)
+        noop = statistics.median(self.edge_noop)
+        screen = statistics.median(self.screening)
+        return {
+            "events": self.events,
+            "rounds": self.rounds,
+            "batch_size": self.batch_size,
+            "redis_version": self.redis_version,
+            "raw_redis_py_events_per_s": round(raw),
+            "edge_noop_events_per_s": round(noop),
+            "screening_events_per_s": round(screen),
+            "edge_noop_ratio": round(noop / raw, 3),
+            "screening_ratio": round(screen / raw, 3),
+            "samples": {"raw": self.raw, "edge_noop": self.edge_noop, "screening": self.screening},
+        }
+
+
+async def run_bench(settings: Settings, events: int, rounds: int, children: int) -> BenchResult:
+    """Rounds interleave raw, no-op edge and screening so drift hits all three alike."""
+    payloads = contacts(events, children)
+    thresholds = load_thresholds(settings.thresholds)
+    result = BenchResult(events, rounds, settings.batch_size, "", [], [], [])
+    async with Hub(settings, [], run_consumers=False) as base:
+        info = await base.redis.info("server")
+        result.redis_version = str(info.get("redis_version", "?"))
+        for round_no in range(rounds):
+            ns = f"{settings.namespace}-bench-{round_no}"
+            key = f"mash:{{{ns}}}:raw"
+            result.raw.append(await raw_loop(base.redis, key, payloads, settings.batch_size))
+            url = base.url
+            for label, consumer in (
+                ("noop", noop_consumer()),
+                ("screening", screening.build(thresholds)),
+            ):
+                run_settings = settings.model_copy(
+                    update={"namespace": f"{ns}-{label}", "redis_url": _secret(url)}
+                )
+                rate = await edge_run(run_settings, consumer, payloads)
+                (result.edge_noop if label == "noop" else result.screening).append(rate)
+            await _delete_namespace(base.redis, ns)
+    return result
+
+
+async def _delete_namespace(client: aioredis.Redis, namespace: str) -> None:
+    """Remove only the keys this benchmark made: never FLUSHDB someone's Redis."""
+    async for key in client.scan_iter(match=f"mash:{{{namespace}*", count=1000):
+        await client.delete(key)
+
+
+def _secret(url: str) -> Any:
+    from pydantic import SecretStr  # noqa: PLC0415
+
+    return SecretStr(url)
+
+
+# ---- the board's report during a live year ---------------------------------------------------
+def year_with_ticks(scale: float, seed: int) -> tuple[list[Envelope], int]:
+    """A generated year of the 2013-14 preset with a watermark at the end of each day, so
+    clocks fall due as in live running; and its population."""
+    import tempfile  # noqa: PLC0415
+
+    from mash._generator.generate import BOROUGH_2013_14, Generator  # noqa: PLC0415
+    from mash._scenarios.generated import open_generated  # noqa: PLC0415
+    from mash._time.clock import tick  # noqa: PLC0415 - replay imports this module's neighbours
+
+    out: list[Envelope] = []
+    day = None
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "year.jsonl"
+        generator = Generator(BOROUGH_2013_14, seed=seed, scale=scale)
+        generator.write(path)
+        with open_generated(path) as (_header, events):
+            parsed = list(events)
+    for event in parsed:
+        if day is not None and event.occurred_at.date() != day:
+            out.append(tick(datetime.combine(day, datetime.max.time(), tzinfo=UTC)))
+        day = event.occurred_at.date()
+        out.append(event)
+    return out, generator.quotas.population
+
+
+@dataclass
+class ReportBench:
+    children: int
+    events: int
+    seconds: float
+    raw_hgetall_ms: list[float]
+    report_ms: list[float]
+    census_ms: float
+    census_children: int
+    tallies: int
+    raw_events_per_s: float
+
+    def as_dict(self) -> dict[str, Any]:
+        report = sorted(self.report_ms)
+        raw = statistics.median(self.raw_hgetall_ms)
+        return {
+            "children": self.children,
+            "events": self.events,
+            "drain_seconds": round(self.seconds, 1),
+            "events_per_s_all_consumers": round(self.events / self.seconds),
+            "raw_redis_py_events_per_s": round(self.raw_events_per_s),
+            "hub_to_raw_ratio": round(self.events / self.seconds / self.raw_events_per_s, 3),
+            "reports_taken": len(report),
+            "report_ms_median": round(statistics.median(report), 2),
+            "report_ms_p95": round(report[int(0.95 * (len(report) - 1))], 2),
+            "report_ms_max": round(report[-1], 2),
+            "raw_hgetall_ms_median": round(raw, 2),
+            "report_to_raw_hgetall": round(statistics.median(report) / raw, 1),
+            "tally_fields": self.tallies,
+            "census_ms": round(self.census_ms),
+            "census_children": self.census_children,
+        }
+
+
+def _report_reader(
+    url: str, namespace: str, at: str, stop: Any, results: Any
+) -> None:  # pragma: no cover - runs in a child process
+    """A board member's client in its own process: report, HGETALL, wait, until told."""
+
+    async def loop() -> None:
+        from mash._report.board import board_figures  # noqa: PLC0415
+        from mash._runtime.keys import Keys  # noqa: PLC0415
+
+        client, _ = await open_client(url)
+        keys = Keys(namespace)
+        instant = datetime.fromisoformat(at)
+        raw: list[float] = []
+        report: list[float] = []
+        while not stop.is_set():
+            began = time.perf_counter()
+            await client.hgetall(keys.tallies("reporter"))
+            raw.append(1000 * (time.perf_counter() - began))
+            began = time.perf_counter()
+            await board_figures(client, keys, instant)
+            report.append(1000 * (time.perf_counter() - began))
+            await asyncio.sleep(0.25)
+        await client.aclose()
+        results.put((raw, report))
+
+    asyncio.run(loop())
+
+
+async def run_report_bench(settings: Settings, scale: float, seed: int) -> ReportBench:
+    """Publish a generated year into a hub running every consumer, and have a separate
+    process ask for the board's report over and over while it is consumed; time each against
+    a bare HGETALL of the same tallies (the floor any reader pays)."""
+    import multiprocessing  # noqa: PLC0415
+
+    from mash._bootstrap import build_consumers  # noqa: PLC0415
+    from mash._report.board import census, read_tallies, write_meta  # noqa: PLC0415
+
+    events, population = year_with_ticks(scale, seed)
+    children = len({c for e in events for c in children_of(e)})
+    namespace = f"{settings.namespace}-report-bench-{os.getpid()}"
+    run_settings = settings.model_copy(update={"namespace": namespace})
+    hub = Hub(run_settings, build_consumers(load_thresholds(settings.thresholds)))
+    await hub.start()
+    try:
+        await write_meta(hub.redis, hub.keys, {"population": population})
+        at = events[-1].occurred_at
+        # The floor, in the same run on the same Redis: XREADGROUP + validate + XACK of the
+        # same events, with no consumer at all.
+        raw_key = f"mash:{{{namespace}}}:raw-floor"
+        payloads = [e.model_dump_json() for e in events]
+        raw_rate = await raw_loop(hub.redis, raw_key, payloads, settings.batch_size)
+        await hub.redis.delete(raw_key)
+        spawn = multiprocessing.get_context("spawn")
+        stop, results = spawn.Event(), spawn.Queue()
+        reader = spawn.Process(
+            target=_report_reader, args=(hub.url, namespace, at.isoformat(), stop, results)
+        )
+        reader.start()
+        started = time.perf_counter()
+        await hub.publish(events)
+        while not await hub.idle():
+            await asyncio.sleep(0.25)
+        seconds = time.perf_counter() - started
+        stop.set()
+        raw_ms, report_ms = await asyncio.to_thread(results.get, True, 60)
+        reader.join(10)
+        began = time.perf_counter()
+        cin = await census(hub.redis, hub.keys, at)
+        census_ms = 1000 * (time.perf_counter() - began)
+        tallies = len(await read_tallies(hub.redis, hub.keys))
+    finally:
+        await hub.stop()
+        if settings.redis_url is not None:  # someone's Redis: leave it as we found it
+            client, _ = await open_client(settings.redis_url.get_secret_value())
+            await _delete_namespace(client, namespace)
+            await client.aclose()
+    return ReportBench(
+        children,
+        len(events),
+        seconds,
+        raw_ms,
+        report_ms,
+        census_ms,
+        cin.children,
+        tallies,
+        raw_rate,
+    )
+
+
+# ---- scale-out: the same backlog applied by 1, 2, 4... worker processes ---------------------
+@dataclass
+class ScaleBench:
+    events: int
+    rounds: int
+    raw: list[float]
+    by_workers: dict[int, list[float]]
+
+    def as_dict(self) -> dict[str, Any]:
+        raw = statistics.median(self.raw)
+        rows = {}
+        for workers, rates in sorted(self.by_workers.items()):
+            median = statistics.median(rates)
+            rows[str(workers)] = {
+                "events_per_s": round(median),
+                "ratio_to_raw": round(median / raw, 3),
+                "samples": [round(r) for r in rates],
+            }
+        return {
+            "events": self.events,
+            "rounds": self.rounds,
+            "cpus": os.cpu_count(),
+            "raw_redis_py_events_per_s": round(raw),
+            "workers": rows,
+        }
+
+
+async def fleet_run(settings: Settings, workers: int, payloads: list[str]) -> float:
+    """Events per second of `workers` worker processes (every consumer) on as many shards:
+    from publishing the backlog into ready workers to the last entry applied."""
+    from mash._bootstrap import build_consumers  # noqa: PLC0415
+    from mash._runtime.fleet import Fleet  # noqa: PLC0415
+
+    run_settings = settings.model_copy(update={"shards": workers})
+    consumers = build_consumers(load_thresholds(settings.thresholds))
+    async with Hub(run_settings, consumers, run_consumers=False) as hub:
+        fleet = Fleet(
+            url=hub.url,
+            namespace=run_settings.namespace,
+            workers=workers,
+            shards=workers,
+            thresholds=settings.thresholds.resolve(),
+            timescales=settings.timescales.resolve(),
+            scoring=settings.scoring.resolve(),
+            env={"MASH_BATCH_SIZE": str(settings.batch_size)},
+        )
+        await fleet.start()
+        try:
+            while len(await hub.redis.keys(hub.keys.lease(0)[:-1] + "*")) < workers:
+                fleet.check()
+                await asyncio.sleep(0.05)
+            events = [parse_event(p) for p in payloads]
+            started = time.perf_counter()
+            await hub.publish(events)
+            await hub.drain(timeout=900, poll=0.02, watch=fleet.check)
+            return len(payloads) / (time.perf_counter() - started)
+        finally:
+            await fleet.stop()
+
+
+async def run_scale_bench(
+    settings: Settings, events: int, rounds: int, children: int, workers: list[int]
+) -> ScaleBench:
+    """Rounds interleave the raw loop and each worker count, on one Redis, so that drift on a
+    shared machine hits them alike."""
+    payloads = contacts(events, children)
+    result = ScaleBench(events, rounds, [], {n: [] for n in workers})
+    async with Hub(settings, [], run_consumers=False) as base:
+        for round_no in range(rounds):
+            ns = f"{settings.namespace}-scale-{os.getpid()}-{round_no}"
+            key = f"mash:{{{ns}}}:raw"
+            result.raw.append(await raw_loop(base.redis, key, payloads, settings.batch_size))
+            for n in workers:
+                run_settings = settings.model_copy(
+                    update={"namespace": f"{ns}-w{n}", "redis_url": _secret(base.url)}
+                )
+                result.by_workers[n].append(await fleet_run(run_settings, n, payloads))
+            await _delete_namespace(base.redis, ns)
+    return result

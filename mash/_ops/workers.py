@@ -1,0 +1,89 @@
+"""`mash worker`: the consumers against a Redis until told to stop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+
+from mash._bootstrap import build_consumers
+from mash._config.settings import Settings, redact_url
+from mash._ops.metrics import Metrics
+from mash._runtime.hub import Hub
+from mash._runtime.leases import ShardLost
+from mash._runtime.shards import ShardSpec
+from mash._time.clock import Clock, WallClock, tick
+from mash.consumers.cse.scoring import load_scoring
+from mash.consumers.screening.thresholds import load_thresholds
+from mash.consumers.timescales.config import load_timescales
+from mash.errors import HubUnavailable
+
+log = structlog.get_logger("mash.worker")
+
+
+async def tick_forever(hub: Hub, clock: Clock, interval: float) -> None:
+    """Live mode's watermark: a `clock.tick` every `interval` seconds of wall time.
+
+    Ticks are truncated to the second and named by their instant, so several workers ticking
+    at once produce one applied tick each second (consumers dedupe on `event_id`).
+    """
+    while True:
+        await asyncio.sleep(interval)
+        await hub.publish([tick(clock.now().replace(microsecond=0))])
+
+
+async def run_worker(
+    settings: Settings,
+    stop_signal: Callable[[], asyncio.Event],
+    tick_interval: float = 1.0,
+    clock: Clock | None = None,
+    *,
+    shards: ShardSpec | None = None,
+    metrics_port: int | None = None,
+    metrics_host: str = "127.0.0.1",
+) -> None:
+    """Apply `shards` (all by default) until stopped; raises HubUnavailable if another worker
+    takes one of them over."""
+    thresholds = load_thresholds(settings.thresholds)
+    timescales = load_timescales(settings.timescales)
+    scoring = load_scoring(settings.scoring)
+    decide = settings.screening == "auto"
+    stop = stop_signal()
+    wall = clock or WallClock()
+    consumers = build_consumers(thresholds, timescales, scoring, decide=decide)
+    async with Hub(settings, consumers, shards=shards) as hub, contextlib.AsyncExitStack() as stack:
+        if metrics_port is not None:
+            await stack.enter_async_context(Metrics(hub, metrics_port, metrics_host))
+        if tick_interval > 0:  # the first watermark is part of starting up
+            await hub.publish([tick(wall.now().replace(microsecond=0))])
+        log.info(
+            "worker started",
+            redis=redact_url(hub.url),
+            namespace=settings.namespace,
+            consumer=hub.name,
+            consumers=[c.name for c in hub.consumers],
+            thresholds=thresholds.name,
+            shards=hub.owned,
+            of=hub.keys.shards,
+        )
+        tasks: list[asyncio.Task[Any]] = [asyncio.create_task(stop.wait())]
+        if hub.leases is not None:
+            tasks.append(asyncio.create_task(hub.leases.keep()))
+        if tick_interval > 0:
+            tasks.append(asyncio.create_task(tick_forever(hub, wall, tick_interval)))
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        for task in done:
+            failure = None if task.cancelled() else task.exception()
+            if isinstance(failure, ShardLost):
+                raise HubUnavailable(str(failure)) from failure
+            if failure is not None:
+                raise failure
+        log.info("worker stopping")

@@ -1,0 +1,323 @@
+"""Scenario replay: publish in event-time order, one instant at a time, and wait for the hub.
+
+Each step publishes a `clock.tick` watermark for the instant and the events at it, then waits
+until every consumer group has applied everything (including what other consumers emitted in
+reaction). Stepping this way makes cross-stream effects (a CSE flag before the next contact,
+a decision before its clock stops) independent of batch size, polling and worker count, so
+the same file gives the same report byte for byte.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from mash._bootstrap import build_consumers, config_paths, configure
+from mash._config.settings import Settings
+from mash._ops.status import open_clocks, open_episodes
+from mash._replay.steps import packed_steps, plan_steps
+from mash._report.board import board_figures, census, write_meta
+from mash._report.cin import Census
+from mash._report.report import build_report, summarise
+from mash._runtime.fleet import Fleet
+from mash._runtime.hub import Hub
+from mash._scenarios.expectations import Check, Outputs, check, check_figures
+from mash._scenarios.generated import open_generated
+from mash._scenarios.scenario import Scenario
+from mash.consumers.screening.thresholds import Thresholds
+from mash.errors import HubUnavailable
+from mash.schemas.events import (
+    CSEFlag,
+    DeadLetter,
+    Event,
+    ScreeningDecided,
+    TimescaleBreached,
+    TimescaleMet,
+    TimescaleStoppedLate,
+)
+
+
+@dataclass
+class ReplayResult:
+    scenario: Scenario
+    thresholds: Thresholds
+    outputs: Outputs
+    checks: list[Check]
+    report: dict[str, Any]
+    census: Census
+    namespace: str = ""
+
+    @property
+    def decisions(self) -> list[ScreeningDecided]:
+        return list(self.outputs.decisions)
+
+    @property
+    def flags(self) -> list[CSEFlag]:
+        return list(self.outputs.flags)
+
+    @property
+    def clocks(self) -> list[TimescaleMet | TimescaleBreached | TimescaleStoppedLate]:
+        return list(self.outputs.clock_events)
+
+    @property
+    def dead_letters(self) -> list[DeadLetter]:
+        return list(self.outputs.dead_letters)
+
+    @property
+    def ok(self) -> bool:
+        return all(c.passed for c in self.checks)
+
+
+def with_workers(settings: Settings, workers: int) -> Settings:
+    """Settings for a run applied by `workers` processes: at least as many shards."""
+    if workers <= 0:
+        return settings
+    shards = settings.shards or workers
+    if shards < workers:
+        msg = f"--workers {workers} needs at least {workers} shards; MASH_SHARDS is {shards}"
+        raise HubUnavailable(msg)
+    return settings.model_copy(update={"shards": shards})
+
+
+@contextlib.asynccontextmanager
+async def applied_by(
+    hub: Hub, workers: int, paths: tuple[Path, Path, Path], *, decide: bool
+) -> AsyncIterator[Fleet | None]:
+    """The hub applies in-process, or `workers` worker processes do, until the block ends."""
+    if workers <= 0:
+        yield None
+        return
+    thresholds, timescales, scoring = paths
+    fleet = Fleet(
+        url=hub.url,
+        namespace=hub.settings.namespace,
+        workers=workers,
+        shards=hub.keys.shards,
+        thresholds=thresholds.resolve(),
+        timescales=timescales.resolve(),
+        scoring=scoring.resolve(),
+        screening="auto" if decide else "manual",
+        env={
+            "MASH_RECLAIM_IDLE_MS": str(hub.settings.reclaim_idle_ms),
+            "MASH_LEASE_MS": str(hub.settings.lease_ms),
+            "MASH_MAX_ATTEMPTS": str(hub.settings.max_attempts),
+            "MASH_MAX_ENTRY_BYTES": str(hub.settings.max_entry_bytes),
+            "MASH_BATCH_SIZE": str(hub.settings.batch_size),
+            "MASH_POLL_MS": str(hub.settings.poll_ms),
+        },
+    )
+    await fleet.start()
+    try:
+        yield fleet
+    finally:
+        await fleet.stop()
+
+
+async def refuse_used_namespace(hub: Hub) -> None:
+    """A run writes into an empty namespace only: another run's events would be its own."""
+    used = [
+        await hub.redis.xlen(key)
+        for stream in ("contacts", "decisions")
+        for key in hub.keys.streams(stream)
+    ]
+    if any(used):
+        msg = (
+            f"namespace {hub.settings.namespace!r} already holds a run's streams; "
+            "use another --namespace"
+        )
+        raise HubUnavailable(msg)
+
+
+async def drain_step(hub: Hub, timeout: float, at: datetime, fleet: Fleet | None = None) -> None:
+    """Wait for every consumer; a stall is one line naming the instant, not a traceback."""
+    try:
+        await hub.drain(timeout=timeout, watch=fleet.check if fleet else None)
+    except TimeoutError as exc:
+        msg = (
+            f"stalled at {at.isoformat()}: {exc} (a consumer failed, or no worker applies "
+            "a shard: see the log and `mash status`)"
+        )
+        raise HubUnavailable(msg) from exc
+
+
+async def replay(
+    scenario: Scenario,
+    settings: Settings,
+    *,
+    thresholds_override: Path | None = None,
+    scoring_override: Path | None = None,
+    on_step: Callable[[int, int], None] | None = None,
+    timeout: float = 120.0,
+    census_year: int | None = None,
+    workers: int = 0,
+    external_workers: bool = False,
+) -> ReplayResult:
+    """Replay a scenario; `workers` > 0 has that many `mash worker` processes apply it, and
+    `external_workers` leaves it to the `mash worker`s already running on the namespace."""
+    paths = config_paths(scenario, settings, thresholds_override, scoring_override)
+    thresholds, timescales, scoring = configure(
+        scenario, settings, thresholds_override, scoring_override
+    )
+    decide = scenario.spec.screening == "auto"
+    start, plan = plan_steps(scenario.events, scenario.end)
+    consumers = build_consumers(thresholds, timescales, scoring, decide=decide)
+    settings = with_workers(settings, workers)
+    async with (
+        Hub(settings, consumers, run_consumers=workers <= 0 and not external_workers) as hub,
+        applied_by(hub, workers, paths, decide=decide) as fleet,
+    ):
+        await refuse_used_namespace(hub)
+        await write_meta(
+            hub.redis,
+            hub.keys,
+            {
+                "scenario": scenario.name,
+                "description": scenario.spec.description,
+                "thresholds": thresholds.name,
+                "timescales": timescales.name,
+                "scoring": scoring.name,
+                "start": start.isoformat(),
+                "end": scenario.end.isoformat(),
+                "population": scenario.spec.population,
+            },
+        )
+        for done, step in enumerate(plan, start=1):
+            # A Ctrl-C cancels this task; a library that swallows the CancelledError inside a
+            # Redis call must not let the replay carry on for minutes.
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise asyncio.CancelledError
+            await hub.publish(step)
+            await drain_step(hub, timeout, step[0].occurred_at, fleet)
+            if on_step:
+                on_step(done, len(plan))
+        await hub.stop_consuming()
+        outputs = Outputs(
+            decisions=[e for e in await hub.read("decisions") if isinstance(e, ScreeningDecided)],
+            dead_letters=[e for e in await hub.read("dlq") if isinstance(e, DeadLetter)],
+            clock_events=[
+                e
+                for e in await hub.read("timescales")
+                if isinstance(e, TimescaleMet | TimescaleBreached | TimescaleStoppedLate)
+            ],
+            open_clocks=[
+                (child, o.clock, o.instance, o.breached) for child, o in await open_clocks(hub)
+            ],
+            flags=[e for e in await hub.read("cse") if isinstance(e, CSEFlag)],
+            open_episodes=await open_episodes(hub),
+        )
+        board = await board_figures(
+            hub.redis, hub.keys, scenario.end, population=scenario.spec.population
+        )
+        cin = await census(hub.redis, hub.keys, scenario.end, year=census_year)
+    report = build_report(
+        figures=board,
+        scenario=scenario.name,
+        description=scenario.spec.description,
+        thresholds=thresholds.name,
+        timescales=timescales.name,
+        scoring=scoring.name,
+        published=scenario.events,
+        outputs=outputs,
+        checks=[],
+    )
+    # Figures are expectations too, so the report is built first and checked after.
+    checks = check(scenario, outputs, report)
+    report["expectations"] = summarise(checks)
+    return ReplayResult(scenario, thresholds, outputs, checks, report, cin)
+
+
+async def replay_generated(
+    path: Path,
+    settings: Settings,
+    *,
+    thresholds_override: Path | None = None,
+    scoring_override: Path | None = None,
+    on_step: Callable[[int, int], None] | None = None,
+    timeout: float = 300.0,
+    census_year: int | None = None,
+    workers: int = 0,
+    external_workers: bool = False,
+) -> ReplayResult:
+    """A generated year, streamed: read a step, publish it, wait for the hub, read on.
+
+    Nothing of the file is held but the step in hand, and the report is the board's figures
+    (no per-decision list: a nation's year has millions).
+    """
+    with open_generated(path) as (header, events):
+        stub = Scenario.from_events(
+            header.name,
+            [],
+            header.end,
+            description=header.description,
+            population=header.population,
+        )
+        paths = config_paths(stub, settings, thresholds_override, scoring_override)
+        thresholds, timescales, scoring = configure(
+            stub, settings, thresholds_override, scoring_override
+        )
+        published: Counter[str] = Counter()
+        consumers = build_consumers(thresholds, timescales, scoring)
+        settings = with_workers(settings, workers)
+        async with (
+            Hub(settings, consumers, run_consumers=workers <= 0 and not external_workers) as hub,
+            applied_by(hub, workers, paths, decide=True) as fleet,
+        ):
+            await refuse_used_namespace(hub)
+            await write_meta(
+                hub.redis,
+                hub.keys,
+                {
+                    "scenario": header.name,
+                    "description": header.description,
+                    "thresholds": thresholds.name,
+                    "timescales": timescales.name,
+                    "scoring": scoring.name,
+                    "start": header.start.isoformat(),
+                    "end": header.end.isoformat(),
+                    "population": header.population,
+                    "preset": header.preset,
+                    "seed": header.seed,
+                    "scale": header.scale,
+                },
+            )
+            done = 0
+
+            def counted(events: Iterator[Event]) -> Iterator[Event]:
+                for event in events:
+                    published[event.type] += 1
+                    yield event
+
+            for step in packed_steps(counted(events), header.end):
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise asyncio.CancelledError
+                await hub.publish(step)
+                await drain_step(hub, timeout, step[0].occurred_at, fleet)
+                done += len(step) - 1
+                if on_step:
+                    on_step(done, max(done, header.events))
+            await hub.stop_consuming()
+            board = await board_figures(hub.redis, hub.keys, header.end)
+            cin = await census(hub.redis, hub.keys, header.end, year=census_year)
+    report = {
+        "scenario": header.name,
+        "description": header.description,
+        "thresholds": thresholds.name,
+        "timescales": timescales.name,
+        "scoring": scoring.name,
+        "generated": {"preset": header.preset, "seed": header.seed, "scale": header.scale},
+        "events_published": dict(sorted(published.items())),
+        **board,
+    }
+    checks = check_figures(header.expect, report)
+    report["expectations"] = summarise(checks)
+    return ReplayResult(
+        stub, thresholds, Outputs(decisions=[], dead_letters=[]), checks, report, cin
+    )

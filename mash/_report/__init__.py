@@ -1,0 +1,1 @@
+"""The board report: figures from the reporter's tallies, md/json/html rendering, CIN census XML."""

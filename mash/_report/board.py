@@ -1,0 +1,131 @@
+"""Reading the reporter's aggregates out of Redis: the I/O edge of every report.
+
+A board report at an instant is one HGETALL of the tallies (plus the run's metadata and the
+latest clock tick), so it costs the same halfway through a live run as at its end. The CIN
+return reads every child's record, once, when it is asked for.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from mash._config.settings import DEFAULT_LEA, Settings
+from mash._report.cin import Census, census_xml, census_year_of
+from mash._report.figures import figures
+from mash._runtime.keys import Keys
+from mash.consumers import reporter
+from mash.consumers.reporter.rules import ChildRecord
+from mash.errors import MashError
+from mash.schemas.events import ClockTick, parse_event
+
+
+class ReportError(MashError):
+    """Nothing to report on: a namespace no run has written."""
+
+
+async def read_tallies(redis: aioredis.Redis, keys: Keys) -> dict[str, int]:
+    raw: Any = await redis.hgetall(keys.tallies(reporter.NAME))
+    return {k.decode(): int(v) for k, v in raw.items()}
+
+
+async def read_records(redis: aioredis.Redis, keys: Keys) -> dict[str, ChildRecord]:
+    records: dict[str, ChildRecord] = {}
+    async for child, raw in redis.hscan_iter(keys.state(reporter.NAME), count=1000):
+        records[child.decode()] = ChildRecord.model_validate_json(raw)
+    return records
+
+
+async def write_meta(redis: aioredis.Redis, keys: Keys, meta: dict[str, Any]) -> None:
+    await redis.hset(keys.meta(), mapping={k: json.dumps(v) for k, v in meta.items()})
+
+
+async def read_meta(redis: aioredis.Redis, keys: Keys) -> dict[str, Any]:
+    raw: Any = await redis.hgetall(keys.meta())
+    return {k.decode(): json.loads(v) for k, v in raw.items()}
+
+
+async def latest_tick(redis: aioredis.Redis, keys: Keys) -> datetime | None:
+    """Event time now: the last watermark on the clock stream."""
+    entries: Any = await redis.xrevrange(keys.stream("clock"), count=1)
+    for _id, fields in entries:
+        event = parse_event(fields[b"event"])
+        if isinstance(event, ClockTick):
+            return event.occurred_at
+    return None
+
+
+async def report_instant(
+    redis: aioredis.Redis, keys: Keys, at: datetime | None = None
+) -> datetime | None:
+    """The instant a report speaks for: asked, else the last tick, else the run's end."""
+    if at is not None:
+        return at
+    tick = await latest_tick(redis, keys)
+    if tick is not None:
+        return tick
+    end = (await read_meta(redis, keys)).get("end")
+    return datetime.fromisoformat(end) if end else None
+
+
+async def board_figures(
+    redis: aioredis.Redis, keys: Keys, at: datetime, population: int | None = None
+) -> dict[str, Any]:
+    meta = await read_meta(redis, keys)
+    tallies = await read_tallies(redis, keys)
+    since = datetime.fromisoformat(meta["start"]) if meta.get("start") else None
+    result = figures(tallies, at=at, population=population or meta.get("population"), since=since)
+    for name in ("scenario", "description", "thresholds", "timescales", "scoring"):
+        if name in meta:
+            result[name] = meta[name]
+    return result
+
+
+async def census(
+    redis: aioredis.Redis,
+    keys: Keys,
+    at: datetime,
+    year: int | None = None,
+    lea: str = DEFAULT_LEA,
+) -> Census:
+    records = await read_records(redis, keys)
+    return census_xml(
+        records, year=year or census_year_of(at.date()), at=at, lea=lea, release=_release()
+    )
+
+
+def _release() -> str:
+    try:
+        return version("mash-simulator")
+    except PackageNotFoundError:  # running from a checkout without installing
+        return "0"
+
+
+async def render_live(
+    settings: Settings,
+    fmt: str,
+    *,
+    at: datetime | None = None,
+    population: int | None = None,
+    census_year: int | None = None,
+    lea: str = DEFAULT_LEA,
+) -> str:
+    """A report of a running hub (or one that has finished) in any format, starting nothing."""
+    from mash._report.report import render  # noqa: PLC0415
+    from mash._runtime.hub import Hub  # noqa: PLC0415 - the hub imports the reporter's consumers
+
+    async with Hub(settings, [], run_consumers=False) as hub:
+        instant = await report_instant(hub.redis, hub.keys, at)
+        if instant is None:
+            msg = (
+                f"namespace {settings.namespace!r} has no clock ticks and no run metadata: "
+                "nothing to report (wrong --namespace?)"
+            )
+            raise ReportError(msg)
+        if fmt == "cin-xml":
+            return (await census(hub.redis, hub.keys, instant, census_year, lea)).xml
+        return render(await board_figures(hub.redis, hub.keys, instant, population), fmt)

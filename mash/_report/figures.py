@@ -1,0 +1,223 @@
+"""The board's figures at an instant, from the reporter's tallies.
+
+Pure: a flat mapping of counters and an instant in, the nested tables of a safeguarding board's
+annual report out (domain §6; the seeds' sections 3.4, 5.2.4, 5.6). Nothing here reads Redis
+or the clock, so the same tallies and instant give the same figures byte for byte, and a report
+asked for halfway through a live run costs one HGETALL and this fold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any
+
+from mash.schemas.codes import CPCategory, CSELevel
+
+# DfE "Characteristics of children in need" age bands for children on a CP plan.
+AGE_BANDS = ("unborn", "under 1", "1-4", "5-9", "10-15", "16 and over", "unknown")
+PER = 10_000
+
+
+def _group(tallies: Mapping[str, int], prefix: str) -> dict[str, int]:
+    """Counters named `prefix|key`, as {key: count}, sorted, zeros dropped."""
+    start = prefix + "|"
+    return {
+        name[len(start) :]: count
+        for name, count in sorted(tallies.items())
+        if name.startswith(start) and "|" not in name[len(start) :] and count
+    }
+
+
+def _nested(tallies: Mapping[str, int], prefix: str) -> dict[str, dict[str, int]]:
+    """Counters named `prefix|outer|inner`, as {outer: {inner: count}}."""
+    start = prefix + "|"
+    out: dict[str, dict[str, int]] = {}
+    for name, count in sorted(tallies.items()):
+        if not name.startswith(start) or not count:
+            continue
+        parts = name[len(start) :].split("|")
+        if len(parts) == 2:
+            out.setdefault(parts[0], {})[parts[1]] = count
+    return out
+
+
+def _percent(part: int, whole: int) -> float | None:
+    return round(100 * part / whole, 1) if whole else None
+
+
+def _rate(count: int, population: int | None) -> float | None:
+    return round(PER * count / population, 1) if population else None
+
+
+def age_band(dob: date, on: date) -> str:
+    if dob > on:
+        return "unborn"
+    years = on.year - dob.year - ((on.month, on.day) < (dob.month, dob.day))
+    if years < 1:
+        return "under 1"
+    if years < 5:
+        return "1-4"
+    if years < 10:
+        return "5-9"
+    if years < 16:
+        return "10-15"
+    return "16 and over"
+
+
+def _age_bands(by_dob: Mapping[str, int], on: date) -> dict[str, int]:
+    bands = dict.fromkeys(AGE_BANDS, 0)
+    for dob, count in by_dob.items():
+        band = "unknown" if dob == "unknown" else age_band(date.fromisoformat(dob), on)
+        bands[band] += count
+    return {band: n for band, n in bands.items() if n}
+
+
+def _clocks(tallies: Mapping[str, int]) -> dict[str, Any]:
+    per: dict[str, dict[str, Any]] = {}
+    for clock, counts in _nested(tallies, "clocks").items():
+        started = counts.get("started", 0)
+        met, breached = counts.get("met", 0), counts.get("breached", 0)
+        late, cancelled = counts.get("stopped_late", 0), counts.get("cancelled", 0)
+        decided = met + breached
+        per[clock] = {
+            "started": started,
+            "met": met,
+            "breached": breached,
+            "stopped_late": late,
+            "cancelled": cancelled,
+            "open": started - met - late - cancelled,
+            "out_of_timescale": breached - late - counts.get("cancelled_breached", 0),
+            "percent_met": round(100 * met / decided) if decided else 100,
+        }
+    return dict(sorted(per.items()))
+
+
+def _series(tallies: Mapping[str, int]) -> dict[str, Any]:
+    decisions = _nested(tallies, "decisions.month")
+    breaches = _nested(tallies, "clocks.breached_month")
+    contacts = _group(tallies, "contacts.month")
+    missing = _group(tallies, "missing.month")
+    s47 = _group(tallies, "s47.month")
+    months = sorted({*decisions, *breaches, *contacts, *missing, *s47})
+    return {
+        "months": months,
+        "contacts": [contacts.get(m, 0) for m in months],
+        "decisions_by_outcome": {
+            outcome: [decisions.get(m, {}).get(outcome, 0) for m in months]
+            for outcome in sorted({o for row in decisions.values() for o in row})
+        },
+        "s47_started": [s47.get(m, 0) for m in months],
+        "missing_incidents": [missing.get(m, 0) for m in months],
+        "clock_breaches": [sum(breaches.get(m, {}).values()) for m in months],
+    }
+
+
+def _since(by_month: Mapping[str, int], since: datetime | None) -> int:
+    first = since.strftime("%Y-%m") if since else ""
+    return sum(n for m, n in by_month.items() if m >= first)
+
+
+def figures(
+    tallies: Mapping[str, int],
+    *,
+    at: datetime,
+    population: int | None = None,
+    since: datetime | None = None,
+) -> dict[str, Any]:
+    """Every table of the report, as of instant `at` (ages are taken on its date).
+
+    `since` is where the reporting period starts: a generated year carries a run-in of plans
+    begun before it, which are open plans now but not the year's starts.
+    """
+    t = tallies
+    on = at.date()
+    open_plans = t.get("cpp.open", 0)
+    by_category = _group(t, "cpp.open|category")
+    decisions_total = t.get("decisions.total", 0)
+    referrals = t.get("referrals.total", 0)
+    indicators = _nested(t, "cse.indicators")
+    return {
+        "as_of": at.isoformat(),
+        "population": population,
+        "contacts": {
+            "total": t.get("contacts.total", 0),
+            "children_named": t.get("contacts.children_named", 0),
+            "multi_child": t.get("contacts.multi_child", 0),
+            "domestic_abuse": {
+                "contacts": t.get("contacts.domestic_abuse", 0),
+                "children": t.get("contacts.domestic_abuse_children", 0),
+            },
+            "by_source": _group(t, "contacts.source"),
+        },
+        "decisions": {
+            "total": decisions_total,
+            "by_outcome": _group(t, "decisions.outcome"),
+            "by_level": _group(t, "decisions.level"),
+            "by_rag": _group(t, "decisions.rag"),
+            "by_decided_by": _group(t, "decisions.decided_by"),
+        },
+        "referrals": {
+            "total": referrals,
+            "re_referrals_12m": t.get("referrals.re_referrals_12m", 0),
+            "re_referral_percent": _percent(t.get("referrals.re_referrals_12m", 0), referrals),
+        },
+        "clocks": {"by_clock": _clocks(t)},
+        "assessments": {
+            "started": t.get("assessments.started", 0),
+            "completed": t.get("assessments.completed", 0),
+            "by_outcome": _group(t, "assessments.outcome"),
+            "by_factor": _group(t, "assessments.factor"),
+        },
+        "child_protection": {
+            "strategy_discussions": t.get("strategy.held", 0),
+            "s47_started": t.get("s47.started", 0),
+            "s47_completed": t.get("s47.completed", 0),
+            "s47_rate_per_10k": _rate(t.get("s47.started", 0), population),
+            "icpcs": t.get("icpc.held", 0),
+            "icpcs_plan_required": t.get("icpc.plan_required", 0),
+            "plans_started": t.get("cpp.started", 0),
+            "plans_started_in_period": _since(_group(t, "cpp.started_month"), since),
+            "plans_ended": t.get("cpp.ended", 0),
+            "plans_started_by_category": _group(t, "cpp.started|category"),
+            "reviews": t.get("cpp.reviews", 0),
+        },
+        "cp_plans_now": {
+            "total": open_plans,
+            "rate_per_10k": _rate(open_plans, population),
+            "by_category": {c.value: by_category.get(c.value, 0) for c in CPCategory},
+            "by_category_percent": {
+                c.value: _percent(by_category.get(c.value, 0), open_plans) for c in CPCategory
+            },
+            "by_sex": _group(t, "cpp.open|sex"),
+            "by_age_band": _age_bands(_group(t, "cpp.open|dob"), on),
+        },
+        "missing": {
+            "incidents": t.get("missing.incidents", 0),
+            "children": t.get("missing.children", 0),
+            "children_3_or_more": t.get("missing.children_3_or_more", 0),
+            "returns": t.get("missing.returns", 0),
+            "open_now": t.get("missing.open_now", 0),
+            "interviews_offered": t.get("missing.interviews_offered", 0),
+            "interviews_done": t.get("missing.interviews_done", 0),
+            "interviews_within_72h": t.get("missing.interviews_within_72h", 0),
+            "children_by_episodes": dict(
+                sorted(_group(t, "missing.per_child").items(), key=lambda kv: int(kv[0]))
+            ),
+        },
+        "cse": {
+            "flags_by_level": _group(t, "cse.flags"),
+            "children_by_level_now": {
+                level.value: n for level in CSELevel if (n := t.get(f"cse.now|{level.value}", 0))
+            },
+            "indicators_by_level": indicators,
+            "indicators_behind_high_flags": indicators.get(CSELevel.HIGH.value, {}),
+        },
+        "closures": {"total": t.get("cases.closed", 0), "by_reason": _group(t, "cases.closed")},
+        "dead_letters": {
+            "total": t.get("dlq.total", 0),
+            "by_reason": _group(t, "dlq.reason"),
+            "by_consumer": _group(t, "dlq.consumer"),
+        },
+        "series": _series(t),
+    }

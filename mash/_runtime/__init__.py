@@ -1,0 +1,1 @@
+"""The runtime: Redis (embedded or given), the consumer edge, the hub, shards, leases, workers."""

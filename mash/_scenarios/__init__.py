@@ -1,0 +1,1 @@
+"""Scenario files and generated years: loading them, and checking their expectations."""

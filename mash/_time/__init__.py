@@ -1,0 +1,1 @@
+"""Event time: the virtual and wall clocks, watermarks, and London working days."""

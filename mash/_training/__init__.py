@@ -1,0 +1,1 @@
+"""Training exercises: a practitioner decides each contact; the debrief compares."""
