@@ -7,6 +7,7 @@ temp dir), so no test touches port 6379 or a database it did not create.
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -58,3 +59,12 @@ def cli_env(redis_url: str) -> dict[str, str]:
     env["NO_COLOR"] = "1"
     env["COLUMNS"] = "200"
     return env
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """mash installs one import package: were the top-level folders ever imported as
+    packages of their own, every model class would exist twice and isinstance would lie."""
+    stray = sorted(name for name in ("schemas", "consumers") if name in sys.modules)
+    if stray:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        print(f"\nimported as top-level packages: {', '.join(stray)} (import mash.{stray[0]})")

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
-import consumers.screening as screening
+import mash.consumers.screening as screening
 from mash._config.settings import DEFAULT_THRESHOLDS, Settings
 from mash._runtime.hub import Hub
 from mash._runtime.progress import snapshot

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from pydantic import BaseModel
 
-import consumers.screening as screening
+import mash.consumers.screening as screening
 from mash._config.settings import DEFAULT_THRESHOLDS, Settings
 from mash._runtime.consumer import Consumer
 from mash._runtime.edge import Edge
