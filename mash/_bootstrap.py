@@ -53,10 +53,15 @@ def build_consumers(
     *,
     decide: bool = True,
 ) -> list[Consumer[Any]]:
-    """The hub's consumers, in one place for replay, workers and the schema export."""
+    """The hub's consumers, in one place for replay, workers and the schema export.
+
+    In dependency order, which is the order the pipeline hands each event (and what each
+    consumer emits) along: CSE flags feed screening and the clocks, decisions feed the
+    clocks, and the reporter counts everything.
+    """
     return [
+        cse.build(scoring or load_scoring(DEFAULT_SCORING)),
         screening.build(thresholds, decide=decide),
         clocks.build(timescales or load_timescales(DEFAULT_TIMESCALES)),
-        cse.build(scoring or load_scoring(DEFAULT_SCORING)),
         reporter.build(),
     ]

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from mash._runtime.embedded_redis import EmbeddedRedis
-from mash.testing import MashHub
+from mash.testing import Driver, MashHub
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -37,3 +37,12 @@ def mash_redis_url(request: pytest.FixtureRequest) -> Iterator[str]:
 def mash_hub(mash_redis_url: str) -> MashHub:
     """Replay scenarios and wait for events: `mash_hub.replay("scenarios/gemma.yaml")`."""
     return MashHub(mash_redis_url)
+
+
+@pytest.fixture
+def mash_driver(mash_redis_url: str) -> Iterator[Driver]:
+    """A hub to step through event time, in a fresh namespace: `mash_driver.pipe(contact)`,
+    `mash_driver.advance(timedelta(days=1))`, `mash_driver.take("timescales")`. For other
+    files or manual screening, use `mash_hub.driver(screening="manual", ...)`."""
+    with Driver(mash_redis_url) as driver:
+        yield driver

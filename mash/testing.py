@@ -1,5 +1,6 @@
 """What other teams' tests import: a hub on a real Redis that replays scenarios and waits for
-events. The pytest plugin (`mash.pytest_plugin`) hands it out as the `mash_hub` fixture.
+events, and a driver that steps one through event time. The pytest plugin
+(`mash.pytest_plugin`) hands them out as the `mash_hub` and `mash_driver` fixtures.
 
 Each replay runs in a fresh namespace of its own, so tests sharing one Redis never see each
 other's streams; `result.namespace` tells which.
@@ -8,21 +9,29 @@ other's streams; `result.namespace` tells which.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 import time
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import SecretStr
 
+from mash._bootstrap import build_consumers
 from mash._config.settings import Settings
 from mash._replay.driver import ReplayResult, replay
 from mash._runtime.clients import sync_client
+from mash._runtime.hub import Hub
 from mash._runtime.keys import Keys
 from mash._scenarios.scenario import Scenario, load_scenario
-from mash.schemas.events import Event, parse_event
+from mash._time.clock import tick
+from mash.consumers.cse.scoring import load_scoring
+from mash.consumers.screening.thresholds import load_thresholds
+from mash.consumers.timescales.config import load_timescales
+from mash.schemas.events import STREAMS, Envelope, Event, parse_event, parse_event_data
 
 T = TypeVar("T")
 
@@ -68,6 +77,14 @@ class MashHub:
 
     def replay(self, scenario: str | Path | Scenario, **kwargs: Any) -> ReplayResult:
         return _in_own_loop(self.areplay(scenario, **kwargs))
+
+    def driver(self, **options: Any) -> Driver:
+        """A step-by-step driver on this hub's Redis (`with mash_hub.driver() as hub:`)."""
+        return Driver(self.redis_url, **options)
+
+    def adriver(self, **options: Any) -> AsyncDriver:
+        """The same, for async tests (`async with mash_hub.adriver() as hub:`)."""
+        return AsyncDriver(self.redis_url, **options)
 
     def stream(self, name: str, namespace: str | None = None) -> str:
         """The Redis key of a stream of this hub (the last replay's namespace by default);
@@ -133,3 +150,185 @@ class MashHub:
         return await asyncio.to_thread(
             self.wait_for, name, predicate, namespace=namespace, timeout=timeout
         )
+
+
+# ---- a step-by-step test driver ---------------------------------------------------------------
+EventLike = Envelope | Mapping[str, Any]
+
+
+def _as_event(item: EventLike) -> Envelope:
+    if isinstance(item, Envelope):
+        return item
+    return parse_event_data(dict(item))
+
+
+class AsyncDriver:
+    """A hub on a real Redis that a test steps through event time, in the spirit of Kafka
+    Streams' TopologyTestDriver: `pipe` events in, `advance` event time, `read` or `take` what
+    a stream holds. Each call returns once the hub has applied everything due by then, and
+    everything that caused in any consumer.
+
+    `async with AsyncDriver(url) as hub:`; the namespace is fresh unless one is given. The
+    hub runs in this process, on the event clock, with the default thresholds, timescales and
+    scoring files unless others are given; `screening="manual"` leaves decisions to the test
+    (a contact's referral-decision clock then runs until one is piped in).
+    """
+
+    def __init__(
+        self,
+        redis_url: str,
+        *,
+        namespace: str | None = None,
+        thresholds: Path | None = None,
+        timescales: Path | None = None,
+        scoring: Path | None = None,
+        screening: str = "auto",
+        timeout: float = 30.0,
+    ) -> None:
+        self.redis_url = redis_url
+        self.namespace = namespace or f"drive-{uuid.uuid4().hex[:12]}"
+        self.timeout = timeout
+        base = Settings(redis_url=SecretStr(redis_url))
+        self.settings = Settings(
+            redis_url=SecretStr(redis_url),
+            namespace=self.namespace,
+            clock="event",
+            screening="manual" if screening == "manual" else "auto",
+            thresholds=thresholds or base.thresholds,
+            timescales=timescales or base.timescales,
+            scoring=scoring or base.scoring,
+        )
+        self.now: datetime | None = None  # the last instant the hub has applied
+        self._hub: Hub | None = None
+        self._taken: dict[str, int] = {}
+
+    async def __aenter__(self) -> AsyncDriver:
+        consumers = build_consumers(
+            load_thresholds(self.settings.thresholds),
+            load_timescales(self.settings.timescales),
+            load_scoring(self.settings.scoring),
+            decide=self.settings.screening == "auto",
+        )
+        self._hub = await Hub(self.settings, consumers).start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._hub is not None:
+            hub, self._hub = self._hub, None
+            await hub.stop()
+
+    @property
+    def hub(self) -> Hub:
+        if self._hub is None:
+            raise RuntimeError("the driver is not running: use it as `async with`")
+        return self._hub
+
+    async def pipe(self, *events: EventLike) -> None:
+        """Publish events (none before `now`), then a watermark at the latest of them."""
+        parsed = [_as_event(e) for e in events]
+        if not parsed:
+            return
+        latest = max(e.occurred_at for e in parsed)
+        early = [e for e in parsed if self.now is not None and e.occurred_at < self.now]
+        if early:
+            msg = (
+                f"{early[0].event_id} is at {early[0].occurred_at.isoformat()}, before the "
+                f"driver's time {self.now.isoformat() if self.now else ''}: event time only "
+                "moves forward"
+            )
+            raise ValueError(msg)
+        await self.hub.publish(sorted(parsed, key=lambda e: e.occurred_at))
+        await self.advance(latest)
+
+    async def advance(self, to: datetime | timedelta) -> None:
+        """Move event time to an instant (or by a duration): whatever falls due by then is
+        applied (clocks breach, CSE windows close) before this returns."""
+        if isinstance(to, timedelta):
+            if self.now is None:
+                raise ValueError("advance by a duration needs a time: pipe an event first")
+            to = self.now + to
+        if to.tzinfo is None:
+            raise ValueError("give an instant with a timezone (event time is unambiguous)")
+        if self.now is not None and to < self.now:
+            raise ValueError(f"cannot go back from {self.now.isoformat()} to {to.isoformat()}")
+        await self.hub.publish([tick(to)])
+        await self.hub.drain(to, timeout=self.timeout)
+        self.now = to
+
+    async def read(self, stream: str) -> list[Event]:
+        """Everything a stream holds now, in order (in event time across shards)."""
+        if stream not in STREAMS:
+            raise ValueError(f"unknown stream {stream!r}: one of {', '.join(STREAMS)}")
+        return await self.hub.read(stream)
+
+    async def take(self, stream: str) -> list[Event]:
+        """What arrived on a stream since the last `take` of it (TestOutputTopic's read)."""
+        events = await self.read(stream)
+        seen = self._taken.get(stream, 0)
+        self._taken[stream] = len(events)
+        return events[seen:]
+
+
+class Driver:
+    """`AsyncDriver` for synchronous tests: the same calls, without `await`, on a loop of its
+    own in a thread. `with Driver(url) as hub: hub.pipe(contact); hub.advance(timedelta(1))`."""
+
+    def __init__(self, redis_url: str, **options: Any) -> None:
+        self._driver = AsyncDriver(redis_url, **options)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self.timeout = self._driver.timeout + 30
+
+    @property
+    def namespace(self) -> str:
+        return self._driver.namespace
+
+    @property
+    def now(self) -> datetime | None:
+        return self._driver.now
+
+    def _call(self, coro: Coroutine[Any, Any, T]) -> T:
+        if self._loop is None:
+            coro.close()
+            raise RuntimeError("the driver is not running: use it as `with`")
+        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        try:
+            return future.result(timeout=self.timeout)
+        except concurrent.futures.TimeoutError as exc:
+            future.cancel()
+            raise TimeoutError(f"the hub did not answer within {self.timeout:.0f}s") from exc
+
+    def __enter__(self) -> Driver:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="mash-driver")
+        self._thread.start()
+        try:
+            self._call(self._driver.__aenter__())
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        try:
+            self._call(self._driver.__aexit__())
+        finally:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(timeout=10)
+            loop.close()
+            self._loop = self._thread = None
+
+    def pipe(self, *events: EventLike) -> None:
+        self._call(self._driver.pipe(*events))
+
+    def advance(self, to: datetime | timedelta) -> None:
+        self._call(self._driver.advance(to))
+
+    def read(self, stream: str) -> list[Event]:
+        return self._call(self._driver.read(stream))
+
+    def take(self, stream: str) -> list[Event]:
+        return self._call(self._driver.take(stream))

@@ -46,7 +46,6 @@ def settings(redis_url: str, namespace: str) -> Settings:
         redis_url=SecretStr(redis_url),
         namespace=namespace,
         poll_ms=20,
-        reclaim_idle_ms=300,
         consumer_name="test-worker",
         thresholds=DEFAULT_THRESHOLDS,
     )

@@ -63,3 +63,16 @@ def event(
 
 def tick(at: datetime) -> Any:
     return event("clock.tick", at, child=None, agency="mash", event_id=f"tick.{at.isoformat()}")
+
+
+async def settle(
+    hub: Any, events: Any = (), at: datetime | None = None, timeout: float = 30
+) -> None:
+    """Publish `events` and a watermark at `at` (default: the latest instant among them, else
+    T0), and wait until every shard of the hub has applied it."""
+    from mash._time.clock import tick as watermark
+
+    listed = list(events)
+    until = at or max((e.occurred_at for e in listed), default=T0)
+    await hub.publish([*listed, watermark(until)])
+    await hub.drain(until, timeout=timeout)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mash._runtime.consumer import Consumer
-from mash.consumers.cse.rules import ChildRisk, RiskRules, due, keys, next_deadline
+from mash.consumers.cse.rules import ChildRisk, RiskRules, keys, next_deadline
 from mash.consumers.cse.scoring import Scoring, load_scoring
 
 HANDLES = frozenset(
@@ -35,8 +35,8 @@ def build(scoring: Scoring | Path) -> Consumer[ChildRisk]:
         keys=keys,
         rule=RiskRules(rules),
         description="CSE risk: indicators and repeat missing into a level, flagged on change",
-        next_deadline=next_deadline,
-        due=due,
+        next_due=next_deadline,
+        emits=frozenset({"cse", "dlq"}),
     )
 
 

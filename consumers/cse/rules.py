@@ -196,8 +196,8 @@ class RiskRules:
         if not isinstance(event, SCORED):
             return state, []
         at = event.occurred_at
-        # What aged out before this event ages out first, exactly as a tick would do it: then
-        # whether the tick or the event is read first, the same flags come out.
+        # What aged out by this event's instant ages out first, exactly as a tick would do it:
+        # then whether the tick or the event comes first, the same flags come out.
         state, expired = self.expire(child, state, at)
         before = state
         seen: list[CSEIndicator] = []
@@ -255,9 +255,11 @@ class RiskRules:
     def expire(
         self, child: str, state: ChildRisk, until: datetime
     ) -> tuple[ChildRisk, list[Envelope]]:
-        """Age indicators out at the instant each window ends, in order, before `until`."""
+        """Age indicators out at the instant each window ends, in order, up to and including
+        `until`: an indicator no longer counts at the instant its window closes, so anything
+        else at that instant sees the child without it."""
         out: list[Envelope] = []
-        for expiry in sorted(u for u in _expiries(state) if u < until):
+        for expiry in sorted(u for u in _expiries(state) if u <= until):
             pruned = self.prune(state, expiry)
             state, emitted = self.flag(
                 child, state, pruned, expiry, None, f"expired.{expiry.isoformat()}"
@@ -287,12 +289,8 @@ def _expiries(state: ChildRisk) -> set[datetime]:
 
 
 def next_deadline(state: ChildRisk) -> datetime | None:
-    """The next instant something ages out: the tick that passes it re-scores the child."""
+    """The next instant something ages out: a tick at that instant re-scores the child."""
     return min(_expiries(state), default=None)
-
-
-def due(event: Event) -> datetime | None:
-    return event.occurred_at if isinstance(event, ClockTick) else None
 
 
 def keys(event: Event) -> list[str]:

@@ -19,6 +19,7 @@ from datetime import date, datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
 
+from mash._time.calendar import LONDON
 from mash.schemas.codes import CSELevel, Ethnicity, Factor, Outcome, Sex
 from mash.schemas.events import (
     AssessmentCompleted,
@@ -112,7 +113,8 @@ class ChildRecord(BaseModel):
 
 
 def month(at: datetime) -> str:
-    return at.strftime("%Y-%m")
+    """The London month of an instant, however it is written."""
+    return at.astimezone(LONDON).strftime("%Y-%m")
 
 
 def _add(tally: Tally, name: str, delta: int = 1) -> None:
@@ -162,17 +164,24 @@ class ReporterRules:
         changed: dict[str, ChildRecord],
         tally: Tally,
     ) -> None:
-        _add(tally, "contacts.total")
-        _add(tally, f"contacts.source|{event.referral_source.value}")
-        _add(tally, f"contacts.month|{month(event.occurred_at)}")
-        _add(tally, "contacts.children_named", len(event.children))
-        if len(event.children) > 1:
-            _add(tally, "contacts.multi_child")
-        if DOMESTIC_ABUSE.intersection(event.concerns):
-            # MARAC-style notifications (seeds 5.7): cases with children, and the children.
-            _add(tally, "contacts.domestic_abuse")
-            _add(tally, "contacts.domestic_abuse_children", len(event.children))
+        domestic_abuse = bool(DOMESTIC_ABUSE.intersection(event.concerns))
+        if event.child_id in states:
+            # The contact itself is counted once, by whoever holds its first child; a shard
+            # holding only later children counts just those children.
+            _add(tally, "contacts.total")
+            _add(tally, f"contacts.source|{event.referral_source.value}")
+            _add(tally, f"contacts.month|{month(event.occurred_at)}")
+            if len(event.children) > 1:
+                _add(tally, "contacts.multi_child")
+            if domestic_abuse:
+                # MARAC-style notifications (seeds 5.7): cases with children, and the children.
+                _add(tally, "contacts.domestic_abuse")
         for details in event.children:
+            if details.child_id not in states:
+                continue  # another shard's child
+            _add(tally, "contacts.children_named")
+            if domestic_abuse:
+                _add(tally, "contacts.domestic_abuse_children")
             record = states[details.child_id]
             update: dict[str, object] = {}
             if record.dob is None:

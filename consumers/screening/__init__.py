@@ -49,6 +49,7 @@ def build(
         keys=keys,
         rule=ScreeningRule(rules, calendar or WorkingDayCalendar(), decide=decide),
         description="Threshold screening: level of need, RAG rating and MASH decision",
+        emits=frozenset({"decisions"}) if decide else frozenset(),
     )
 
 

@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
 
-from mash._time.calendar import WorkingDayCalendar
+from mash._time.calendar import LONDON, WorkingDayCalendar
 from mash.consumers.screening.thresholds import Conditions, Deadline, Descriptor, Thresholds
 from mash.schemas.codes import (
     Agency,
@@ -118,7 +118,8 @@ def facts_for(
         injury=contact.injury,
         urgent=contact.urgent,
         non_mobile=child.non_mobile,
-        age_months=months_between(child.dob, contact.occurred_at.date()),
+        # The child's age on the London date of the contact, however its instant is written.
+        age_months=months_between(child.dob, contact.occurred_at.astimezone(LONDON).date()),
         prior_contacts=sum(1 for t in history.contacts if since <= t < contact.occurred_at),
         missing_episodes=sum(1 for t in history.missing if since <= t <= contact.occurred_at),
         cp_plan=history.cp_plan,
@@ -278,7 +279,7 @@ def decision_due(
 ) -> datetime:
     deadline: Deadline = thresholds.rag_deadlines[rag]
     if deadline.hours is not None:
-        return received + timedelta(hours=deadline.hours)
+        return (received + timedelta(hours=deadline.hours)).astimezone(LONDON)
     assert deadline.working_days is not None
     return calendar.deadline(received, deadline.working_days)
 
@@ -324,6 +325,8 @@ def decide_contact(
     out: list[Envelope] = []
     correlation = contact.correlation_id or contact.event_id
     for child in contact.children:
+        if child.child_id not in histories:
+            continue  # another shard's child: that shard decides for it
         history = histories[child.child_id]
         facts = facts_for(contact, child, history, thresholds.history_window_days)
         decision = screen(facts, thresholds, table)
@@ -357,6 +360,7 @@ def decide_contact(
                 decision_due=decision_due(contact.occurred_at, decision.rag, thresholds, calendar),
                 reasons=reasons,
                 thresholds=thresholds.name,
+                received_at=contact.occurred_at,
             )
         )
         changed[child.child_id] = remember_contact(history, contact, thresholds, child, outcome)
@@ -434,6 +438,7 @@ class ScreeningRule:
             remembered = {
                 c.child_id: remember_contact(histories[c.child_id], event, self.thresholds, c, None)
                 for c in event.children
+                if c.child_id in histories
             }
             return remembered, []
         if isinstance(event, ContactReceived):

@@ -97,9 +97,12 @@ class Thresholds(_Closed):
     @property
     def contacts_to_remember(self) -> int:
         """A child's history needs its latest N contacts, N the largest count any descriptor
-        asks about: "at least N in the window" is then still decided exactly, and the state
-        of a child contacted every day stays small."""
-        return max((d.when.prior_contacts_at_least or 0 for d in self.descriptors), default=0)
+        asks about: "at least N earlier ones in the window" is then still decided exactly, and
+        the state of a child contacted every day stays small. One more is kept, so that the
+        history read just after a contact (a training exercise's view) still holds N earlier
+        ones."""
+        asked = max((d.when.prior_contacts_at_least or 0 for d in self.descriptors), default=0)
+        return asked + 1 if asked else 0
 
     @property
     def missing_to_remember(self) -> int:

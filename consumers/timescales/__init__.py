@@ -16,10 +16,9 @@ from mash.consumers.timescales.config import Timescales, load_timescales
 from mash.consumers.timescales.rules import (
     ChildClocks,
     ClockRules,
-    due,
     handled_types,
     keys,
-    next_deadline,
+    next_due,
 )
 
 
@@ -35,8 +34,8 @@ def build(
         keys=keys,
         rule=ClockRules(config, calendar or WorkingDayCalendar()),
         description="Statutory clocks: met, breached at the deadline, stopped late",
-        next_deadline=next_deadline,
-        due=due,
+        next_due=next_due,
+        emits=frozenset({"timescales"}),
     )
 
 

@@ -28,13 +28,18 @@ class Trigger(_Closed):
     event: str
     key: str = Field(default="child", description="'child', or a field of the event")
     when: dict[str, list[Scalar]] = {}
+    at: str | None = Field(
+        default=None,
+        description="A start's field holding the instant the clock runs from (else the "
+        "event's own): `received_at` of a decision, for clocks that run from the referral.",
+    )
 
     @model_validator(mode="after")
     def _known(self) -> Trigger:
         model = EVENT_TYPES.get(self.event)
         if model is None:
             raise ValueError(f"unknown event type {self.event!r}")
-        for name in [self.key, *self.when]:
+        for name in [self.key, *self.when, *([self.at] if self.at else [])]:
             if name != "child" and name not in model.model_fields:
                 raise ValueError(f"{self.event} has no field {name!r}")
         return self

@@ -73,12 +73,12 @@ def add_months(day: date, months: int) -> date:
 def deadline_for(clock: ClockDef, start: datetime, calendar: WorkingDayCalendar) -> datetime | None:
     limit = clock.limit
     if limit.hours is not None:
-        return start + timedelta(hours=limit.hours)
+        return (start + timedelta(hours=limit.hours)).astimezone(LONDON)
     if limit.working_days is not None:
         return calendar.deadline(start, limit.working_days)
     if limit.months is not None:
         local = add_months(start.astimezone(LONDON).date(), limit.months)
-        return datetime.combine(local, time(23, 59, 59), tzinfo=LONDON).astimezone(start.tzinfo)
+        return datetime.combine(local, time(23, 59, 59), tzinfo=LONDON)
     return None  # from_stop: known only when the stop arrives
 
 
@@ -197,6 +197,8 @@ class ClockRules:
         changed: dict[str, ChildClocks] = {}
         out: list[Envelope] = []
         for child in children_of(event):
+            if child not in states:
+                continue  # another shard's child: that shard applies the event to it
             state = states[child]
             state, emitted = self.apply(child, state, event)
             if state != states[child]:
@@ -272,12 +274,17 @@ class ClockRules:
             key = key_of(clock.start, event, child)
             if any(o.clock == clock.id and o.key == key for o in open_clocks):
                 continue  # already running: the first start counts
+            # A clock may run from an instant the start event carries (the assessment from
+            # the referral the decision was made on), else from the event's own.
+            begun = (getattr(event, clock.start.at, None) if clock.start.at else None) or (
+                event.occurred_at
+            )
             opened = OpenClock(
                 clock=clock.id,
                 instance=instance_id(clock.id, child, key, event.event_id),
                 key=key,
-                started_at=event.occurred_at,
-                deadline=deadline_for(clock, event.occurred_at, self.calendar),
+                started_at=begun,
+                deadline=deadline_for(clock, begun, self.calendar),
                 correlation_id=event.correlation_id or event.event_id,
             )
             out.append(
@@ -304,8 +311,15 @@ def next_deadline(state: ChildClocks) -> datetime | None:
     return min(pending) if pending else None
 
 
-def due(event: Event) -> datetime | None:
-    return event.occurred_at if isinstance(event, ClockTick) else None
+# A stop at the deadline itself is in time, so a clock is breached at the first instant after
+# its deadline: a tick there (and not at the deadline) is the one that breaches it.
+JUST_AFTER = timedelta(microseconds=1)
+
+
+def next_due(state: ChildClocks) -> datetime | None:
+    """The first instant a tick would breach one of the child's clocks."""
+    deadline = next_deadline(state)
+    return deadline + JUST_AFTER if deadline is not None else None
 
 
 def handled_types(timescales: Timescales) -> frozenset[str]:

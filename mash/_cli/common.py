@@ -33,6 +33,11 @@ err = Console(stderr=True)
 T = TypeVar("T")
 
 
+class ClockMode(StrEnum):
+    wall = "wall"
+    event = "event"
+
+
 class Format(StrEnum):
     md = "md"
     json = "json"

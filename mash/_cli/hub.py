@@ -15,6 +15,7 @@ from rich.table import Table
 from mash._cli.common import (
     BatchSize,
     CensusYear,
+    ClockMode,
     Format,
     LogLevel,
     Namespace,
@@ -64,8 +65,17 @@ def worker(
     ] = None,
     batch_size: BatchSize = None,
     log_level: LogLevel = None,
+    clock: Annotated[
+        ClockMode | None,
+        typer.Option(
+            "--clock",
+            help="wall: this worker ticks event time from the wall clock (a live hub); event: "
+            "watermarks come on the clock stream (a replay, `mash publish`). Default: the "
+            "namespace's, else wall.",
+        ),
+    ] = None,
     tick: Annotated[
-        float, typer.Option("--tick", help="Seconds between wall-clock ticks (0: no ticks).")
+        float, typer.Option("--tick", help="Seconds between wall-clock ticks (--clock wall).")
     ] = 1.0,
     shards: Annotated[
         str | None,
@@ -97,11 +107,17 @@ def worker(
     redis_url = need_redis(redis_url, "worker needs a Redis")
     level = log_level or ("INFO" if "MASH_LOG_LEVEL" not in os.environ else None)
     settings = settings_from(
-        redis_url, namespace, batch_size, level, thresholds=thresholds, shards=shard_count
+        redis_url,
+        namespace,
+        batch_size,
+        level,
+        thresholds=thresholds,
+        shards=shard_count,
+        clock=clock.value if clock else None,
     )
     logs.configure(settings.log_level, json=True)
-    if tick < 0:
-        fail("--tick must be 0 (no ticks) or more seconds")
+    if tick <= 0:
+        fail("--tick must be more than 0 seconds")
     try:
         spec = ShardSpec.parse(shards) if shards is not None else None
     except ShardSpecError as exc:

@@ -26,9 +26,6 @@ class Settings(BaseSettings):
     namespace: str = Field(default="mash", pattern=r"^[A-Za-z0-9_.\-]{1,64}$")
     batch_size: int = Field(default=500, ge=1, le=10_000)
     poll_ms: int = Field(default=100, ge=1, le=60_000)
-    reclaim_idle_ms: int = Field(
-        default=30_000, ge=1, description="Idle time after which a dead consumer's entries move."
-    )
     max_attempts: int = Field(
         default=5,
         ge=1,
@@ -47,6 +44,23 @@ class Settings(BaseSettings):
         default=256 * 1024, ge=1024, description="Larger entries are dead-lettered unread."
     )
     consumer_name: str | None = Field(default=None, description="Defaults to host-pid.")
+    clock: Literal["event", "wall"] | None = Field(
+        default=None,
+        description="event: watermarks come on the clock stream (a replay, `mash publish`); "
+        "wall: workers tick from the wall clock. A namespace keeps the first it is given.",
+    )
+    dedupe_days: int = Field(
+        default=30,
+        ge=1,
+        le=3650,
+        description="Event time behind a child's latest event in which a duplicate is "
+        "recognised; an older event for that child is dead-lettered as too_late.",
+    )
+    retention: int = Field(
+        default=0,
+        ge=0,
+        description="Entries each stream keeps once the hub has applied them (0: all).",
+    )
     thresholds: Path = DEFAULT_THRESHOLDS
     timescales: Path = DEFAULT_TIMESCALES
     scoring: Path = DEFAULT_SCORING

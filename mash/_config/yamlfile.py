@@ -10,6 +10,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from mash.errors import FileError
+from mash.schemas.events import range_message
 
 
 class LinedDict(dict[Any, Any]):
@@ -117,7 +118,7 @@ def describe(exc: ValidationError) -> tuple[tuple[int | str, ...], str]:
     errors.sort(key=lambda e: e["type"] != "extra_forbidden")
     first = errors[0]
     loc = tuple(p for p in first["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-    message = first["msg"].removeprefix("Value error, ")
+    message = range_message(first) or first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
         message = "unknown field (check the spelling)"
     elif first["type"] == "missing":

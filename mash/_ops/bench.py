@@ -26,6 +26,7 @@ from mash._config.settings import Settings
 from mash._runtime.clients import open_client
 from mash._runtime.consumer import Consumer
 from mash._runtime.hub import Hub
+from mash._time.clock import tick
 from mash.consumers import screening
 from mash.consumers.screening.thresholds import load_thresholds
 from mash.consumers.timescales.rules import children_of
@@ -114,17 +115,42 @@ async def raw_loop(client: aioredis.Redis, key: str, payloads: list[str], batch:
     return len(payloads) / (time.perf_counter() - started)
 
 
+def with_watermarks(payloads: list[str], every: int = 2000) -> tuple[list[str], datetime]:
+    """The contacts with a watermark after every `every` of them, as a replay publishes them;
+    and the last watermark's instant."""
+    out: list[str] = []
+    last = datetime(2014, 4, 1, tzinfo=UTC)
+    for index, payload in enumerate(payloads, start=1):
+        out.append(payload)
+        if index % every == 0 or index == len(payloads):
+            last = parse_event(payload).occurred_at
+            out.append(tick(last).model_dump_json())
+    return out, last
+
+
+async def _fill_hub(hub: Hub, payloads: list[str]) -> datetime:
+    """Contacts on their stream, watermarks on the clock, in publishing order."""
+    marked, last = with_watermarks(payloads)
+    pipe = hub.redis.pipeline(transaction=False)
+    for index, payload in enumerate(marked, start=1):
+        stream = "clock" if '"clock.tick"' in payload else "contacts"
+        pipe.xadd(hub.keys.stream(stream), {"event": payload})
+        if index % 2000 == 0:
+            await pipe.execute()
+    await pipe.execute()
+    return last
+
+
 async def edge_run(settings: Settings, consumer: Consumer[Any], payloads: list[str]) -> float:
     """Events per second through the hub's real subscribers, from a filled stream."""
-    hub = Hub(settings, [consumer], run_consumers=False)
+    hub = Hub(settings.model_copy(update={"clock": "event"}), [consumer], run_consumers=False)
     await hub.start()
     try:
-        await _fill(hub.redis, hub.keys.stream("contacts"), payloads)
+        last = await _fill_hub(hub, payloads)
         started = time.perf_counter()
-        await hub.broker.start()
-        # Poll rarely (the poll shares the event loop being measured) and time the run to the
-        # edge's last commit, not to when the poll noticed it.
-        await hub.drain(timeout=600, poll=0.05)
+        await hub.start_applying()
+        # Wait on the edge's commits (in-process), and time the run to the last of them.
+        await hub.drain(last, timeout=600)
         finished = max(edge.last_commit for edge in hub.edges.values())
         return len(payloads) / (finished - started)
     finally:
@@ -205,7 +231,6 @@ def year_with_ticks(scale: float, seed: int) -> tuple[list[Envelope], int]:
 
     from mash._generator.generate import BOROUGH_2013_14, Generator  # noqa: PLC0415
     from mash._scenarios.generated import open_generated  # noqa: PLC0415
-    from mash._time.clock import tick  # noqa: PLC0415 - replay imports this module's neighbours
 
     out: list[Envelope] = []
     day = None
@@ -297,7 +322,7 @@ async def run_report_bench(settings: Settings, scale: float, seed: int) -> Repor
     events, population = year_with_ticks(scale, seed)
     children = len({c for e in events for c in children_of(e)})
     namespace = f"{settings.namespace}-report-bench-{os.getpid()}"
-    run_settings = settings.model_copy(update={"namespace": namespace})
+    run_settings = settings.model_copy(update={"namespace": namespace, "clock": "event"})
     hub = Hub(run_settings, build_consumers(load_thresholds(settings.thresholds)))
     await hub.start()
     try:
@@ -316,9 +341,8 @@ async def run_report_bench(settings: Settings, scale: float, seed: int) -> Repor
         )
         reader.start()
         started = time.perf_counter()
-        await hub.publish(events)
-        while not await hub.idle():
-            await asyncio.sleep(0.25)
+        await hub.publish([*events, tick(at)])
+        await hub.drain(at, timeout=900)
         seconds = time.perf_counter() - started
         stop.set()
         raw_ms, report_ms = await asyncio.to_thread(results.get, True, 60)
@@ -379,7 +403,7 @@ async def fleet_run(settings: Settings, workers: int, payloads: list[str]) -> fl
     from mash._bootstrap import build_consumers  # noqa: PLC0415
     from mash._runtime.fleet import Fleet  # noqa: PLC0415
 
-    run_settings = settings.model_copy(update={"shards": workers})
+    run_settings = settings.model_copy(update={"shards": workers, "clock": "event"})
     consumers = build_consumers(load_thresholds(settings.thresholds))
     async with Hub(run_settings, consumers, run_consumers=False) as hub:
         fleet = Fleet(
@@ -398,9 +422,10 @@ async def fleet_run(settings: Settings, workers: int, payloads: list[str]) -> fl
                 fleet.check()
                 await asyncio.sleep(0.05)
             events = [parse_event(p) for p in payloads]
+            last = events[-1].occurred_at
             started = time.perf_counter()
-            await hub.publish(events)
-            await hub.drain(timeout=900, poll=0.02, watch=fleet.check)
+            await hub.publish([*events, tick(last)])
+            await hub.drain(last, timeout=900, poll=0.02, watch=fleet.check)
             return len(payloads) / (time.perf_counter() - started)
         finally:
             await fleet.stop()

@@ -19,7 +19,6 @@ from prometheus_client.registry import Collector
 from redis.exceptions import RedisError
 
 from mash._runtime.hub import Hub
-from mash._runtime.keys import UNSHARDED
 from mash._runtime.progress import Snapshot, snapshot
 from mash.errors import HubUnavailable
 
@@ -33,7 +32,7 @@ class HubCollector(Collector):
         self.scrapes_failed = 0
 
     def _mine(self, stream: str, shard: int) -> bool:
-        return (0 in self.shards) if stream in UNSHARDED else shard in self.shards
+        return shard in self.shards
 
     def collect(self) -> Iterator[Any]:
         labels = ["consumer", "stream", "shard"]

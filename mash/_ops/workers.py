@@ -12,27 +12,35 @@ import structlog
 from mash._bootstrap import build_consumers
 from mash._config.settings import Settings, redact_url
 from mash._ops.metrics import Metrics
+from mash._report.board import files_meta, write_meta
 from mash._runtime.hub import Hub
-from mash._runtime.leases import ShardLost
 from mash._runtime.shards import ShardSpec
 from mash._time.clock import Clock, WallClock, tick
 from mash.consumers.cse.scoring import load_scoring
 from mash.consumers.screening.thresholds import load_thresholds
 from mash.consumers.timescales.config import load_timescales
-from mash.errors import HubUnavailable
 
 log = structlog.get_logger("mash.worker")
 
 
 async def tick_forever(hub: Hub, clock: Clock, interval: float) -> None:
-    """Live mode's watermark: a `clock.tick` every `interval` seconds of wall time.
+    """A live hub's watermark: a `clock.tick` every `interval` seconds of wall time.
 
     Ticks are truncated to the second and named by their instant, so several workers ticking
-    at once produce one applied tick each second (consumers dedupe on `event_id`).
+    at once give each shard one round a second (a watermark it has passed is only acked).
     """
     while True:
         await asyncio.sleep(interval)
         await hub.publish([tick(clock.now().replace(microsecond=0))])
+
+
+async def wall_or_event(hub: Hub) -> str:
+    """The namespace's clock: the one it runs on, else (first worker) the wall clock."""
+    if hub.clock is None:
+        await hub.redis.hsetnx(hub.keys.config(), "clock", "wall")
+        raw: Any = await hub.redis.hget(hub.keys.config(), "clock")
+        hub.clock = raw.decode() if raw else "wall"
+    return hub.clock
 
 
 async def run_worker(
@@ -46,7 +54,8 @@ async def run_worker(
     metrics_host: str = "127.0.0.1",
 ) -> None:
     """Apply `shards` (all by default) until stopped; raises HubUnavailable if another worker
-    takes one of them over."""
+    takes one of them over. On the wall clock it ticks event time itself; on the event clock
+    the watermarks come from whoever publishes (a replay, `mash publish`)."""
     thresholds = load_thresholds(settings.thresholds)
     timescales = load_timescales(settings.timescales)
     scoring = load_scoring(settings.scoring)
@@ -57,7 +66,11 @@ async def run_worker(
     async with Hub(settings, consumers, shards=shards) as hub, contextlib.AsyncExitStack() as stack:
         if metrics_port is not None:
             await stack.enter_async_context(Metrics(hub, metrics_port, metrics_host))
-        if tick_interval > 0:  # the first watermark is part of starting up
+        mode = await wall_or_event(hub)
+        await write_meta(
+            hub.redis, hub.keys, files_meta(thresholds.name, timescales.name, scoring.name)
+        )
+        if mode == "wall":  # the first watermark is part of starting up
             await hub.publish([tick(wall.now().replace(microsecond=0))])
         log.info(
             "worker started",
@@ -66,13 +79,15 @@ async def run_worker(
             consumer=hub.name,
             consumers=[c.name for c in hub.consumers],
             thresholds=thresholds.name,
+            clock=mode,
             shards=hub.owned,
             of=hub.keys.shards,
         )
-        tasks: list[asyncio.Task[Any]] = [asyncio.create_task(stop.wait())]
-        if hub.leases is not None:
-            tasks.append(asyncio.create_task(hub.leases.keep()))
-        if tick_interval > 0:
+        tasks: list[asyncio.Task[Any]] = [
+            asyncio.create_task(stop.wait()),
+            asyncio.create_task(_until_failed(hub)),
+        ]
+        if mode == "wall":
             tasks.append(asyncio.create_task(tick_forever(hub, wall, tick_interval)))
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -82,8 +97,13 @@ async def run_worker(
             await asyncio.gather(*tasks, return_exceptions=True)
         for task in done:
             failure = None if task.cancelled() else task.exception()
-            if isinstance(failure, ShardLost):
-                raise HubUnavailable(str(failure)) from failure
             if failure is not None:
                 raise failure
         log.info("worker stopping")
+
+
+async def _until_failed(hub: Hub) -> None:
+    """Returns never; raises HubUnavailable once the hub stops applying (its shard moved)."""
+    while True:
+        hub.check()
+        await asyncio.sleep(0.2)

@@ -1,18 +1,19 @@
-"""Scenario replay: publish in event-time order, one instant at a time, and wait for the hub.
+"""Replay: publish a run's events in event-time order with watermarks, and read the result.
 
-Each step publishes a `clock.tick` watermark for the instant and the events at it, then waits
-until every consumer group has applied everything (including what other consumers emitted in
-reaction). Stepping this way makes cross-stream effects (a CSE flag before the next contact,
-a decision before its clock stops) independent of batch size, polling and worker count, so
-the same file gives the same report byte for byte.
+The hub applies each shard's events in event time as the watermarks arrive, with every
+deadline that falls between them (`mash._runtime.pipeline`), so the replay only publishes:
+steps of a few thousand events, each closed by a watermark, never more than `AHEAD` steps
+ahead of what the hub has applied, and a last watermark at the run's end. The answers do not
+depend on the step size, the batch size, polling or the number of workers, so the same file
+gives the same report byte for byte.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections import Counter, deque
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -21,8 +22,15 @@ from typing import Any
 from mash._bootstrap import build_consumers, config_paths, configure
 from mash._config.settings import Settings
 from mash._ops.status import open_clocks, open_episodes
-from mash._replay.steps import packed_steps, plan_steps
-from mash._report.board import board_figures, census, write_meta
+from mash._replay.steps import STEP_EVENTS, Step, watermarked
+from mash._report.board import (
+    board_figures,
+    census,
+    files_meta,
+    generated_meta,
+    scenario_meta,
+    write_meta,
+)
 from mash._report.cin import Census
 from mash._report.report import build_report, summarise
 from mash._runtime.fleet import Fleet
@@ -30,6 +38,7 @@ from mash._runtime.hub import Hub
 from mash._scenarios.expectations import Check, Outputs, check, check_figures
 from mash._scenarios.generated import open_generated
 from mash._scenarios.scenario import Scenario
+from mash._time.clock import tick
 from mash.consumers.screening.thresholds import Thresholds
 from mash.errors import HubUnavailable
 from mash.schemas.events import (
@@ -75,7 +84,9 @@ class ReplayResult:
 
 
 def with_workers(settings: Settings, workers: int) -> Settings:
-    """Settings for a run applied by `workers` processes: at least as many shards."""
+    """Settings for a run: on the event clock (the run's watermarks), applied by `workers`
+    processes with at least as many shards."""
+    settings = settings.model_copy(update={"clock": "event"})
     if workers <= 0:
         return settings
     shards = settings.shards or workers
@@ -83,6 +94,32 @@ def with_workers(settings: Settings, workers: int) -> Settings:
         msg = f"--workers {workers} needs at least {workers} shards; MASH_SHARDS is {shards}"
         raise HubUnavailable(msg)
     return settings.model_copy(update={"shards": shards})
+
+
+async def publish_steps(
+    hub: Hub,
+    steps: Iterable[Step],
+    timeout: float,
+    fleet: Fleet | None = None,
+    on_step: Callable[[Step], None] | None = None,
+) -> None:
+    """Publish each step and its watermark, staying at most `AHEAD` steps ahead of the hub,
+    then wait until the hub has applied the last."""
+    behind: deque[datetime] = deque()
+    for step in steps:
+        # A Ctrl-C cancels this task; a library that swallows the CancelledError inside a
+        # Redis call must not let the replay carry on for minutes.
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise asyncio.CancelledError
+        await hub.publish([*step.events, tick(step.watermark)])
+        behind.append(step.watermark)
+        if len(behind) > AHEAD:
+            await drain_step(hub, timeout, behind.popleft(), fleet)
+        if on_step:
+            on_step(step)
+    if behind:
+        await drain_step(hub, timeout, behind[-1], fleet)
 
 
 @contextlib.asynccontextmanager
@@ -104,7 +141,6 @@ async def applied_by(
         scoring=scoring.resolve(),
         screening="auto" if decide else "manual",
         env={
-            "MASH_RECLAIM_IDLE_MS": str(hub.settings.reclaim_idle_ms),
             "MASH_LEASE_MS": str(hub.settings.lease_ms),
             "MASH_MAX_ATTEMPTS": str(hub.settings.max_attempts),
             "MASH_MAX_ENTRY_BYTES": str(hub.settings.max_entry_bytes),
@@ -134,10 +170,14 @@ async def refuse_used_namespace(hub: Hub) -> None:
         raise HubUnavailable(msg)
 
 
+AHEAD = 2  # steps published beyond what the hub has applied: bounds what it holds
+
+
 async def drain_step(hub: Hub, timeout: float, at: datetime, fleet: Fleet | None = None) -> None:
-    """Wait for every consumer; a stall is one line naming the instant, not a traceback."""
+    """Wait until the hub has applied the watermark `at`; a stall is one line naming the
+    instant, not a traceback."""
     try:
-        await hub.drain(timeout=timeout, watch=fleet.check if fleet else None)
+        await hub.drain(at, timeout=timeout, watch=fleet.check if fleet else None)
     except TimeoutError as exc:
         msg = (
             f"stalled at {at.isoformat()}: {exc} (a consumer failed, or no worker applies "
@@ -157,6 +197,7 @@ async def replay(
     census_year: int | None = None,
     workers: int = 0,
     external_workers: bool = False,
+    step_events: int = STEP_EVENTS,
 ) -> ReplayResult:
     """Replay a scenario; `workers` > 0 has that many `mash worker` processes apply it, and
     `external_workers` leaves it to the `mash worker`s already running on the namespace."""
@@ -165,7 +206,6 @@ async def replay(
         scenario, settings, thresholds_override, scoring_override
     )
     decide = scenario.spec.screening == "auto"
-    start, plan = plan_steps(scenario.events, scenario.end)
     consumers = build_consumers(thresholds, timescales, scoring, decide=decide)
     settings = with_workers(settings, workers)
     async with (
@@ -176,27 +216,20 @@ async def replay(
         await write_meta(
             hub.redis,
             hub.keys,
-            {
-                "scenario": scenario.name,
-                "description": scenario.spec.description,
-                "thresholds": thresholds.name,
-                "timescales": timescales.name,
-                "scoring": scoring.name,
-                "start": start.isoformat(),
-                "end": scenario.end.isoformat(),
-                "population": scenario.spec.population,
-            },
+            scenario_meta(scenario) | files_meta(thresholds.name, timescales.name, scoring.name),
         )
-        for done, step in enumerate(plan, start=1):
-            # A Ctrl-C cancels this task; a library that swallows the CancelledError inside a
-            # Redis call must not let the replay carry on for minutes.
-            task = asyncio.current_task()
-            if task is not None and task.cancelling():
-                raise asyncio.CancelledError
-            await hub.publish(step)
-            await drain_step(hub, timeout, step[0].occurred_at, fleet)
+        total = len(scenario.events)
+        done = 0
+
+        def progress(step: Step) -> None:
+            nonlocal done
+            done += len(step.events)
             if on_step:
-                on_step(done, len(plan))
+                on_step(done, total)
+
+        await publish_steps(
+            hub, watermarked(scenario.events, scenario.end), timeout, fleet, progress
+        )
         await hub.stop_consuming()
         outputs = Outputs(
             decisions=[e for e in await hub.read("decisions") if isinstance(e, ScreeningDecided)],
@@ -244,6 +277,7 @@ async def replay_generated(
     census_year: int | None = None,
     workers: int = 0,
     external_workers: bool = False,
+    step_events: int = STEP_EVENTS,
 ) -> ReplayResult:
     """A generated year, streamed: read a step, publish it, wait for the hub, read on.
 
@@ -273,19 +307,7 @@ async def replay_generated(
             await write_meta(
                 hub.redis,
                 hub.keys,
-                {
-                    "scenario": header.name,
-                    "description": header.description,
-                    "thresholds": thresholds.name,
-                    "timescales": timescales.name,
-                    "scoring": scoring.name,
-                    "start": header.start.isoformat(),
-                    "end": header.end.isoformat(),
-                    "population": header.population,
-                    "preset": header.preset,
-                    "seed": header.seed,
-                    "scale": header.scale,
-                },
+                generated_meta(header) | files_meta(thresholds.name, timescales.name, scoring.name),
             )
             done = 0
 
@@ -294,15 +316,15 @@ async def replay_generated(
                     published[event.type] += 1
                     yield event
 
-            for step in packed_steps(counted(events), header.end):
-                task = asyncio.current_task()
-                if task is not None and task.cancelling():
-                    raise asyncio.CancelledError
-                await hub.publish(step)
-                await drain_step(hub, timeout, step[0].occurred_at, fleet)
-                done += len(step) - 1
+            def progress(step: Step) -> None:
+                nonlocal done
+                done += len(step.events)
                 if on_step:
                     on_step(done, max(done, header.events))
+
+            await publish_steps(
+                hub, watermarked(counted(events), header.end, step_events), timeout, fleet, progress
+            )
             await hub.stop_consuming()
             board = await board_figures(hub.redis, hub.keys, header.end)
             cin = await census(hub.redis, hub.keys, header.end, year=census_year)

@@ -1,94 +1,64 @@
-"""How a replay cuts event time into steps: one instant at a time, or packed layers.
+"""How a replay cuts a run into steps: events to publish, each step closed by a watermark.
 
-Pure planning: which events go together in one publish, with which watermark. The driver
-publishes each step and waits for the hub before the next.
+Pure planning. A watermark at W (a `clock.tick`) says every event at or before W has been
+published; the hub then applies them, and everything that falls due up to W, in event time
+(`mash._runtime.pipeline`). Where the watermarks fall changes nothing in the answers, only
+how much the hub holds at once: so steps are as large as memory likes, never split an
+instant, and the last watermark is the run's end, so clocks still running then breach.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby
 
-from mash._time.clock import VirtualClock, tick
-from mash.consumers.timescales.rules import children_of
+from mash._time.clock import VirtualClock
 from mash.schemas.events import Envelope
 
-
-def steps(
-    events: Sequence[Envelope], end: datetime, clock: VirtualClock
-) -> Iterator[list[Envelope]]:
-    """[tick(T), events at T...] for each instant T, then a final tick at the end.
-
-    The virtual clock is advanced to each instant before its tick is made, so event time can
-    only move forward (an out-of-order file would raise here, not confuse a consumer).
-    """
-    for instant, group in groupby(events, key=lambda e: e.occurred_at):
-        clock.advance_to(instant)
-        yield [tick(clock.now()), *group]
-    if not events or end > events[-1].occurred_at:
-        clock.advance_to(end)
-        yield [tick(clock.now())]
+STEP_EVENTS = 2000
 
 
-def _layers(window: Sequence[Envelope]) -> list[list[Envelope]]:
-    """Layer k holds each child's k-th event of the window (a contact takes the deepest of its
-    children's), in file order, so a child's events keep their order across layers."""
-    layers: list[list[Envelope]] = []
-    depth: dict[str, int] = {}
-    for event in window:
-        children = children_of(event)
-        k = max((depth.get(c, -1) for c in children), default=-1) + 1
-        if k == len(layers):
-            layers.append([])
-        layers[k].append(event)
-        for child in children:
-            depth[child] = k
-    return layers
+@dataclass(frozen=True)
+class Step:
+    """Events to publish, then a watermark at `watermark` (at or after every one of them)."""
+
+    events: list[Envelope]
+    watermark: datetime
 
 
-def packed_steps(
-    events: Iterable[Envelope], end: datetime, window: int = 4000
-) -> Iterator[list[Envelope]]:
-    """[tick(T), events...] steps holding as many events as order cannot matter.
+def watermarked(
+    events: Iterable[Envelope], end: datetime | None, every: int = STEP_EVENTS
+) -> Iterator[Step]:
+    """Steps of about `every` events (an instant is never split), each closed by a watermark
+    at its last instant, then one at `end` if that is later (None: the last event's instant).
 
-    Why this is the same run as one instant per step: every rule is a function of one child's
-    state, the reporter's tallies are sums, a clock's outcomes carry fixed ids and the deadline
-    as their instant, and a CSE window closes at its own instant whether a tick or the child's
-    next event closes it. So events of different children commute, and only each child's own
-    order matters. A window of events is cut into layers (each child's first event, second...),
-    one step each, ticked at the layer's earliest instant: no tick ever runs ahead of an event
-    still to come for any child. A generated year then takes about a hundred steps, not one
-    per instant, and memory holds one window.
+    The virtual clock is advanced to each instant, so event time can only move forward: an
+    out-of-order run raises here, not confuses a consumer.
     """
     clock: VirtualClock | None = None
     pending: list[Envelope] = []
-
-    def flush() -> Iterator[list[Envelope]]:
-        nonlocal clock
-        for layer in _layers(pending):
-            if clock is None:
-                clock = VirtualClock(layer[0].occurred_at)
-            clock.advance_to(layer[0].occurred_at)
-            yield [tick(clock.now()), *layer]
-        pending.clear()
-
-    for event in events:
-        if not children_of(event):
-            # No child: nothing says what it commutes with, so it is a step of its own.
-            yield from flush()
-            pending.append(event)
-            yield from flush()
-            continue
-        pending.append(event)
-        if len(pending) >= window:
-            yield from flush()
-    yield from flush()
-    if clock is None or end > clock.now():
-        yield [tick(end)]
+    for instant, group in groupby(events, key=lambda e: e.occurred_at):
+        if clock is None:
+            clock = VirtualClock(instant)
+        clock.advance_to(instant)
+        if pending and len(pending) >= every:
+            yield Step(pending, pending[-1].occurred_at)
+            pending = []
+        pending.extend(group)
+    if pending:
+        yield Step(pending, pending[-1].occurred_at)
+    if end is not None and (clock is None or end > clock.now()):
+        yield Step([], end)
 
 
-def plan_steps(events: Sequence[Envelope], end: datetime) -> tuple[datetime, list[list[Envelope]]]:
-    """Where event time starts, and the run's steps (see `steps`)."""
-    start = min(events[0].occurred_at, end) if events else end
-    return start, list(steps(events, end, VirtualClock(start)))
+def by_instant(events: Sequence[Envelope]) -> list[tuple[datetime, list[Envelope]]]:
+    """Events grouped by instant, in order: a training exercise stops at each."""
+    out: list[tuple[datetime, list[Envelope]]] = []
+    for instant, group in groupby(events, key=lambda e: e.occurred_at):
+        if out and instant < out[-1][0]:
+            msg = f"events out of order: {instant.isoformat()} after {out[-1][0].isoformat()}"
+            raise ValueError(msg)
+        out.append((instant, list(group)))
+    return out

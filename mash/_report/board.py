@@ -18,6 +18,9 @@ from mash._config.settings import DEFAULT_LEA, Settings
 from mash._report.cin import Census, census_xml, census_year_of
 from mash._report.figures import figures
 from mash._runtime.keys import Keys
+from mash._scenarios.generated import GeneratedHeader
+from mash._scenarios.scenario import Scenario
+from mash._time.calendar import LONDON
 from mash.consumers import reporter
 from mash.consumers.reporter.rules import ChildRecord
 from mash.errors import MashError
@@ -44,6 +47,38 @@ async def write_meta(redis: aioredis.Redis, keys: Keys, meta: dict[str, Any]) ->
     await redis.hset(keys.meta(), mapping={k: json.dumps(v) for k, v in meta.items()})
 
 
+def scenario_meta(scenario: Scenario) -> dict[str, Any]:
+    """What a report says of the run a scenario makes: its name, period and population."""
+    events = scenario.events
+    start = min(events[0].occurred_at, scenario.end) if events else scenario.end
+    return {
+        "scenario": scenario.name,
+        "description": scenario.spec.description,
+        "start": start.isoformat(),
+        "end": scenario.end.isoformat(),
+        "population": scenario.spec.population,
+    }
+
+
+def generated_meta(header: GeneratedHeader) -> dict[str, Any]:
+    """The same, for a generated year: its preset, seed and scale too."""
+    return {
+        "scenario": header.name,
+        "description": header.description,
+        "start": header.start.isoformat(),
+        "end": header.end.isoformat(),
+        "population": header.population,
+        "preset": header.preset,
+        "seed": header.seed,
+        "scale": header.scale,
+    }
+
+
+def files_meta(thresholds: str, timescales: str, scoring: str) -> dict[str, Any]:
+    """The files the hub's consumers run on, by their names."""
+    return {"thresholds": thresholds, "timescales": timescales, "scoring": scoring}
+
+
 async def read_meta(redis: aioredis.Redis, keys: Keys) -> dict[str, Any]:
     raw: Any = await redis.hgetall(keys.meta())
     return {k.decode(): json.loads(v) for k, v in raw.items()}
@@ -59,12 +94,26 @@ async def latest_tick(redis: aioredis.Redis, keys: Keys) -> datetime | None:
     return None
 
 
+async def applied_until(redis: aioredis.Redis, keys: Keys) -> datetime | None:
+    """Event time every shard's rounds have applied: the least of their watermarks."""
+    raw: Any = await redis.hgetall(keys.watermarks())
+    config: Any = await redis.hget(keys.config(), "shards")
+    shards = int(config) if config else 1
+    if len(raw) < shards:
+        return None
+    return min(datetime.fromisoformat(v.decode()) for v in raw.values())
+
+
 async def report_instant(
     redis: aioredis.Redis, keys: Keys, at: datetime | None = None
 ) -> datetime | None:
-    """The instant a report speaks for: asked, else the last tick, else the run's end."""
+    """The instant a report speaks for: asked, else the last watermark every shard has
+    applied, else the last tick published, else the run's end."""
     if at is not None:
         return at
+    applied = await applied_until(redis, keys)
+    if applied is not None:
+        return applied
     tick = await latest_tick(redis, keys)
     if tick is not None:
         return tick
@@ -94,7 +143,11 @@ async def census(
 ) -> Census:
     records = await read_records(redis, keys)
     return census_xml(
-        records, year=year or census_year_of(at.date()), at=at, lea=lea, release=_release()
+        records,
+        year=year or census_year_of(at.astimezone(LONDON).date()),
+        at=at,
+        lea=lea,
+        release=_release(),
     )
 
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
+from mash._time.calendar import LONDON
 from mash.schemas.codes import CPCategory, CSELevel
 
 # DfE "Characteristics of children in need" age bands for children on a CP plan.
@@ -131,7 +132,7 @@ def figures(
     begun before it, which are open plans now but not the year's starts.
     """
     t = tallies
-    on = at.date()
+    on = at.astimezone(LONDON).date()
     open_plans = t.get("cpp.open", 0)
     by_category = _group(t, "cpp.open|category")
     decisions_total = t.get("decisions.total", 0)

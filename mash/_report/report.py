@@ -14,6 +14,7 @@ from html import escape
 from typing import Any
 
 from mash._scenarios.expectations import Check, Outputs
+from mash._time.calendar import LONDON
 from mash.schemas.events import Event, TimescaleBreached
 
 FORMATS = ("md", "json", "html", "cin-xml")
@@ -50,12 +51,12 @@ def build_report(
         {
             "contact": d.contact_id,
             "child": d.child_id,
-            "at": d.occurred_at.isoformat(),
+            "at": d.occurred_at.astimezone(LONDON).isoformat(),
             "level": int(d.level),
             "rag": d.rag.value,
             "outcome": d.outcome.value,
             "decided_by": d.decided_by.value,
-            "due": d.decision_due.isoformat(),
+            "due": d.decision_due.astimezone(LONDON).isoformat(),
             "reasons": [r.id for r in d.reasons],
         }
         for d in ordered
@@ -65,7 +66,11 @@ def build_report(
         key=lambda e: (e.occurred_at, e.clock_id),
     )
     report["clocks"]["breaches"] = [
-        {"clock": e.clock, "instance": e.clock_id, "at": e.occurred_at.isoformat()}
+        {
+            "clock": e.clock,
+            "instance": e.clock_id,
+            "at": e.occurred_at.astimezone(LONDON).isoformat(),
+        }
         for e in breaches
     ]
     report["expectations"] = summarise(checks)

@@ -1,7 +1,7 @@
 """What a consumer is: the streams it reads, the events it handles, and its pure rule.
 
-The declaration the four consumers in `mash.consumers` give the edge; it has no I/O of its own,
-so a rule's module imports nothing that talks to Redis.
+The declaration the four consumers in `mash.consumers` give the hub's pipeline; it has no I/O
+of its own, so a rule's module imports nothing that talks to Redis.
 """
 
 from __future__ import annotations
@@ -29,9 +29,11 @@ RuleResult = (
 class Consumer(Generic[S]):
     """A consumer: which streams it reads, which events it handles, and its pure rule.
 
-    `rule(states, event)` receives the current state of every child `keys(event)` names
-    (a fresh `state_type()` for a child never seen) and returns the states it changed and
-    the events it emits. It must not do I/O or read the clock.
+    `rule(states, event)` receives the current state of the children `keys(event)` names that
+    the hub holds (a fresh `state_type()` for a child never seen) and applies the event to
+    those children only: a contact naming children on several shards is applied by each
+    shard to its own. It returns the states it changed and the events it emits, and must not
+    do I/O or read the clock.
     """
 
     name: str
@@ -41,9 +43,12 @@ class Consumer(Generic[S]):
     keys: Callable[[Event], Sequence[str]]
     rule: Callable[[Mapping[str, S], Event], RuleResult[S]]
     description: str = ""
-    # Deadline index, for consumers with clocks: `next_deadline(state)` is the earliest instant
-    # at which a child's state wants attention, and `due(event)` the watermark an event carries
-    # (a clock tick). The edge keeps the index in a sorted set in the same atomic commit, and
-    # hands a watermark event the states of exactly the children due by then.
-    next_deadline: Callable[[S], datetime | None] | None = None
-    due: Callable[[Event], datetime | None] | None = None
+    # For consumers whose state changes with time alone (a clock running out, a CSE window
+    # closing): the first instant at which a `clock.tick` would change the child's state.
+    # The pipeline ticks each child at exactly that instant, before anything later happens to
+    # it, and keeps the instant in the shard's deadline index for the children it does not
+    # see again.
+    next_due: Callable[[S], datetime | None] | None = None
+    # The streams its outputs go to: consumers later in the pipeline that read them are handed
+    # the outputs at once, in the same commit.
+    emits: frozenset[str] = frozenset()

@@ -1,130 +1,196 @@
-"""The consumer edge, written once for every consumer.
+"""The consumer edge: one shard's stream entries in, one atomic commit per round out.
 
-A batch of stream entries goes through five steps: parse each entry into its event (a bad one
-becomes a dead letter with its reason, its payload and its stream id), skip events already
-applied (at-least-once delivery, exactly-once effect), load the state of the children the
-events touch, run the consumer's pure rule over the events in stream order, and commit the
-new state, the output events, the dead letters, the applied ids and the XACK in one Lua script.
+Entries of the shard's input streams are parsed as they arrive (a bad one is dead-lettered at
+once, with its reason, its payload and its stream id) and wait, pending in the hub's consumer
+group, until a watermark on the clock stream says their instant is complete. Then a round
+(`mash._runtime.pipeline`) applies every event at or before the watermark in event time, and
+one Lua script commits the round: the children's new states, the shard's deadline index, the
+children's duplicate ledgers, the output events, the reporter's tallies, the progress counts,
+the shard's watermark and the XACKs of every entry the round applied.
 
-The script re-checks that no event of the batch was applied and that no child's state changed
-since it was read (a revision counter per child); if another worker got there first it writes
-nothing and the batch is recomputed from fresh state. Pure rules make the recompute safe.
+The script first checks that the shard's lease is still this worker's, so a worker that lost
+its shard (a long pause, a partition) cannot commit over its successor; and since each child
+belongs to one shard, a child's state has exactly one writer, which is why this process may
+keep the states it wrote in memory instead of reading them back.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import random
-import re
 import time
-import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any, Generic
+from typing import Any
 
 import redis.asyncio as aioredis
 import structlog
 from pydantic import ValidationError
 
-from mash._runtime.consumer import Consumer, RuleResult, S
-from mash._runtime.keys import Keys
+from mash._runtime.keys import HUB_GROUP, Keys, shard_of
+from mash._runtime.pipeline import (
+    Item,
+    Ledger,
+    Pipeline,
+    RoundResult,
+    ShardStates,
+    children_of,
+    due_instant,
+)
 from mash.schemas.codes import Agency
-from mash.schemas.events import EVENT_TYPES, DeadLetter, Envelope, Event, parse_event
+from mash.schemas.events import (
+    ClockTick,
+    DeadLetter,
+    Envelope,
+    Event,
+    parse_event,
+    range_message,
+)
 
 log = structlog.get_logger("mash.edge")
 
 Entry = tuple[bytes, Mapping[bytes, bytes]]
-
 FIELD = b"event"
-# The top-level `"type": "..."` of an entry, found without parsing it (see `Edge.parse`).
-_TYPE = re.compile(rb'"type"\s*:\s*"([a-z0-9_.]{1,64})"')
-FIXED_KEYS = 7  # state, revisions, applied ids, input stream, deadline index, tallies, progress
-MAX_CONFLICT_RETRIES = 20
+CACHE_LIMIT = 100_000  # children whose states one shard keeps in memory
 
-
-@dataclass
-class BatchResult:
-    applied: int = 0
-    skipped_duplicates: int = 0
-    ignored: int = 0
-    dead_letters: int = 0
-    outputs: int = 0
-    conflicts: int = 0
-    reasons: dict[str, int] = field(default_factory=dict)
-
-
-_APPLY = """
+_COMMIT = """
+-- ARGV is a list of operations, each a letter and its arguments; KEYS holds every key they
+-- name, by index. The lease check comes first, so a worker that lost its shard writes nothing.
 local i = 1
-local group = ARGV[i]; i = i + 1
-local n_ack = tonumber(ARGV[i]); i = i + 1
-local ack_start = i; i = i + n_ack
-local n_ev = tonumber(ARGV[i]); i = i + 1
-local ev_start = i; i = i + n_ev
-for j = 0, n_ev - 1 do
-  if redis.call('SISMEMBER', KEYS[3], ARGV[ev_start + j]) == 1 then return 0 end
-end
-local n_ch = tonumber(ARGV[i]); i = i + 1
-local ch_start = i; i = i + 4 * n_ch
-for j = 0, n_ch - 1 do
-  local k = ch_start + 4 * j
-  local rev = redis.call('HGET', KEYS[2], ARGV[k]) or '0'
-  if rev ~= ARGV[k + 1] then return 0 end
-end
-for j = 0, n_ch - 1 do
-  local k = ch_start + 4 * j
-  if ARGV[k + 2] ~= '' then
-    redis.call('HSET', KEYS[1], ARGV[k], ARGV[k + 2])
-    redis.call('HINCRBY', KEYS[2], ARGV[k], 1)
-    local score = ARGV[k + 3]
-    if score == '' then
-      redis.call('ZREM', KEYS[5], ARGV[k])
-    elseif score ~= '-' then
-      redis.call('ZADD', KEYS[5], score, ARGV[k])
-    end
+local n = #ARGV
+local function chunked(command, key, first, stop, per)
+  local j = first
+  while j < stop do
+    local e = math.min(j + per - 1, stop - 1)
+    redis.call(command, key, unpack(ARGV, j, e))
+    j = e + 1
   end
 end
-for j = 0, n_ev - 1 do redis.call('SADD', KEYS[3], ARGV[ev_start + j]) end
-local n_out = tonumber(ARGV[i]); i = i + 1
-for j = 0, n_out - 1 do
-  redis.call('XADD', KEYS[tonumber(ARGV[i])], '*', 'event', ARGV[i + 1])
-  i = i + 2
-end
-local n_tally = tonumber(ARGV[i]); i = i + 1
-for j = 0, n_tally - 1 do
-  redis.call('HINCRBY', KEYS[6], ARGV[i], ARGV[i + 1])
-  i = i + 2
-end
-local n_progress = tonumber(ARGV[i]); i = i + 1
-for j = 0, n_progress - 1 do
-  redis.call('HINCRBY', KEYS[7], ARGV[i], ARGV[i + 1])
-  i = i + 2
-end
-local s = ack_start
-while s < ack_start + n_ack do
-  local e = math.min(s + 999, ack_start + n_ack - 1)
-  redis.call('XACK', KEYS[4], group, unpack(ARGV, s, e))
-  s = e + 1
+while i <= n do
+  local op = ARGV[i]
+  if op == 'L' then
+    -- The lease is ours; or it ran out while Redis was away and nobody took it since.
+    local lease = KEYS[tonumber(ARGV[i + 1])]
+    local holder = redis.call('GET', lease)
+    if holder == false and redis.call('GET', KEYS[tonumber(ARGV[i + 2])]) == ARGV[i + 3] then
+      redis.call('SET', lease, ARGV[i + 3], 'PX', ARGV[i + 4])
+    elseif holder ~= ARGV[i + 3] then
+      return 0
+    end
+    i = i + 5
+  elseif op == 'H' then
+    local stop = i + 3 + 2 * tonumber(ARGV[i + 2])
+    chunked('HSET', KEYS[tonumber(ARGV[i + 1])], i + 3, stop, 1000)
+    i = stop
+  elseif op == 'Z' then
+    local key = KEYS[tonumber(ARGV[i + 1])]
+    local stop = i + 3 + 2 * tonumber(ARGV[i + 2])
+    local j = i + 3
+    while j < stop do
+      if ARGV[j + 1] == '' then
+        redis.call('ZREM', key, ARGV[j])
+      else
+        redis.call('ZADD', key, ARGV[j + 1], ARGV[j])
+      end
+      j = j + 2
+    end
+    i = stop
+  elseif op == 'X' then
+    redis.call('XADD', KEYS[tonumber(ARGV[i + 1])], '*', 'event', ARGV[i + 2])
+    i = i + 3
+  elseif op == 'I' then
+    local key = KEYS[tonumber(ARGV[i + 1])]
+    local stop = i + 3 + 2 * tonumber(ARGV[i + 2])
+    local j = i + 3
+    while j < stop do
+      redis.call('HINCRBY', key, ARGV[j], ARGV[j + 1])
+      j = j + 2
+    end
+    i = stop
+  elseif op == 'A' then
+    local key = KEYS[tonumber(ARGV[i + 1])]
+    local group = ARGV[i + 2]
+    local stop = i + 4 + tonumber(ARGV[i + 3])
+    local j = i + 4
+    while j < stop do
+      local e = math.min(j + 999, stop - 1)
+      redis.call('XACK', key, group, unpack(ARGV, j, e))
+      j = e + 1
+    end
+    i = stop
+  else
+    return redis.error_reply('unknown commit operation ' .. tostring(op))
+  end
 end
 return 1
 """
 
 
-def _entry_instant(entry_id: bytes) -> datetime:
+class Commit:
+    """The operations of one commit, and the keys they name."""
+
+    def __init__(self) -> None:
+        self.keys: list[str] = []
+        self.args: list[str | bytes | int | float] = []
+        self._index: dict[str, int] = {}
+
+    def _key(self, key: str) -> int:
+        if key not in self._index:
+            self.keys.append(key)
+            self._index[key] = len(self.keys)
+        return self._index[key]
+
+    def lease(self, key: str, last: str, holder: str, ttl_ms: int) -> None:
+        self.args.extend(("L", self._key(key), self._key(last), holder, ttl_ms))
+
+    def hset(self, key: str, fields: Mapping[str, str | bytes]) -> None:
+        if fields:
+            self.args.extend(("H", self._key(key), len(fields)))
+            for name, value in fields.items():
+                self.args.extend((name, value))
+
+    def zset(self, key: str, scores: Mapping[str, float | None]) -> None:
+        """Scores to set; None removes the member."""
+        if scores:
+            self.args.extend(("Z", self._key(key), len(scores)))
+            for member, score in scores.items():
+                self.args.extend((member, "" if score is None else repr(score)))
+
+    def xadd(self, key: str, payload: str | bytes) -> None:
+        self.args.extend(("X", self._key(key), payload))
+
+    def hincr(self, key: str, deltas: Mapping[str, int]) -> None:
+        counted = {k: v for k, v in deltas.items() if v}
+        if counted:
+            self.args.extend(("I", self._key(key), len(counted)))
+            for name, delta in sorted(counted.items()):
+                self.args.extend((name, delta))
+
+    def xack(self, key: str, group: str, ids: Sequence[bytes]) -> None:
+        if ids:
+            self.args.extend(("A", self._key(key), group, len(ids), *ids))
+
+
+def entry_instant(entry_id: bytes) -> datetime:
     """The server time an entry was added: the only time a bad entry has."""
     millis = int(entry_id.split(b"-", 1)[0])
     return datetime.fromtimestamp(millis / 1000, tz=UTC)
 
 
-def _classify(exc: Exception) -> tuple[str, str]:
+def id_tuple(entry_id: bytes | str) -> tuple[int, int]:
+    raw = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+    ms, _, seq = raw.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def classify(exc: Exception) -> tuple[str, str]:
     """A short reason and one line for a person, from a parse failure."""
     if isinstance(exc, ValidationError):
         errors = exc.errors(include_url=False)
         first = errors[0] if errors else {"type": "invalid", "loc": (), "msg": str(exc)}
         kind = str(first.get("type", "invalid"))
-        where = ".".join(str(p) for p in first.get("loc", ()) if p != "function-after")
+        where = ".".join(str(p) for p in first.get("loc", ()) if not str(p).startswith("function-"))
         message = str(first.get("msg", "invalid"))
         if kind == "json_invalid":
             return "invalid_json", f"not valid JSON: {message}"
@@ -132,392 +198,417 @@ def _classify(exc: Exception) -> tuple[str, str]:
             return "unknown_type", message
         if kind == "union_tag_not_found":
             return "missing_type", "the event has no 'type' field"
+        message = range_message(first) or message
         more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
         return "invalid_event", f"{where or 'event'}: {message}{more}"
     return "invalid_event", str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
-def _payload_text(fields: Mapping[bytes, bytes]) -> str:
+def payload_text(fields: Mapping[bytes, bytes]) -> str:
     return json.dumps(
         {k.decode("utf-8", "replace"): v.decode("utf-8", "replace") for k, v in fields.items()},
         sort_keys=True,
     )
 
 
-class Edge(Generic[S]):
-    """Applies batches of one input stream for one consumer, against one Redis."""
+class ParseMemo:
+    """What this process published, by the bytes it wrote: a hub that publishes and applies
+    in one process (a replay) parses each entry once, not once more on the way back in. The
+    bytes are compared whole, so anything changed on the way is parsed afresh."""
+
+    def __init__(self, limit: int = 200_000) -> None:
+        self.limit = limit
+        self._events: dict[bytes, Event] = {}
+
+    def remember(self, raw: bytes, event: Envelope) -> None:
+        if len(self._events) >= self.limit:
+            self._events.clear()
+        self._events[raw] = event  # type: ignore[assignment]
+
+    def take(self, raw: bytes) -> Event | None:
+        return self._events.pop(raw, None)
+
+
+MEMO = ParseMemo()
+
+
+@dataclass
+class Parsed:
+    items: list[Item] = field(default_factory=list)
+    letters: list[tuple[DeadLetter, bytes]] = field(default_factory=list)  # letter, entry id
+
+
+class ShardEdge:
+    """One shard of one hub process: events waiting for their watermark, the states it holds,
+    and its commits."""
 
     def __init__(
         self,
         redis: aioredis.Redis,
         keys: Keys,
-        consumer: Consumer[S],
+        pipeline: Pipeline,
+        shard: int,
+        holder: str,
         *,
         max_entry_bytes: int = 1 << 20,
-        rule_attempts: int = 1,
+        lease_ms: int = 10_000,
+        on_commit: asyncio.Condition | None = None,
     ) -> None:
         self.redis = redis
-        self.rule_attempts = max(1, rule_attempts)
-        self.max_entry_bytes = max_entry_bytes
         self.keys = keys
-        self.consumer = consumer
-        self._script = redis.register_script(_APPLY)
-        self._state_key = keys.state(consumer.name)
-        self._rev_key = keys.revisions(consumer.name)
-        self._applied_key = keys.applied(consumer.name)
-        self._due_key = keys.due(consumer.name)
-        self._tally_key = keys.tallies(consumer.name)
-        self._progress_key = keys.progress()
-        self.last_commit = 0.0  # perf_counter() of the last committed batch, for `mash bench`
-        # One batch at a time per consumer in this process: its input streams' subscribers
-        # share children, and batches racing each other here would only conflict and recompute
-        # (a clock tick's batch can touch every child with a deadline). Other processes still
-        # race, and the revision check settles that.
+        self.pipeline = pipeline
+        self.shard = shard
+        self.holder = holder
+        self.max_entry_bytes = max_entry_bytes
+        self.lease_ms = lease_ms
+        self.on_commit = on_commit
+        self._script = redis.register_script(_COMMIT)
+        self.inputs = {keys.stream(s, shard): s for s in pipeline.inputs}
+        self.clock_key = keys.stream("clock")
+        self.buffer: list[Item] = []
+        self.seen_max: dict[str, tuple[int, int]] = dict.fromkeys(self.inputs, (0, 0))
+        self._positions: dict[str, int] = dict.fromkeys(self.inputs, 0)
+        self._arrived = asyncio.Event()
         self._turn = asyncio.Lock()
+        self.watermark: datetime | None = None
+        self.cache: dict[str, dict[str, Any]] = {c.name: {} for c in pipeline.consumers}
+        self.ledgers: dict[str, Ledger] = {}
+        self.last_commit = 0.0  # perf_counter() of the last commit, for `mash bench`
+        self.rounds = 0
 
+    # ---- entries in -----------------------------------------------------------------
     def dead_letter(
-        self,
-        stream: str,
-        entry_id: bytes,
-        fields: Mapping[bytes, bytes],
-        reason: str,
-        detail: str,
-        shard: int = 0,
+        self, stream: str, entry_id: bytes, fields: Mapping[bytes, bytes], reason: str, detail: str
     ) -> DeadLetter:
-        """A letter for a bad entry. Entry ids are unique within one stream only, so with
-        several shards the shard is part of the letter's id and named in `source_shard`."""
-        at = _entry_instant(entry_id)
+        """A letter for a bad entry: one per entry, whichever consumers would have read it.
+        Entry ids are unique within one stream only, so with several shards the shard is part
+        of the letter's id and named in `source_shard`."""
+        at = entry_instant(entry_id)
         sid = entry_id.decode()
-        sharded = self.keys.shards > 1
-        where = f"{stream}.{shard}" if sharded else stream
+        sharded = self.keys.shards > 1 and stream != "clock"
+        where = f"{stream}.{self.shard}" if sharded else stream
         return DeadLetter(
-            event_id=f"dlq.{self.consumer.name}.{where}.{sid}",
-            source_shard=shard if sharded else None,
+            event_id=f"dlq.hub.{where}.{sid}",
+            source_shard=self.shard if sharded else None,
             occurred_at=at,
             recorded_at=at,
             agency=Agency.MASH,
             reason=reason,
             detail=detail,
-            consumer=self.consumer.name,
+            consumer="hub",
             source_stream=stream,
             source_id=sid,
-            payload=_payload_text(fields),
+            payload=payload_text(fields),
         )
 
-    def parse(
-        self, stream: str, entries: Sequence[Entry], shard: int = 0
-    ) -> tuple[list[Event], list[DeadLetter], int]:
-        """Events this consumer handles, dead letters, and how many entries it ignores."""
-        events: list[Event] = []
-        dead: list[DeadLetter] = []
-        ignored = 0
+    def parse(self, stream: str, key: str, entries: Sequence[Entry]) -> Parsed:
+        parsed = Parsed()
         for entry_id, fields in entries:
-            size = sum(len(k) + len(v) for k, v in fields.items())
-            if size > self.max_entry_bytes:
-                # Parsing a huge entry costs memory for nothing, and copying it whole into
-                # the dead-letter stream would double it: its head is enough to find it.
-                head = {k: v[:1024] for k, v in fields.items()}
-                dead.append(
-                    self.dead_letter(
-                        stream,
-                        entry_id,
-                        head,
-                        "too_large",
-                        f"entry is {size} bytes; the limit is {self.max_entry_bytes}"
-                        " (payload cut to its first 1 KiB per field)",
-                        shard,
-                    )
-                )
+            letter = self._check(stream, entry_id, fields)
+            if letter is not None:
+                parsed.letters.append((letter, entry_id))
                 continue
-            raw = fields.get(FIELD)
-            if raw is None:
-                names = ", ".join(sorted(k.decode("utf-8", "replace") for k in fields)) or "none"
-                dead.append(
-                    self.dead_letter(
-                        stream,
-                        entry_id,
-                        fields,
-                        "missing_field",
-                        f"entry has no 'event' field (fields: {names})",
-                        shard,
-                    )
-                )
-                continue
-            if self._ignorable(stream, raw):
-                ignored += 1
-                continue
-            try:
-                event = parse_event(raw)
-            except (ValidationError, ValueError) as exc:
-                reason, detail = _classify(exc)
-                dead.append(self.dead_letter(stream, entry_id, fields, reason, detail, shard))
-                continue
+            raw = fields[FIELD]
+            event = MEMO.take(raw)
+            if event is None:
+                try:
+                    event = parse_event(raw)
+                except (ValidationError, ValueError) as exc:
+                    reason, detail = classify(exc)
+                    letter = self.dead_letter(stream, entry_id, fields, reason, detail)
+                    parsed.letters.append((letter, entry_id))
+                    continue
             if type(event).stream != stream:
-                dead.append(
-                    self.dead_letter(
-                        stream,
-                        entry_id,
-                        fields,
-                        "wrong_stream",
-                        f"{event.type} belongs on the '{type(event).stream}' stream",
-                        shard,
-                    )
-                )
-            elif event.type in self.consumer.handles:
-                events.append(event)
-            else:
-                ignored += 1
-        return events, dead, ignored
+                detail = f"{event.type} belongs on the '{type(event).stream}' stream"
+                letter = self.dead_letter(stream, entry_id, fields, "wrong_stream", detail)
+                parsed.letters.append((letter, entry_id))
+                continue
+            position = self._positions.get(key, 0)
+            self._positions[key] = position + 1
+            parsed.items.append(Item(event, stream, key, entry_id, position))
+        return parsed
 
-    def _ignorable(self, stream: str, raw: bytes) -> bool:
-        """An entry of a known type this consumer does not handle, on its proper stream, is
-        skipped unparsed: every consumer reads every entry of its streams, and parsing the ones
-        it ignores was a third of the hub's work. Anything unusual (no type, an unknown one,
-        two of them, a type of another stream) is parsed, so it is still dead-lettered."""
-        found = _TYPE.findall(raw)
-        if len(found) != 1:
-            return False
-        model = EVENT_TYPES.get(found[0].decode())
-        return (
-            model is not None
-            and model.stream == stream
-            and found[0].decode() not in self.consumer.handles
-        )
+    def _check(
+        self, stream: str, entry_id: bytes, fields: Mapping[bytes, bytes]
+    ) -> DeadLetter | None:
+        """The entry's shape: its size, and one field named `event` (the wire contract)."""
+        size = sum(len(k) + len(v) for k, v in fields.items())
+        if size > self.max_entry_bytes:
+            # Parsing a huge entry costs memory for nothing, and copying it whole into the
+            # dead-letter stream would double it: its head is enough to find it.
+            head = {k: v[:1024] for k, v in fields.items()}
+            detail = (
+                f"entry is {size} bytes; the limit is {self.max_entry_bytes}"
+                " (payload cut to its first 1 KiB per field)"
+            )
+            return self.dead_letter(stream, entry_id, head, "too_large", detail)
+        if FIELD not in fields:
+            names = ", ".join(sorted(k.decode("utf-8", "replace") for k in fields)) or "none"
+            detail = f"entry has no 'event' field (fields: {names})"
+            return self.dead_letter(stream, entry_id, fields, "missing_field", detail)
+        return None
 
-    async def apply(self, stream: str, entries: Sequence[Entry], shard: int = 0) -> BatchResult:
-        """Apply one batch of one shard's stream; returns once state, outputs and acks are
-        committed."""
-        result = BatchResult()
+    async def receive(self, stream: str, entries: Sequence[Entry]) -> None:
+        """Entries of one input stream of this shard, in stream order: parsed and held until
+        their watermark; bad ones dead-lettered now."""
         if not entries:
-            return result
-        events, dead, result.ignored = self.parse(stream, entries, shard)
-        ack_ids = [entry_id for entry_id, _ in entries]
-        for attempt in range(MAX_CONFLICT_RETRIES):
-            async with self._turn:
-                committed = await self._try_commit(stream, shard, events, dead, ack_ids, result)
-            if committed:
-                return result
-            result.conflicts = attempt + 1
-            # Another worker won the race: back off a little, growing, with jitter, so two
-            # busy workers stop colliding on the same children.
-            await asyncio.sleep(random.uniform(0, min(0.002 * 2**attempt, 0.25)))  # noqa: S311
-        msg = f"{self.consumer.name}: gave up after {MAX_CONFLICT_RETRIES} write conflicts"
-        raise RuntimeError(msg)
+            return
+        key = self.keys.stream(stream, self.shard)
+        parsed = self.parse(stream, key, entries)
+        if parsed.letters:
+            await self.commit_letters(key, HUB_GROUP, parsed.letters)
+        self.buffer.extend(parsed.items)
+        self.seen_max[key] = max(self.seen_max.get(key, (0, 0)), id_tuple(entries[-1][0]))
+        self._arrived.set()
 
-    async def _try_commit(
-        self,
-        stream: str,
-        shard: int,
-        events: Sequence[Event],
-        parse_dead: Sequence[DeadLetter],
-        ack_ids: Sequence[bytes],
-        result: BatchResult,
-    ) -> bool:
-        consumer = self.consumer
-        event_ids = [e.event_id for e in events]
-        child_ids = sorted({k for e in events for k in consumer.keys(e)})
-        watermarks = [w for e in events if consumer.due and (w := consumer.due(e)) is not None]
-        if watermarks and consumer.next_deadline is not None:
-            due_now: list[Any] = await self.redis.zrangebyscore(
-                self._due_key, "-inf", max(watermarks).timestamp()
-            )
-            child_ids = sorted({*child_ids, *(c.decode() for c in due_now)})
+    async def receive_ticks(self, entries: Sequence[Entry], timeout: float = 60.0) -> None:
+        """Watermarks, in order: each waits until every entry published before it has arrived
+        here, then its round runs."""
+        group = self.keys.clock_group(self.shard)
+        parsed = self.parse("clock", self.clock_key, entries)
+        if parsed.letters:
+            await self.commit_letters(self.clock_key, group, parsed.letters)
+        for item in parsed.items:
+            if not isinstance(item.event, ClockTick):
+                continue  # parse() dead-letters anything else on the clock stream
+            await self.caught_up(timeout)
+            await self.round(item)
+
+    async def caught_up(self, timeout: float) -> None:
+        """Every entry already in the shard's input streams has reached this process: a
+        watermark read now vouches for everything published before it."""
         async with self.redis.pipeline(transaction=False) as pipe:
-            if event_ids:
-                pipe.smismember(self._applied_key, event_ids)
-            if child_ids:
-                pipe.hmget(self._state_key, child_ids)
-                pipe.hmget(self._rev_key, child_ids)
-            replies = await pipe.execute()
-        seen: list[Any] = list(replies.pop(0)) if event_ids else []
-        raw_states: list[bytes | None] = list(replies[0]) if child_ids else []
-        revisions: list[bytes | None] = list(replies[1]) if child_ids else []
-
-        states: dict[str, S] = {}
-        for child, raw in zip(child_ids, raw_states, strict=True):
-            states[child] = (
-                consumer.state_type.model_validate_json(raw) if raw else consumer.state_type()
-            )
-        touched: set[str] = set()
-        read: set[str] = set()  # every child whose state an applied event's outcome rests on
-        outputs: list[Envelope] = []
-        dead = list(parse_dead)
-        applied: list[str] = []
-        tally: dict[str, int] = {}
-        duplicates = 0
-        batch_seen: set[str] = set()
-        for event, already in zip(events, seen, strict=True):
-            if already or event.event_id in batch_seen:
-                duplicates += 1
-                continue
-            batch_seen.add(event.event_id)
-            mine = {k: states[k] for k in consumer.keys(event)}
-            watermark = consumer.due(event) if consumer.due else None
-            if watermark is not None and consumer.next_deadline is not None:
-                for child, state in states.items():
-                    deadline = consumer.next_deadline(state)
-                    if deadline is not None and deadline < watermark:
-                        mine[child] = state
-            result_of_rule = self._run_rule(mine, event)
-            if isinstance(result_of_rule, Exception):
-                dead.append(self._rule_failure(stream, event, result_of_rule))
-                continue
-            changed, emitted = result_of_rule[0], result_of_rule[1]
-            if len(result_of_rule) == 3:
-                for name, delta in result_of_rule[2].items():
-                    tally[name] = tally.get(name, 0) + delta
-            states.update(changed)
-            touched.update(changed)
-            read.update(mine)
-            outputs.extend(emitted)
-            applied.append(event.event_id)
-
-        output_keys: list[str] = []
-        key_index: dict[str, int] = {}
-        out_args: list[str | int] = []
-        for out in [*outputs, *dead]:
-            key = self.keys.route(out, default=shard)
-            if key not in key_index:
-                output_keys.append(key)
-                key_index[key] = FIXED_KEYS + len(output_keys)
-            out_args.extend((key_index[key], out.model_dump_json()))
-
-        rev_of = dict(zip(child_ids, revisions, strict=True))
-        args: list[str | int | bytes] = [consumer.name, len(ack_ids), *ack_ids]
-        # Every child read is re-checked, not only those written: an output may rest on a
-        # state the rule left as it was. Unchanged children are checked, not rewritten ('').
-        checked = sorted(read | touched)
-        args.extend((len(applied), *applied, len(checked)))
-        for child in checked:
-            previous = rev_of.get(child)
-            args.extend((child, previous.decode() if previous else "0"))
-            if child in touched:
-                args.extend((states[child].model_dump_json(), self._score(states[child])))
-            else:
-                args.extend(("", "-"))
-        args.extend((len(outputs) + len(dead), *out_args))
-        counted = sorted((name, delta) for name, delta in tally.items() if delta)
-        args.append(len(counted))
-        for name, delta in counted:
-            args.extend((name, delta))
-        progress = {"applied": len(applied), "duplicate": duplicates, "ignored": result.ignored}
-        for letter in dead:
-            progress[f"dead.{letter.reason}"] = progress.get(f"dead.{letter.reason}", 0) + 1
-        self._progress_args(args, stream, shard, progress)
-        keys = [*self._fixed_keys(stream, shard), *output_keys]
-        ok = await self._script(keys=keys, args=args)
-        if ok:
-            self.last_commit = time.perf_counter()
-            result.applied = len(applied)
-            result.skipped_duplicates = duplicates
-            result.dead_letters = len(dead)
-            result.outputs = len(outputs)
-            for letter in dead:
-                result.reasons[letter.reason] = result.reasons.get(letter.reason, 0) + 1
-                log.warning(
-                    "dead letter",
-                    consumer=consumer.name,
-                    stream=stream,
-                    source_id=letter.source_id,
-                    reason=letter.reason,
+            for key in self.inputs:
+                pipe.xrevrange(key, count=1)
+            replies: list[Any] = await pipe.execute()
+        barrier = {
+            key: id_tuple(reply[0][0])
+            for key, reply in zip(self.inputs, replies, strict=True)
+            if reply
+        }
+        deadline = time.monotonic() + timeout
+        while any(self.seen_max.get(k, (0, 0)) < v for k, v in barrier.items()):
+            self._arrived.clear()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                late = sorted(k for k, v in barrier.items() if self.seen_max.get(k, (0, 0)) < v)
+                msg = (
+                    f"shard {self.shard}: entries of {', '.join(late)} did not arrive "
+                    f"within {timeout:.0f}s"
                 )
-        return bool(ok)
-
-    def _fixed_keys(self, stream: str, shard: int) -> list[str]:
-        """KEYS[1..FIXED_KEYS] of the Lua script, in the order it reads them; the output
-        streams follow from KEYS[FIXED_KEYS + 1]."""
-        return [
-            self._state_key,
-            self._rev_key,
-            self._applied_key,
-            self.keys.stream(stream, shard),
-            self._due_key,
-            self._tally_key,
-            self._progress_key,
-        ]
-
-    def _progress_args(
-        self, args: list[str | int | bytes], stream: str, shard: int, counts: Mapping[str, int]
-    ) -> None:
-        """Entries by outcome (applied, duplicate, ignored, dead.<reason>) for this group and
-        shard, counted in the commit that acks them, so `mash status` and the metrics can tell
-        lag exactly (see `Keys.progress`)."""
-        prefix = f"{self.consumer.name}|{self.keys.stream(stream, shard)}|"
-        counted = [(prefix + outcome, n) for outcome, n in sorted(counts.items()) if n]
-        args.append(len(counted))
-        for name, n in counted:
-            args.extend((name, n))
-
-    def _score(self, state: S) -> str:
-        """The child's score in the deadline index: '' removes it, '-' means no index."""
-        if self.consumer.next_deadline is None:
-            return "-"
-        deadline = self.consumer.next_deadline(state)
-        return "" if deadline is None else repr(deadline.timestamp())
-
-    def _run_rule(self, mine: dict[str, S], event: Event) -> RuleResult[S] | Exception:
-        """Up to `rule_attempts` tries, here in the batch rather than by redelivery: a retry
-        through the reclaimer would let this batch's later entries be applied before this one,
-        out of the child's order. A pure rule raises every time, so for mash's own consumers the
-        retries only cost the failure's CPU; a consumer with a side door (a lookup, a cache) gets
-        its second chance."""
-        failure: Exception | None = None
-        for attempt in range(1, self.rule_attempts + 1):
+                raise TimeoutError(msg)
             try:
-                return self.consumer.rule(mine, event)
-            except Exception as exc:
-                failure = exc
-                log.debug("rule raised", consumer=self.consumer.name, attempt=attempt)
-        assert failure is not None
-        return failure
+                await asyncio.wait_for(self._arrived.wait(), timeout=min(left, 1.0))
+            except TimeoutError:
+                continue
 
-    def _rule_failure(self, stream: str, event: Event, exc: Exception) -> DeadLetter:
-        """After its attempts, the event is dead-lettered with the traceback's last line and
-        where it was raised, and the stream goes on. (An entry that kills the worker instead is
-        redelivered, then dead-lettered by `give_up`.)"""
-        summary = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-        frames = traceback.extract_tb(exc.__traceback__)
-        if frames:
-            last = frames[-1]
-            summary += f" (at {Path(last.filename).name}:{last.lineno} in {last.name})"
-        tries = self.rule_attempts
-        after = f" after {tries} attempts" if tries > 1 else ""
-        detail = f"{self.consumer.name} rule failed on {event.type}{after}: {summary}"
-        letter = DeadLetter.for_event(event, self.consumer.name, "rule_error", detail)
-        log.error(
-            "rule failed", consumer=self.consumer.name, event_id=event.event_id, error=summary
-        )
-        return letter
-
-    async def give_up(
-        self, stream: str, entries: Sequence[Entry], attempts: int, shard: int = 0
-    ) -> None:
-        """Dead-letter entries delivered too often (a poison entry that keeps killing workers)."""
-        dead = [
-            self.dead_letter(
-                stream,
-                entry_id,
-                fields,
-                "too_many_attempts",
-                f"delivered {attempts} times without being applied",
-                shard,
+    # ---- a round --------------------------------------------------------------------
+    async def round(self, tick: Item) -> RoundResult | None:
+        """Apply everything at or before the tick's instant, and commit it with the tick."""
+        async with self._turn:
+            watermark = tick.event.occurred_at
+            if self.watermark is not None and watermark <= self.watermark:
+                # An older or repeated watermark (several wall-clock workers tick the same
+                # second): nothing new is due; it is only acked.
+                await self.commit_letters(
+                    self.clock_key, self.keys.clock_group(self.shard), [], [tick.entry_id]
+                )
+                return None
+            ready = [i for i in self.buffer if i.event.occurred_at <= watermark]
+            due = await self._due(watermark)
+            children = sorted(
+                {c for i in ready for c in children_of(i.event) if self._owns(c)} | set(due)
             )
+            shard = await self._load(children)
+            result = self.pipeline.run_round(shard, ready, watermark, due)
+            commit = self._commit_of(shard, result, watermark, tick)
+            if not await self._script(keys=commit.keys, args=commit.args):
+                # The lease is gone: another worker applies this shard now.
+                msg = f"shard {self.shard} is no longer this worker's (lease lost)"
+                raise ShardMoved(msg)
+            self._remember(shard)
+            taken = {id(i) for i in ready}
+            self.buffer = [i for i in self.buffer if id(i) not in taken]
+            self.watermark = watermark
+            self.rounds += 1
+            self.last_commit = time.perf_counter()
+            self._log_letters(result.outputs)
+        if self.on_commit is not None:
+            async with self.on_commit:
+                self.on_commit.notify_all()
+        return result
+
+    def _owns(self, child: str) -> bool:
+        return shard_of(child, self.keys.shards) == self.shard
+
+    async def _due(self, watermark: datetime) -> list[str]:
+        raw: Any = await self.redis.zrangebyscore(
+            self.keys.due(self.shard), "-inf", watermark.timestamp()
+        )
+        return [c.decode() for c in raw]
+
+    async def _load(self, children: Sequence[str]) -> ShardStates:
+        """Every consumer's state and the ledger of each child: from memory where this
+        process wrote them last, else from Redis."""
+        consumers = self.pipeline.consumers
+        missing = [c for c in children if c not in self.ledgers]
+        if missing:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for consumer in consumers:
+                    pipe.hmget(self.keys.state(consumer.name), missing)
+                pipe.hmget(self.keys.seen(), missing)
+                replies: list[Any] = await pipe.execute()
+            for consumer, raws in zip(consumers, replies[:-1], strict=True):
+                held = self.cache[consumer.name]
+                for child, raw in zip(missing, raws, strict=True):
+                    if raw is not None:
+                        held[child] = consumer.state_type.model_validate_json(raw)
+            for child, raw in zip(missing, replies[-1], strict=True):
+                self.ledgers[child] = decode_ledger(raw) if raw is not None else Ledger()
+        states = {
+            c.name: {
+                child: s for child in children if (s := self.cache[c.name].get(child)) is not None
+            }
+            for c in consumers
+        }
+        return ShardStates(consumers, states, {c: self.ledgers[c] for c in children}, children)
+
+    def _commit_of(
+        self, shard: ShardStates, result: RoundResult, watermark: datetime, tick: Item
+    ) -> Commit:
+        keys = self.keys
+        commit = Commit()
+        commit.lease(
+            keys.lease(self.shard), keys.lease_holder(self.shard), self.holder, self.lease_ms
+        )
+        touched: set[str] = set()
+        for consumer in self.pipeline.consumers:
+            changed = shard.changed[consumer.name]
+            touched |= changed
+            commit.hset(
+                keys.state(consumer.name),
+                {c: shard.states[consumer.name][c].model_dump_json() for c in sorted(changed)},
+            )
+        scores: dict[str, float | None] = {}
+        for child in sorted(touched | result.advanced):
+            due = due_instant(
+                self.pipeline, {n: s[child] for n, s in shard.states.items() if child in s}
+            )
+            scores[child] = due.timestamp() if due is not None else None
+        commit.zset(keys.due(self.shard), scores)
+        commit.hset(
+            keys.seen(), {c: encode_ledger(shard.ledgers[c]) for c in sorted(shard.ledgers_changed)}
+        )
+        for out in result.outputs:
+            commit.xadd(keys.stream(type(out).stream, self._shard_of(out)), out.model_dump_json())
+        commit.hincr(keys.tallies("reporter"), result.tally)
+        by_key: dict[str, list[bytes]] = {}
+        progress: dict[str, int] = {}
+        for item, outcome in zip(result.acked, result.item_outcomes, strict=True):
+            by_key.setdefault(item.key, []).append(item.entry_id)
+            name = f"{HUB_GROUP}|{item.key}|{outcome}"
+            progress[name] = progress.get(name, 0) + 1
+        clock_group = keys.clock_group(self.shard)
+        progress[f"{clock_group}|{self.clock_key}|applied"] = 1
+        commit.hincr(keys.progress(), progress)
+        commit.hset(keys.watermarks(), {str(self.shard): watermark.isoformat()})
+        for key, ids in by_key.items():
+            commit.xack(key, HUB_GROUP, ids)
+        commit.xack(self.clock_key, clock_group, [tick.entry_id])
+        return commit
+
+    def _shard_of(self, event: Envelope) -> int:
+        return shard_of(event.child_id, self.keys.shards) if event.child_id else self.shard
+
+    def _remember(self, shard: ShardStates) -> None:
+        """Keep what this round wrote: the next round of this shard reads it from here."""
+        for consumer in self.pipeline.consumers:
+            held = self.cache[consumer.name]
+            for child in shard.changed[consumer.name]:
+                held[child] = shard.states[consumer.name][child]
+        for child in shard.owned:
+            self.ledgers[child] = shard.ledgers[child]
+        if len(self.ledgers) > CACHE_LIMIT:
+            # Cheap and bounded: forget everything, and read back what the next rounds need.
+            self.ledgers.clear()
+            for held in self.cache.values():
+                held.clear()
+
+    # ---- letters and their commits ----------------------------------------------------
+    async def commit_letters(
+        self,
+        key: str,
+        group: str,
+        letters: Sequence[tuple[DeadLetter, bytes]],
+        acks: Sequence[bytes] = (),
+        reason: str | None = None,
+    ) -> None:
+        """Dead letters for entries nothing can apply (and their acks), committed at once:
+        they wait for no watermark. The reporter counts them in the same commit."""
+        commit = Commit()
+        commit.lease(
+            self.keys.lease(self.shard),
+            self.keys.lease_holder(self.shard),
+            self.holder,
+            self.lease_ms,
+        )
+        result = RoundResult()
+        empty = ShardStates(self.pipeline.consumers, {}, {}, ())
+        progress: dict[str, int] = {}
+        for letter, _ in letters:
+            self.pipeline.apply(empty, letter, result)
+            commit.xadd(self.keys.stream("dlq", self.shard), letter.model_dump_json())
+            name = f"{group}|{key}|dead.{reason or letter.reason}"
+            progress[name] = progress.get(name, 0) + 1
+        for out in result.outputs:
+            commit.xadd(self.keys.stream(type(out).stream, self.shard), out.model_dump_json())
+        commit.hincr(self.keys.tallies("reporter"), result.tally)
+        if acks:
+            progress[f"{group}|{key}|applied"] = progress.get(f"{group}|{key}|applied", 0) + len(
+                acks
+            )
+        commit.hincr(self.keys.progress(), progress)
+        commit.xack(key, group, [entry_id for _, entry_id in letters] + list(acks))
+        if not await self._script(keys=commit.keys, args=commit.args):
+            raise ShardMoved(f"shard {self.shard} is no longer this worker's (lease lost)")
+        self._log_letters([letter for letter, _ in letters])
+
+    async def give_up(self, stream: str, entries: Sequence[Entry], attempts: int) -> None:
+        """Dead-letter entries delivered too often (a poison entry that keeps killing
+        workers): acked with a letter each, never applied."""
+        key = self.keys.stream(stream, self.shard)
+        group = self.keys.group(stream, self.shard)
+        detail = f"delivered {attempts} times without being applied"
+        letters = [
+            (self.dead_letter(stream, entry_id, fields, "too_many_attempts", detail), entry_id)
             for entry_id, fields in entries
         ]
-        ack_ids = [entry_id for entry_id, _ in entries]
-        args: list[str | int | bytes] = [self.consumer.name, len(ack_ids), *ack_ids, 0, 0]
-        args.append(len(dead))
-        for letter in dead:
-            args.extend((FIXED_KEYS + 1, letter.model_dump_json()))
-        args.append(0)  # no tallies
-        self._progress_args(args, stream, shard, {"dead.too_many_attempts": len(dead)})
-        dlq = self.keys.stream("dlq", shard)
-        await self._script(keys=[*self._fixed_keys(stream, shard), dlq], args=args)
-        for letter in dead:
-            log.warning(
-                "dead letter",
-                consumer=self.consumer.name,
-                stream=stream,
-                source_id=letter.source_id,
-                reason=letter.reason,
-            )
+        await self.commit_letters(key, group, letters)
+
+    def _log_letters(self, outputs: Sequence[Envelope]) -> None:
+        for out in outputs:
+            if isinstance(out, DeadLetter):
+                log.warning(
+                    "dead letter",
+                    consumer=out.consumer,
+                    stream=out.source_stream,
+                    source_id=out.source_id,
+                    reason=out.reason,
+                )
+
+
+class ShardMoved(Exception):
+    """Another worker holds this shard's lease now: this one must stop applying it."""
+
+
+def encode_ledger(ledger: Ledger) -> str:
+    latest = ledger.latest.timestamp() if ledger.latest else None
+    return json.dumps([latest, [[i, t.timestamp()] for i, t in sorted(ledger.ids.items())]])
+
+
+def decode_ledger(raw: bytes | str) -> Ledger:
+    latest, ids = json.loads(raw)
+    return Ledger(
+        latest=datetime.fromtimestamp(latest, UTC) if latest is not None else None,
+        ids={i: datetime.fromtimestamp(t, UTC) for i, t in ids},
+    )

@@ -59,7 +59,7 @@ class Fleet:
         return env
 
     async def _spawn(self, index: int) -> asyncio.subprocess.Process:
-        args = ["-m", "mash", "worker", "--shards", f"{index}/{self.workers}", "--tick", "0"]
+        args = ["-m", "mash", "worker", "--shards", f"{index}/{self.workers}", "--clock", "event"]
         return await asyncio.create_subprocess_exec(
             sys.executable,
             *args,
@@ -102,6 +102,9 @@ class Fleet:
                     self.procs[index] = None
                     return
                 log.warning("worker died; starting it again", worker=index, how=how)
+                # Growing waits: a worker that died because Redis is away would otherwise use up
+                # its restarts before Redis is back.
+                await asyncio.sleep(min(0.25 * 2 ** (self.restarts - 1), 4.0))
                 self.procs[index] = await self._spawn(index)
 
     async def stop(self) -> None:

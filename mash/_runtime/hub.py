@@ -1,7 +1,9 @@
-"""Wiring in one place: Redis, the faststream broker, the consumers, and the hub's own I/O.
+"""The running hub: Redis, the faststream broker, the pipeline per shard, and the hub's I/O.
 
 The CLI, workers, replay, the benchmark and the tests all build their hub here, so they run
-the same code a user runs (cosmicpython's `bootstrap.py`).
+the same code a user runs. A hub that runs consumers applies the shards it holds a lease on:
+one faststream batch subscriber per input stream of each shard hands entries to the shard's
+edge, and one per shard on the clock stream hands it the watermarks that start its rounds.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import logging
 import operator
 import os
 import socket
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Annotated, Any
 
@@ -31,11 +34,12 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from mash._config.settings import Settings, redact_url
 from mash._runtime.clients import open_client
 from mash._runtime.consumer import Consumer
-from mash._runtime.edge import Edge, Entry
+from mash._runtime.edge import MEMO, Entry, ShardEdge, ShardMoved
 from mash._runtime.embedded_redis import EmbeddedRedis
-from mash._runtime.keys import UNSHARDED, Keys
-from mash._runtime.leases import Leases
+from mash._runtime.keys import HUB_GROUP, UNSHARDED, Keys
+from mash._runtime.leases import Leases, ShardLost
 from mash._runtime.logs import BROKER_LOGGER
+from mash._runtime.pipeline import Pipeline
 from mash._runtime.shards import ShardSpec, ShardSpecError
 from mash.errors import HubUnavailable
 from mash.schemas.events import EVENT_TYPES, STREAMS, Envelope, Event, parse_event
@@ -65,29 +69,30 @@ async def _body(message: RedisBatchStreamMessage) -> Any:
     return message.body
 
 
-def _batch_payload(consumer: Consumer[Any]) -> Any:
-    """The handler's payload type: a batch of the events the consumer handles.
+def _batch_payload(types: Iterable[str]) -> Any:
+    """A handler's payload type: a batch of the events it reads.
 
     `SkipValidation` gives faststream (and so the AsyncAPI document) the real schema of those
     events without validating anything: the edge validates entry by entry, so that one bad
     entry is one dead letter, not a failed batch.
     """
-    models = tuple(EVENT_TYPES[t] for t in sorted(consumer.handles))
+    models = tuple(EVENT_TYPES[t] for t in sorted(types))
     union: Any = functools.reduce(operator.or_, models)  # A | B | ... built at run time
     item: Any = models[0] if len(models) == 1 else Annotated[union, Field(discriminator="type")]
     return Annotated[list[item], SkipValidation]
 
 
 # What a lost connection looks like to redis-py: the server stopped, restarted or is
-# unreachable. The edge's commit is atomic and idempotent, so a batch is simply tried again.
+# unreachable. Every commit is atomic and idempotent, so a batch is simply tried again.
 TRANSIENT = (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError)
 
 
 class Hub:
     """A running hub: `async with Hub(settings, consumers) as hub: ...`.
 
-    `shards` are the shards this hub applies (all of them by default); a hub always publishes
-    to, reads and waits for every shard.
+    `consumers` are listed in dependency order (see `mash._bootstrap`). `shards` are the
+    shards this hub applies (all of them by default); a hub always publishes to, reads and
+    waits for every shard.
     """
 
     def __init__(
@@ -100,6 +105,11 @@ class Hub:
     ) -> None:
         self.settings = settings
         self.consumers = list(consumers)
+        self.pipeline = Pipeline(
+            self.consumers,
+            dedupe_window=timedelta(days=settings.dedupe_days),
+            rule_attempts=settings.max_attempts,
+        )
         self.run_consumers = run_consumers
         self.keys = Keys(settings.namespace, settings.shards or 1)
         if shards is None or isinstance(shards, ShardSpec):
@@ -109,12 +119,17 @@ class Hub:
             self._spec = ShardSpec(",".join(map(str, listed)), listed=listed)
         self.owned: list[int] = list(range(self.keys.shards))
         self.name = consumer_name(settings)
+        self.clock = settings.clock
         self._embedded: EmbeddedRedis | None = None
         self.url = ""
         self.redis: aioredis.Redis = aioredis.Redis()  # replaced in start()
         self.cluster = False  # the URL names a node of a Redis Cluster (see mash._runtime.clients)
-        self.edges: dict[str, Edge[Any]] = {}
+        self.edges: dict[int, ShardEdge] = {}
         self.leases: Leases | None = None
+        self.committed = asyncio.Condition()
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._failure: BaseException | None = None
+        self.applying = False  # this process applies its shards (it holds their leases)
         self._build_app("redis://localhost:6379", connect=False)
 
     def _build_app(self, url: str, *, connect: bool = True) -> None:
@@ -159,43 +174,63 @@ class Hub:
             why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise HubUnavailable(f"cannot reach Redis at {shown}: {why}") from exc
         try:
-            await self._agree_on_shards()
+            await self._agree()
         except HubUnavailable:
             await self.stop()
             raise
         self._build_app(self.url)
         await self.create_groups()
         if self.run_consumers and self.consumers:
-            self.leases = Leases(
-                self.redis, self.keys, self.owned, self.name, self.settings.lease_ms
-            )
-            await self.leases.acquire()
-        if self.run_consumers:
-            await self.start_consuming()
+            await self.start_applying()
         return self
+
+    async def start_applying(self) -> None:
+        """Take the leases of this hub's shards (waiting for a previous holder), keep them,
+        and start applying: what a dead owner left pending first, then new entries."""
+        self.leases = Leases(self.redis, self.keys, self.owned, self.name, self.settings.lease_ms)
+        await self.leases.acquire()
+        self.applying = True
+        self._tasks.append(asyncio.create_task(self._keep_leases()))
+        await self.start_consuming()
+
+    async def _keep_leases(self) -> None:
+        assert self.leases is not None
+        try:
+            await self.leases.keep()
+        except ShardLost as exc:
+            self._failure = exc
+            log.error("shard lost", error=str(exc))  # noqa: TRY400 - the line says it all
 
     async def start_consuming(self) -> None:
         """Apply what a previous owner of these shards left pending, then read new entries."""
-        await self.recover_pending()
+        ticks = await self.recover_pending()
         await self.broker.start()
+        for shard, entries in ticks.items():
+            if entries:
+                self._tasks.append(
+                    asyncio.create_task(self._guard(self.edges[shard].receive_ticks, entries))
+                )
 
-    async def recover_pending(self) -> None:
-        """Entries a dead worker read and never committed, applied before anything newer.
+    async def recover_pending(self) -> dict[int, list[Entry]]:
+        """Entries a dead worker read and never committed, taken over before anything newer.
 
-        The reclaim lane would take them too, but only after `reclaim_idle_ms`, by when this
-        worker has applied later entries of the same children: out of order. Holding the
-        shard's lease means their reader is gone, so they are claimed at once and applied in
-        stream order; one that has already been delivered too often is dead-lettered as
-        `too_many_attempts`, as the reclaim lane would.
+        Holding the shard's lease means their reader is gone, so they are claimed at once and
+        handed to the shard's edge in stream order; one already delivered too often is
+        dead-lettered as `too_many_attempts`. Watermarks it had not applied yet are returned,
+        to be applied once the subscribers run.
         """
-        for consumer in self.consumers:
-            edge = self.edges[consumer.name]
-            for stream, shard in self._inputs(consumer):
-                await self._recover(edge, stream, shard)
+        ticks: dict[int, list[Entry]] = {}
+        for shard, edge in self.edges.items():
+            for stream in self.pipeline.inputs:
+                fresh = await self._claim(edge, stream, shard)
+                await edge.receive(stream, fresh)
+            ticks[shard] = await self._claim(edge, "clock", shard)
+        return ticks
 
-    async def _recover(self, edge: Edge[Any], stream: str, shard: int) -> None:
-        key, group = self.keys.stream(stream, shard), edge.consumer.name
+    async def _claim(self, edge: ShardEdge, stream: str, shard: int) -> list[Entry]:
+        key, group = self.keys.stream(stream, shard), self.keys.group(stream, shard)
         start: bytes | str = "0-0"
+        fresh: list[Entry] = []
         while True:
             reply: Any = await self.redis.xautoclaim(
                 key, group, self.name, 0, start_id=start, count=self.settings.batch_size
@@ -203,36 +238,39 @@ class Hub:
             start, claimed = reply[0], [(i, f) for i, f in reply[1] if f is not None]
             if claimed:
                 times = await _delivery_counts(self.redis, key, group, claimed, self.name)
-                fresh: list[Entry] = []
-                for entry in claimed:
-                    if times.get(entry[0], 0) > self.settings.max_attempts:
-                        await edge.give_up(stream, [entry], times[entry[0]], shard)
-                    else:
-                        fresh.append(entry)
-                if fresh:
-                    await edge.apply(stream, fresh, shard)
-                log.info(
-                    "recovered pending entries", consumer=group, stream=key, entries=len(claimed)
-                )
+                worn = [e for e in claimed if times.get(e[0], 0) > self.settings.max_attempts]
+                if worn:
+                    await edge.give_up(stream, worn, max(times[e[0]] for e in worn))
+                fresh.extend(e for e in claimed if e not in worn)
+                log.info("recovered pending entries", stream=key, entries=len(claimed))
             if start in (b"0-0", "0-0"):
-                return
+                return fresh
 
-    async def _agree_on_shards(self) -> None:
-        """Every process of a namespace must route events to the same shards.
-
-        The first process that runs consumers or says a shard count fixes it in the
-        namespace's config; the rest read it, and one that says another count is refused.
-        """
+    async def _agree(self) -> None:
+        """Every process of a namespace must route events to the same shards and run on one
+        clock: the first process that runs consumers or says a shard count (or a clock) fixes
+        it in the namespace's config; the rest read it, and one that says otherwise is
+        refused."""
         key, wanted = self.keys.config(), self.settings.shards
         if wanted is not None or self.consumers:
             await self.redis.hsetnx(key, "shards", wanted or 1)
-        raw: Any = await self.redis.hget(key, "shards")
-        total = int(raw) if raw else 1
+        if self.settings.clock is not None:
+            await self.redis.hsetnx(key, "clock", self.settings.clock)
+        config: Any = await self.redis.hgetall(key)
+        total = int(config.get(b"shards", b"1"))
+        clock = config.get(b"clock")
+        self.clock = clock.decode() if clock else self.settings.clock
         namespace = self.settings.namespace
         if wanted is not None and wanted != total:
             msg = (
                 f"namespace {namespace!r} has {total} shard(s); this process was started "
                 f"with {wanted} (MASH_SHARDS or --shard-count)"
+            )
+            raise HubUnavailable(msg)
+        if self.settings.clock is not None and self.clock != self.settings.clock:
+            msg = (
+                f"namespace {namespace!r} runs on the {self.clock} clock; this process was "
+                f"started with --clock {self.settings.clock}"
             )
             raise HubUnavailable(msg)
         try:
@@ -242,39 +280,23 @@ class Hub:
         self.keys = Keys(namespace, total)
 
     def declare(self) -> None:
-        """Register every consumer's subscribers and publishers on the broker."""
+        """Register every shard's subscribers (and the streams' publishers) on the broker."""
         settings = self.settings
-        for consumer in self.consumers:
-            edge = Edge(
-                self.redis,
-                self.keys,
-                consumer,
-                max_entry_bytes=settings.max_entry_bytes,
-                rule_attempts=settings.max_attempts,
-            )
-            self.edges[consumer.name] = edge
-            payload = _batch_payload(consumer)
-            for stream, shard in self._inputs(consumer):
-                key = self.keys.stream(stream, shard)
-                main = StreamSub(
-                    key,
-                    group=consumer.name,
-                    consumer=self.name,
-                    batch=True,
-                    max_records=settings.batch_size,
-                    polling_interval=settings.poll_ms,
+        if self.consumers:
+            for shard in self.owned:
+                edge = ShardEdge(
+                    self.redis,
+                    self.keys,
+                    self.pipeline,
+                    shard,
+                    self.name,
+                    max_entry_bytes=settings.max_entry_bytes,
+                    lease_ms=settings.lease_ms,
+                    on_commit=self.committed,
                 )
-                reclaim = StreamSub(
-                    key,
-                    group=consumer.name,
-                    consumer=f"{self.name}.reclaim",
-                    batch=True,
-                    max_records=1,
-                    polling_interval=max(settings.poll_ms, 200),
-                    min_idle_time=settings.reclaim_idle_ms,
-                )
-                self._subscribe(edge, stream, shard, main, payload, reclaiming=False)
-                self._subscribe(edge, stream, shard, reclaim, payload, reclaiming=True)
+                self.edges[shard] = edge
+                for stream in (*self.pipeline.inputs, "clock"):
+                    self._subscribe(edge, stream, shard)
         for stream in STREAMS:
             models = [m for m in EVENT_TYPES.values() if m.stream == stream]
             self.broker.publisher(
@@ -284,95 +306,113 @@ class Hub:
                 schema=models[0] if len(models) == 1 else Event,
             )
 
-    def _inputs(self, consumer: Consumer[Any]) -> list[tuple[str, int]]:
-        """(stream, shard) this hub applies for a consumer: each owned shard of a sharded
-        stream; an unsharded one (the clock) by the owner of shard 0 only."""
-        pairs: list[tuple[str, int]] = []
-        for stream in consumer.inputs:
-            if stream in UNSHARDED:
-                if 0 in self.owned:
-                    pairs.append((stream, 0))
-            else:
-                pairs.extend((stream, shard) for shard in self.owned)
-        return pairs
+    def _subscribe(self, edge: ShardEdge, stream: str, shard: int) -> None:
+        key = self.keys.stream(stream, shard)
+        sharded = self.keys.shards > 1 and stream not in UNSHARDED
+        name = f"hub:{stream}" + (f":{shard}" if sharded or stream in UNSHARDED else "")
+        sub = StreamSub(
+            key,
+            group=self.keys.group(stream, shard),
+            consumer=self.name,
+            batch=True,
+            max_records=self.settings.batch_size,
+            polling_interval=self.settings.poll_ms,
+        )
+        types = {t for t in self.pipeline.handled if EVENT_TYPES[t].stream == stream}
+        if stream == "clock":
 
-    def _subscribe(
-        self,
-        edge: Edge[Any],
-        stream: str,
-        shard: int,
-        sub: StreamSub[Any],
-        payload: Any,
-        *,
-        reclaiming: bool,
-    ) -> None:
-        max_attempts = self.settings.max_attempts
-        redis = self.redis
-        where = f"{stream}:{shard}" if self.keys.shards > 1 and stream not in UNSHARDED else stream
-        name = f"{edge.consumer.name}:{where}{':reclaim' if reclaiming else ''}"
+            async def apply(entries: list[Entry]) -> None:
+                await edge.receive_ticks(entries)
+        else:
 
-        async def attempt(batch: list[Entry]) -> None:
-            if reclaiming and batch:
-                counts = await _delivery_counts(redis, sub.name, sub.group or "", batch[:1])
-                attempts = counts.get(batch[0][0], 0)
-                if attempts > max_attempts:
-                    await edge.give_up(stream, batch, attempts, shard)
-                    return
-            result = await edge.apply(stream, batch, shard)
-            log.debug(
-                "batch applied",
-                consumer=edge.consumer.name,
-                stream=stream,
-                entries=len(batch),
-                applied=result.applied,
-            )
+            async def apply(entries: list[Entry]) -> None:
+                await edge.receive(stream, entries)
 
         async def handle(entries: list[Entry]) -> None:
-            # Redis gone (stopped, restarted, cut off): wait for it and try the batch again,
-            # rather than fail it, which would leave it pending for the reclaimer and count a
-            # delivery against a good event. The commit is idempotent, so a retry after a
-            # commit whose reply was lost skips what it already applied.
-            wait = 0.1
-            while True:
-                try:
-                    await attempt(entries)
-                except TRANSIENT as exc:
-                    say = log.warning if wait == 0.1 else log.debug  # once per outage
-                    say("Redis unreachable; retrying the batch", consumer=name, error=str(exc))
-                    await asyncio.sleep(wait)
-                    wait = min(wait * 2, 5.0)
-                else:
-                    return
+            try:
+                await self._guard(apply, entries)
+            except asyncio.CancelledError:
+                # The hub is stopping (Ctrl-C, SIGTERM) mid-batch: nothing of the batch was
+                # committed, so it stays pending for whoever applies the shard next. Said
+                # here, or faststream logs the cancellation as an error with its traceback.
+                log.debug("batch cut short by the hub's stop", subscriber=name)
 
         # Real objects, not strings: faststream builds its payload model (and the AsyncAPI
         # schema) from these, and `from __future__ import annotations` would hide them.
-        handle.__annotations__ = {"entries": payload, "return": None}
+        handle.__annotations__ = {
+            "entries": _batch_payload(types or {"clock.tick"}),
+            "return": None,
+        }
         handle.__name__ = name.replace(":", "_")
-        handle.__doc__ = edge.consumer.description
+        description = (
+            "Watermarks: each starts a round of the shard's pipeline"
+            if stream == "clock"
+            else f"The {stream} stream, applied by every consumer that reads it"
+        )
+        handle.__doc__ = description
         self.broker.subscriber(
             stream=sub,
             parser=_raw_batch,
             decoder=_body,
             ack_policy=AckPolicy.MANUAL,
             title=name,
-            description=edge.consumer.description,
-            include_in_schema=not reclaiming,
+            description=description,
         )(handle)
 
+    async def _guard(
+        self, apply: Callable[[list[Entry]], Awaitable[None]], entries: list[Entry]
+    ) -> None:
+        """Apply a batch until it is applied: Redis gone (stopped, restarted, cut off) is
+        waited for, and anything else is logged and tried again, never skipped, so a later
+        batch can never overtake it. Commits are atomic and skip what they already applied,
+        so a retry after a commit whose reply was lost is harmless. A shard taken over by
+        another worker stops the hub."""
+        wait = 0.1
+        while True:
+            try:
+                await apply(entries)
+            except (ShardMoved, asyncio.CancelledError) as exc:
+                if isinstance(exc, ShardMoved):
+                    self._failure = exc
+                    log.error("shard lost", error=str(exc))  # noqa: TRY400 - the line says it all
+                raise
+            except TRANSIENT as exc:
+                say = log.warning if wait == 0.1 else log.debug  # once per outage
+                say("Redis unreachable; retrying the batch", error=str(exc))
+            except Exception as exc:
+                log.exception("batch failed; trying it again", error=repr(exc))
+            else:
+                return
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, 5.0)
+
+    def check(self) -> None:
+        """Raise if this hub stopped applying (its shard was taken over)."""
+        if self._failure is not None:
+            raise HubUnavailable(str(self._failure))
+
     async def create_groups(self) -> None:
-        """Create each consumer's groups from the start of its streams.
+        """Create the hub's groups from the start of its streams.
 
         faststream creates a missing group at `$`, which would skip everything published before
         the first worker started; a replay publishes first, so we create groups at 0 ourselves.
+        Every shard's groups, whichever shards this process applies.
         """
-        for consumer in self.consumers:
-            for stream in consumer.inputs:
-                for key in self.keys.streams(stream):
-                    try:
-                        await self.redis.xgroup_create(key, consumer.name, id="0", mkstream=True)
-                    except ResponseError as exc:
-                        if "BUSYGROUP" not in str(exc):
-                            raise
+        if not self.consumers:
+            return
+        wanted = [
+            (self.keys.stream(stream, shard), HUB_GROUP)
+            for stream in self.pipeline.inputs
+            for shard in range(self.keys.shards)
+        ]
+        clock = self.keys.stream("clock")
+        wanted += [(clock, self.keys.clock_group(shard)) for shard in range(self.keys.shards)]
+        for key, group in wanted:
+            try:
+                await self.redis.xgroup_create(key, group, id="0", mkstream=True)
+            except ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
 
     async def stop(self) -> None:
         """Release everything, even on the way out of a cancelled (Ctrl-C) task.
@@ -403,6 +443,11 @@ class Hub:
     async def _shutdown(self) -> None:
         # Best effort: a half-started hub still releases what it holds.
         await self.stop_consuming()
+        for task in self._tasks:
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=5)
+        self._tasks = []
         if self.leases is not None:
             leases, self.leases = self.leases, None
             with contextlib.suppress(Exception):
@@ -428,18 +473,23 @@ class Hub:
 
     # ---- I/O a user of the hub needs ---------------------------------------------------
     async def publish(self, events: Iterable[Envelope], chunk: int = 1000) -> int:
-        """XADD events to their streams, pipelined; returns how many were written.
+        """XADD events to their streams, pipelined; returns how many events were written (a
+        contact naming children of several shards is one event, written to each shard).
 
         A chunk that fails because Redis went away is sent again once it is back, for up to
         a minute: entries that got through before the cut are then written twice, which the
-        consumers' dedup on `event_id` makes harmless (at-least-once in, exactly-once effect).
+        hub's duplicate ledger makes harmless (at-least-once in, exactly-once effect).
         """
         count = 0
+        here = self.run_consumers and bool(self.consumers)
         chunk_of: list[tuple[str, bytes]] = []
         for event in events:
-            chunk_of.append((self.keys.route(event), event.model_dump_json().encode()))
+            payload = event.model_dump_json().encode()
+            if here:
+                MEMO.remember(payload, event)
+            chunk_of.extend((key, payload) for key in self.keys.routes(event))
             count += 1
-            if len(chunk_of) == chunk:
+            if len(chunk_of) >= chunk:
                 await self._send(chunk_of)
                 chunk_of = []
         if chunk_of:
@@ -475,22 +525,80 @@ class Hub:
         entry_id: Any = await self.redis.xadd(self.keys.stream(stream, shard), entry)
         return bytes(entry_id)
 
-    async def idle(self) -> bool:
-        """True when every consumer group has read and acked everything in its streams.
+    async def watermarks(self) -> dict[int, datetime]:
+        """The last watermark each shard's rounds have applied."""
+        raw: Any = await self.redis.hgetall(self.keys.watermarks())
+        return {int(k): datetime.fromisoformat(v.decode()) for k, v in raw.items()}
 
-        One MULTI snapshot, so no Lua commit can fall between two of the readings; each stream
-        is asked once, for its last id (XREVRANGE COUNT 1, cheaper than XINFO STREAM, which
-        sends whole entries) and its groups. Streams are never XDELed, so the last entry's id
-        is the last id generated.
+    async def applied_until(self) -> datetime | None:
+        """Event time the whole hub has reached: the least watermark over every shard."""
+        marks = await self.watermarks()
+        if len(marks) < self.keys.shards:
+            return None
+        return min(marks.values())
+
+    async def drain(
+        self,
+        until: datetime,
+        timeout: float = 60.0,
+        poll: float = 0.001,
+        watch: Callable[[], None] | None = None,
+    ) -> None:
+        """Wait until every shard has applied the watermark `until` (and with it everything
+        at or before it, and all it caused).
+
+        In-process shards say so as they commit; other workers' are polled, from `poll`
+        seconds doubling to 16x while the hub stays busy. `watch` may raise to stop waiting
+        (the workers are gone). Redis going away for a while is waited out.
         """
-        readers: dict[str, set[str]] = {}
-        for consumer in self.consumers:
-            for stream in consumer.inputs:
-                for key in self.keys.streams(stream):
-                    readers.setdefault(key, set()).add(consumer.name)
-        if not readers:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        wait = poll
+        # This process applies every shard: its edges say when they commit.
+        local = self.applying and set(self.edges) == set(range(self.keys.shards))
+        while True:
+            self.check()
+            if watch is not None:
+                watch()
+            if local:
+                if all(
+                    e.watermark is not None and e.watermark >= until for e in self.edges.values()
+                ):
+                    return
+            else:
+                try:
+                    reached = await self.applied_until()
+                except TRANSIENT as exc:
+                    say = log.warning if wait < 0.1 else log.debug  # once per outage
+                    say("Redis unreachable; waiting for it", error=str(exc))
+                    wait = max(wait, 0.1)
+                    reached = None
+                if reached is not None and reached >= until:
+                    return
+            left = deadline - loop.time()
+            if left <= 0:
+                raise TimeoutError(
+                    f"the hub did not reach {until.isoformat()} within {timeout:.0f}s"
+                )
+            if local:
+                async with self.committed:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self.committed.wait(), timeout=min(left, 0.5))
+            else:
+                await asyncio.sleep(min(wait, left))
+                wait = min(wait * 2, max(poll * 16, wait))
+
+    async def idle(self) -> bool:
+        """True when the hub's groups have read and acked everything in their streams."""
+        if not self.consumers:
             return True
-        keys = sorted(readers)
+        wanted: dict[str, set[str]] = {}
+        for stream in self.pipeline.inputs:
+            for shard in range(self.keys.shards):
+                wanted.setdefault(self.keys.stream(stream, shard), set()).add(HUB_GROUP)
+        clock = self.keys.stream("clock")
+        wanted[clock] = {self.keys.clock_group(s) for s in range(self.keys.shards)}
+        keys = sorted(wanted)
         async with self.redis.pipeline(transaction=True) as pipe:
             for key in keys:
                 pipe.xrevrange(key, count=1)
@@ -500,40 +608,10 @@ class Hub:
             newest, groups = replies[2 * index], replies[2 * index + 1]
             last = newest[0][0] if newest else b"0-0"
             for group in groups:
-                mine = group["name"].decode() in readers[key]
+                mine = group["name"].decode() in wanted[key]
                 if mine and (group["pending"] or group["last-delivered-id"] != last):
                     return False
         return True
-
-    async def drain(
-        self,
-        timeout: float = 60.0,
-        poll: float = 0.001,
-        watch: Callable[[], None] | None = None,
-    ) -> None:
-        """Wait until every consumer has applied everything published so far.
-
-        Polls from `poll` seconds, doubling to 16x while the hub stays busy, so a quick step
-        is noticed at once and a long one is not polled to death. `watch` may raise to stop
-        waiting (the workers are gone). Redis going away for a while is waited out.
-        """
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        wait = poll
-        while True:
-            if watch is not None:
-                watch()
-            try:
-                if await self.idle():
-                    return
-            except TRANSIENT as exc:
-                say = log.warning if wait < 0.1 else log.debug  # once per outage
-                say("Redis unreachable; waiting for it", error=str(exc))
-                wait = max(wait, 0.1)
-            if loop.time() > deadline:
-                raise TimeoutError(f"consumers did not drain within {timeout:.0f}s")
-            await asyncio.sleep(wait)
-            wait = min(wait * 2, max(poll * 16, wait))
 
     async def read(self, stream: str) -> list[Event]:
         """Every event on a stream: in stream order with one shard, and in event time (then

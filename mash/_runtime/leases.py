@@ -20,12 +20,22 @@ from mash._runtime.keys import Keys
 
 log = structlog.get_logger("mash.leases")
 
+# KEYS: the lease, and who held it last. ARGV: this worker, the time to live, and whether it
+# is taking the shard afresh (at start) or renewing it. A renewal takes back a lease that ran
+# out (Redis was away longer than its time to live) only if nobody held it meanwhile: another
+# worker may have applied the shard since, and this one's memory of its states is then stale.
 _TAKE = """
 local holder = redis.call('GET', KEYS[1])
-if holder == false or holder == ARGV[1] then
+local mine = holder == ARGV[1]
+if holder == false then
+  mine = ARGV[3] == 'fresh' or redis.call('GET', KEYS[2]) == ARGV[1]
+end
+if mine then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  redis.call('SET', KEYS[2], ARGV[1])
   return ''
 end
+if holder == false then return redis.call('GET', KEYS[2]) end
 return holder
 """
 
@@ -51,10 +61,11 @@ class Leases:
         self._take = redis.register_script(_TAKE)
         self._release = redis.register_script(_RELEASE)
 
-    async def _try(self, shard: int) -> str:
-        """'' when the lease is ours now, else who holds it."""
+    async def _try(self, shard: int, *, fresh: bool = False) -> str:
+        """'' when the lease is ours now, else who holds it (or held it last)."""
         reply: Any = await self._take(
-            keys=[self.keys.lease(shard)], args=[self.holder, self.ttl_ms]
+            keys=[self.keys.lease(shard), self.keys.lease_holder(shard)],
+            args=[self.holder, self.ttl_ms, "fresh" if fresh else "renew"],
         )
         return reply.decode() if isinstance(reply, bytes) else str(reply)
 
@@ -63,7 +74,7 @@ class Leases:
         lease runs out)."""
         for shard in self.shards:
             told = False
-            while holder := await self._try(shard):
+            while holder := await self._try(shard, fresh=True):
                 if not told:
                     log.warning("waiting for a shard", shard=shard, held_by=holder)
                     told = True

@@ -1,9 +1,10 @@
 """How far each consumer group is through each shard, and what it dead-lettered: the figures
 behind `mash status` and a worker's Prometheus metrics.
 
-Read in one MULTI snapshot: each stream's length and groups (pending entries), the progress
-hash the edge counts into in the same commit as its XACK, and the shard leases. Lag is exact:
-length minus entries acked, because streams are never trimmed under a running hub.
+Read in one MULTI snapshot: each stream's length and groups (pending entries: read, and
+waiting for their watermark or their commit), the progress hash the edge counts into in the
+same commit as its XACK, and the shard leases. Lag is exact: entries the group has not acked
+yet, whether read or not.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
-from mash._runtime.keys import UNSHARDED, Keys
+from mash._runtime.keys import HUB_GROUP, UNSHARDED, Keys
 from mash.schemas.events import STREAMS
 
 
@@ -115,11 +116,13 @@ async def snapshot(redis: aioredis.Redis, keys: Keys, now_ms: int | None = None)
         length, infos = replies[2 * index], replies[2 * index + 1]
         for info in infos:
             consumer = info["name"].decode()
+            # Every shard reads the clock, through a group of its own (`hub.<shard>`).
+            of_shard = _clock_shard(consumer) if stream in UNSHARDED else None
             groups.append(
                 GroupProgress(
                     consumer=consumer,
                     stream=stream,
-                    shard=shard,
+                    shard=shard if of_shard is None else of_shard,
                     length=int(length),
                     pending=int(info["pending"]),
                     outcomes=progress.get((consumer, key), {}),
@@ -143,6 +146,12 @@ async def snapshot(redis: aioredis.Redis, keys: Keys, now_ms: int | None = None)
         dead_by_reason=by_reason,
         leases={s: h.decode() for s, h in enumerate(holders) if h},
     )
+
+
+def _clock_shard(group: str) -> int | None:
+    prefix = f"{HUB_GROUP}."
+    tail = group.removeprefix(prefix)
+    return int(tail) if group.startswith(prefix) and tail.isdigit() else None
 
 
 async def _one_by_one(

@@ -12,6 +12,8 @@ from mash._scenarios.scenario import (
     DecisionExpectation,
     Expectation,
     FigureExpectation,
+    FlagsExpectation,
+    Lateness,
     Scenario,
 )
 from mash.consumers.cse.rules import Episode
@@ -51,6 +53,10 @@ def _decision(
     problems: list[str] = []
     if want.level is not None and got.level != want.level:
         problems.append(f"level: expected {int(want.level)}, got {int(got.level)}")
+    if want.level_at_least is not None and got.level < want.level_at_least:
+        problems.append(
+            f"level: expected at least {int(want.level_at_least)}, got {int(got.level)}"
+        )
     if want.rag is not None and got.rag != want.rag:
         problems.append(f"rag: expected {want.rag.value}, got {got.rag.value}")
     if want.outcome is not None and got.outcome != want.outcome:
@@ -92,6 +98,9 @@ def _clock(want: ClockExpectation, scenario: Scenario, outputs: Outputs) -> Chec
     events = [e for e in outputs.clock_events if _instance_matches(e.clock_id, want, scenario)]
     still_open = [o for o in outputs.open_clocks if _instance_matches(o[2], want, scenario)]
     instances = {e.clock_id for e in events} | {o[2] for o in still_open}
+    if want.status == "absent":
+        found = ", ".join(sorted(instances))
+        return Check(label, not instances, "no such clock" if not instances else f"got {found}")
     if not instances:
         return Check(label, False, f"expected {want.status}, got no such clock")
     if len(instances) > 1:
@@ -124,9 +133,44 @@ def _clock(want: ClockExpectation, scenario: Scenario, outputs: Outputs) -> Chec
             problems.append(f"deadline: expected {want.deadline.isoformat()}, got {shown}")
     if want.lateness is not None:
         got_late = late[0].lateness if late else "not late"
-        if got_late != want.lateness:
-            problems.append(f"lateness: expected {want.lateness}, got {got_late}")
+        if not _same_lateness(want.lateness, got_late):
+            problems.append(f"lateness: expected {_shown(want.lateness)}, got {got_late}")
     return Check(label, not problems, "; ".join(problems) or "as expected")
+
+
+_UNITS = {"working day": "working_days", "day": "days", "hour": "hours"}
+
+
+def _same_lateness(want: Lateness | str, got: str) -> bool:
+    """By value: '4 working days' is {working_days: 4}, '26.00 hours' is {hours: 26}."""
+    if isinstance(want, str):
+        return want == got
+    number, _, unit = got.partition(" ")
+    field = _UNITS.get(unit.rstrip("s"))
+    if field is None:
+        return False
+    wanted = getattr(want, field)
+    return wanted is not None and abs(float(number) - float(wanted)) < 0.005
+
+
+def _shown(want: Lateness | str) -> str:
+    if isinstance(want, str):
+        return want
+    (field, value), *_ = want.model_dump(exclude_none=True).items()
+    return f"{value:g} {field.replace('_', ' ')}"
+
+
+def _flags(want: FlagsExpectation, outputs: Outputs) -> Check:
+    label = f"flags {want.child}" + (f" {want.level.value}" if want.level else "")
+    got = [
+        f
+        for f in outputs.flags
+        if f.child_id == want.child and (want.level is None or f.level == want.level)
+    ]
+    history = ", ".join(f"{f.level.value}@{f.occurred_at.isoformat()}" for f in got) or "none"
+    return Check(
+        label, len(got) == want.count, f"count: expected {want.count}, got {len(got)} ({history})"
+    )
 
 
 def _cse(want: CSEExpectation, outputs: Outputs) -> Check:
@@ -193,6 +237,8 @@ def _one(
         return _clock(expectation.clock, scenario, outputs)
     if expectation.cse is not None:
         return _cse(expectation.cse, outputs)
+    if expectation.flags is not None:
+        return _flags(expectation.flags, outputs)
     if expectation.decision is not None:
         return _decision(expectation.decision, scenario, decisions)
     if expectation.decisions is not None:

@@ -11,8 +11,9 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from mash._config.settings import DEFAULT_TIMESCALES
 from mash._config.yamlfile import describe, dotted, line_of, load_model
 from mash._time.calendar import LONDON, WorkingDayCalendar
 from mash.errors import ScenarioError
@@ -81,6 +82,9 @@ class DecisionExpectation(_Closed):
     contact: Slug
     child: Slug | None = None
     level: Level | None = None
+    level_at_least: Level | None = Field(
+        default=None, description="The decision's level is this or higher."
+    )
     rag: Rag | None = None
     outcome: Outcome | None = None
     reasons: list[str] | None = Field(default=None, description="Each must be among the reasons.")
@@ -95,16 +99,35 @@ class DecisionsExpectation(_Closed):
     count: int = Field(ge=0)
 
 
+class Lateness(_Closed):
+    """How late a clock stopped, by value: one of working days, days or hours."""
+
+    working_days: int | None = Field(default=None, ge=0)
+    days: int | None = Field(default=None, ge=0)
+    hours: float | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _one(self) -> Lateness:
+        if len(self.model_fields_set) != 1:
+            raise ValueError("give exactly one of working_days, days or hours")
+        return self
+
+
 class ClockExpectation(_Closed):
-    """The outcome of one statutory clock for one child (and key, where a child has several)."""
+    """The outcome of one statutory clock for one child (and key, where a child has several).
+
+    `absent`: the child has no such clock at all (it never started)."""
 
     name: str
     child: Slug
     key: str | None = Field(default=None, description="Start key: a missing_id, a contact id...")
-    status: Literal["met", "breached", "late", "open"]
+    status: Literal["met", "breached", "late", "open", "absent"]
     breached_at: datetime | None = None
     deadline: datetime | None = None
-    lateness: str | None = None
+    lateness: Lateness | str | None = Field(
+        default=None,
+        description="{working_days: 4}, {days: 3} or {hours: 26}; a string is compared as written.",
+    )
 
 
 class CSEExpectation(_Closed):
@@ -115,6 +138,14 @@ class CSEExpectation(_Closed):
     at: datetime | None = None
     indicators: list[CSEIndicator] | None = Field(default=None, description="Each must be named.")
     final: bool = Field(default=False, description="The child's level at the end of the replay.")
+
+
+class FlagsExpectation(_Closed):
+    """How many CSE flags a child was given (at one level, or at any)."""
+
+    child: Slug
+    count: int = Field(ge=0)
+    level: CSELevel | None = None
 
 
 class FigureExpectation(_Closed):
@@ -140,6 +171,7 @@ class Expectation(_Closed):
     decisions: DecisionsExpectation | None = None
     clock: ClockExpectation | None = None
     cse: CSEExpectation | None = None
+    flags: FlagsExpectation | None = None
     figure: FigureExpectation | None = None
     dead_letters: DeadLettersExpectation | None = None
 
@@ -307,8 +339,21 @@ def load_scenario(path: Path) -> Scenario:
         raise fail(("end",), str(exc)) from exc
     if end < last:
         raise fail(("end",), f"end {end.isoformat()} is before the last event ({last.isoformat()})")
-    _check_expectations(spec, local_ids, children, fail)
+    clocks, named = _clock_ids(spec, path)
+    _check_expectations(spec, local_ids, children, fail, clocks, named)
     return Scenario(spec, path, [event for _, _, event in built], local_ids, end)
+
+
+def _clock_ids(spec: ScenarioFile, path: Path) -> tuple[frozenset[str] | None, str]:
+    """The clocks a scenario's expectations may name: those of its timescales file (its own,
+    else the default). None when no expectation names a clock (nothing to check)."""
+    if not any(e.clock is not None for e in spec.expect):
+        return None, ""
+    from mash.consumers.timescales.config import load_timescales  # noqa: PLC0415
+
+    file = (path.parent / spec.timescales) if spec.timescales else DEFAULT_TIMESCALES
+    timescales = load_timescales(file)
+    return frozenset(c.id for c in timescales.clocks), f"timescales file {timescales.name!r}"
 
 
 # A practitioner's decision in a scenario, when the file gives no deadline: the RAG windows of
@@ -335,6 +380,7 @@ def _decision_defaults(
     fields.setdefault("reasons", [])
     fields.setdefault("thresholds", "scenario")
     fields.setdefault("decided_by", "practitioner")
+    fields.setdefault("received_at", contact.occurred_at.isoformat())
     rag = fields.get("rag")
     if "decision_due" not in fields and rag in _RAG_DEFAULT_HOURS:
         due = contact.occurred_at + timedelta(hours=_RAG_DEFAULT_HOURS[rag])
@@ -388,7 +434,12 @@ def _resolve_refs(
 
 
 def _check_expectations(
-    spec: ScenarioFile, local_ids: dict[str, str], children: dict[str, ChildSpec], fail: Any
+    spec: ScenarioFile,
+    local_ids: dict[str, str],
+    children: dict[str, ChildSpec],
+    fail: Any,
+    clocks: frozenset[str] | None = None,
+    timescales_name: str = "the timescales file",
 ) -> None:
     for index, expectation in enumerate(spec.expect):
         here: tuple[int | str, ...] = ("expect", index)
@@ -397,9 +448,16 @@ def _check_expectations(
             raise fail(
                 here,
                 "each expectation is exactly one of: "
-                "decision, decisions, clock, cse, figure, dead_letters",
+                "decision, decisions, clock, cse, flags, figure, dead_letters",
             )
-        for kind in ("clock", "cse"):
+        clock = expectation.clock
+        if clock is not None and clocks is not None and clock.name not in clocks:
+            known = ", ".join(sorted(clocks))
+            raise fail(
+                (*here, "clock", "name"),
+                f"no clock {clock.name!r} in {timescales_name}: one of {known}",
+            )
+        for kind in ("clock", "cse", "flags"):
             item = getattr(expectation, kind)
             if item is not None and item.child not in children:
                 raise fail((*here, kind, "child"), f"unknown child {item.child!r}")

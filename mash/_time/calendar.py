@@ -65,9 +65,8 @@ class WorkingDayCalendar:
         return count
 
     def deadline(self, start: datetime, working_days: int) -> datetime:
-        """End of the London day `working_days` after the London date of `start`."""
+        """End of the London day `working_days` after the London date of `start`, in London
+        time whatever offset `start` was written with."""
         if working_days < 0:
             raise ValueError("working days to add must be zero or more")
-        return _end_of_working_day(start.astimezone(LONDON).date(), working_days).astimezone(
-            start.tzinfo
-        )
+        return _end_of_working_day(start.astimezone(LONDON).date(), working_days)

@@ -26,10 +26,10 @@ from mash._bootstrap import build_consumers, configure
 from mash._config.settings import Settings
 from mash._config.yamlfile import line_of, load_model
 from mash._replay.driver import drain_step, refuse_used_namespace
-from mash._replay.steps import plan_steps
+from mash._replay.steps import by_instant
 from mash._runtime.hub import Hub
 from mash._scenarios.scenario import Scenario
-from mash._time.calendar import WorkingDayCalendar
+from mash._time.calendar import LONDON, WorkingDayCalendar
 from mash._time.clock import tick
 from mash._training.debrief import Answer, Decided, build_debrief
 from mash.consumers.screening.rules import ChildHistory, decide_contact, decision_due
@@ -41,7 +41,6 @@ from mash.schemas.events import (
     ChildDetails,
     ContactReceived,
     CSEFlag,
-    Envelope,
     Reason,
     ScreeningDecided,
     TimescaleBreached,
@@ -69,7 +68,7 @@ class ContactView:
 
     @property
     def age(self) -> str:
-        born, on = self.child.dob, self.contact.occurred_at.date()
+        born, on = self.child.dob, self.contact.occurred_at.astimezone(LONDON).date()
         if born > on:
             return "unborn"
         months = (on.year - born.year) * 12 + on.month - born.month - (on.day < born.day)
@@ -155,6 +154,7 @@ def _decision(
         reasons=[Reason(id="TRAINEE", level=answer.level, text=f"decided by {trainee}")],
         decided_by=DecidedBy.TRAINEE,
         thresholds=thresholds.name,
+        received_at=contact.occurred_at,
     )
 
 
@@ -179,31 +179,32 @@ async def run_exercise(
     calendar = WorkingDayCalendar()
     # Decisions written into the scenario are the answers the exercise is asking for.
     events = [e for e in scenario.events if not isinstance(e, ScreeningDecided)]
-    start, plan = plan_steps(events, scenario.end)
+    plan = by_instant(events)
+    start = plan[0][0] if plan else scenario.end
     local = {v: k for k, v in scenario.local_ids.items()}
     total = sum(len(e.children) for e in events if isinstance(e, ContactReceived))
     decided: list[Decided] = []
     consumers = build_consumers(thresholds, timescales, scoring, decide=False)
+    settings = settings.model_copy(update={"clock": "event"})
     async with Hub(settings, consumers) as hub:
         await refuse_used_namespace(hub)
         latest = start
-        for index, step in enumerate(plan):
-            instant = step[0].occurred_at
-            following = plan[index + 1][0].occurred_at if index + 1 < len(plan) else None
+        for index, (instant, step) in enumerate(plan):
+            following = plan[index + 1][0] if index + 1 < len(plan) else None
             contacts = [e for e in step if isinstance(e, ContactReceived)]
-            before = {}
+            # The instant's events and its watermark: the hub applies them and everything
+            # due by then, so what the trainee sees is the hub at that instant.
+            await hub.publish([*step, tick(instant)])
+            await drain_step(hub, timeout, instant)
+            latest = max(latest, instant)
             for contact in contacts:
                 ids = [c.child_id for c in contact.children]
                 histories = dict(
                     zip(ids, await _states(hub, "screening", ids, ChildHistory), strict=True)
                 )
+                # The reference decision, from the same history the rules would have used:
+                # the contact is in it, but only earlier contacts count.
                 _, references = decide_contact(histories, contact, thresholds, calendar)
-                before[contact.event_id] = (histories, references)
-            await hub.publish(step)
-            await drain_step(hub, timeout, instant)
-            latest = max(latest, instant)
-            for contact in contacts:
-                histories, references = before[contact.event_id]
                 for child, reference in zip(contact.children, references, strict=True):
                     assert isinstance(reference, ScreeningDecided)
                     clocks = (await _states(hub, "timescales", [child.child_id], ChildClocks))[0]
@@ -229,8 +230,7 @@ async def run_exercise(
                     decision = _decision(
                         contact, child.child_id, answer, at, trainee, thresholds, calendar
                     )
-                    out: list[Envelope] = [decision] if at == instant else [tick(at), decision]
-                    await hub.publish(out)
+                    await hub.publish([decision, tick(at)])
                     await drain_step(hub, timeout, at)
                     decided.append(
                         Decided(
@@ -246,6 +246,8 @@ async def run_exercise(
             if following is not None and speed > 0:
                 gap = (following - instant).total_seconds() / speed
                 await wait(min(gap, MAX_WAIT), following)
+        await hub.publish([tick(max(latest, scenario.end))])
+        await drain_step(hub, timeout, max(latest, scenario.end))
         clocks = [
             e
             for e in await hub.read("timescales")

@@ -163,7 +163,7 @@ def test_clocks_lists_what_is_out_of_timescale_now(
     assert listed.returncode == 0, listed.stderr
     rows = json.loads(listed.stdout)
     assert [(r["clock"], r["deadline"], r["out_of_timescale"]) for r in rows] == [
-        ("later_review", "2015-06-15T22:59:59+00:00", True)
+        ("later_review", "2015-06-15T23:59:59+01:00", True)
     ]
 
 

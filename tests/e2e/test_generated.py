@@ -16,9 +16,8 @@ import pytest
 
 from mash._config.settings import Settings
 from mash._generator.generate import BOROUGH_2013_14, Generator
-from mash._replay.driver import replay, replay_generated
+from mash._replay.driver import replay_generated
 from mash._scenarios.generated import open_generated
-from mash._scenarios.scenario import Scenario
 from tests.e2e.test_cli import mash, one_line_error
 
 # The seeds' figures (LSCB annual report 2013-14, sections in brackets).
@@ -103,46 +102,6 @@ def test_the_2013_14_preset_replays_to_the_seeds_figures_within_10_percent(
     assert report["expectations"]["total"] >= len(SEEDS)
 
 
-async def test_packed_steps_give_the_figures_of_one_instant_per_step(
-    tmp_path: Path, settings: Settings
-) -> None:
-    """Streaming a year many events a step is the same run as the lock-step replay."""
-    path = tmp_path / "small.jsonl"
-    Generator(BOROUGH_2013_14, seed=5, scale=0.03).write(path)
-    with open_generated(path) as (header, events):
-        parsed = list(events)
-    streamed = await replay_generated(path, settings)
-    lockstep = await replay(
-        Scenario.from_events("lockstep", parsed, header.end, population=header.population),
-        settings.model_copy(update={"namespace": settings.namespace + "-lockstep"}),
-    )
-    sections = (
-        "contacts",
-        "decisions",
-        "referrals",
-        "clocks",
-        "assessments",
-        "cp_plans_now",
-        "missing",
-        "cse",
-        "closures",
-        "dead_letters",
-        "series",
-    )
-    for section in sections:
-        got, want = dict(streamed.report[section]), dict(lockstep.report[section])
-        want.pop("list", None)
-        want.pop("breaches", None)
-        assert got == want, section
-    protection = dict(streamed.report["child_protection"])
-    assert protection.pop("plans_started_in_period") < protection["plans_started"]
-    lock_protection = dict(lockstep.report["child_protection"])
-    lock_protection.pop("plans_started_in_period")
-    assert protection == lock_protection
-    assert streamed.census.xml == lockstep.census.xml
-    assert streamed.report["decisions"]["total"] > 50
-
-
 def test_publish_streams_a_generated_file_into_a_namespace(
     tmp_path: Path, redis_url: str, namespace: str, cli_env: dict[str, str]
 ) -> None:
@@ -192,3 +151,87 @@ def test_a_broken_generated_file_is_one_line_naming_the_line(
     )
     line = one_line_error(result)
     assert f"{path}:4:" in line
+
+
+def _year_with_returns(base: Path, out: Path) -> Path:
+    """A generated year where children come back and CSE risk rises and falls: every tenth
+    child with a contact is contacted again, found with adults while missing, and again."""
+    from datetime import timedelta
+
+    from mash.schemas.events import ContactReceived, parse_event_data
+
+    with open_generated(base) as (header, events):
+        read = list(events)
+    extra: list[Any] = []
+    contacts = [e for e in read if isinstance(e, ContactReceived)][::10]
+    for n, first in enumerate(contacts[:60]):
+        child = first.children[0]
+        at = first.occurred_at + timedelta(days=20)
+        if at > header.end - timedelta(days=5):
+            continue
+        details = child.model_dump(mode="json")
+        common = {"recorded_at": at.isoformat(), "child_id": child.child_id}
+        extra += [
+            parse_event_data(
+                {
+                    **common,
+                    "event_id": f"back.m{n}",
+                    "type": "missing.started",
+                    "occurred_at": at.isoformat(),
+                    "agency": "police",
+                    "missing_id": f"back-{n}",
+                }
+            ),
+            parse_event_data(
+                {
+                    **common,
+                    "event_id": f"back.r{n}",
+                    "type": "missing.returned",
+                    "occurred_at": (at + timedelta(hours=9)).isoformat(),
+                    "agency": "police",
+                    "missing_id": f"back-{n}",
+                    "with_adults": True,
+                }
+            ),
+            parse_event_data(
+                {
+                    **common,
+                    "event_id": f"back.c{n}",
+                    "type": "contact.received",
+                    "occurred_at": (at + timedelta(days=2)).isoformat(),
+                    "agency": "school",
+                    "referral_source": "2A",
+                    "children": [details],
+                    "concerns": ["17A"],
+                }
+            ),
+        ]
+    merged = sorted([*read, *extra], key=lambda e: e.occurred_at)
+    with base.open() as handle:
+        head = json.loads(handle.readline())
+    head["expect"] = []
+    with out.open("w") as handle:
+        handle.write(json.dumps(head) + "\n")
+        for event in merged:
+            handle.write(event.model_dump_json() + "\n")
+    return out
+
+
+async def test_a_year_replayed_one_instant_at_a_time_equals_it_in_big_steps(
+    tmp_path: Path, settings: Settings
+) -> None:
+    from mash._report.report import to_json
+
+    base = tmp_path / "base.jsonl"
+    Generator(BOROUGH_2013_14, seed=11, scale=0.05).write(base)
+    year = _year_with_returns(base, tmp_path / "returns.jsonl")
+    big = await replay_generated(year, settings)
+    one = await replay_generated(
+        year, settings.model_copy(update={"namespace": settings.namespace + "-1"}), step_events=1
+    )
+    report = big.report
+    # A year worth the comparison: flags rise and fall, and children come back.
+    assert report["cse"]["flags_by_level"].get("high", 0) > 0
+    assert report["cse"]["flags_by_level"].get("none", 0) > 0
+    assert report["referrals"]["re_referrals_12m"] > 0
+    assert to_json(one.report) == to_json(report)

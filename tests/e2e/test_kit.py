@@ -171,3 +171,13 @@ def test_the_test_helper_reads_every_shard_of_a_sharded_namespace(redis_url: str
     wanted = next(d for d in result.decisions if keys.shard(d) == last)
     found = hub.wait_for("decisions", lambda e: e.event_id == wanted.event_id, timeout=5)
     assert found.child_id == wanted.child_id
+
+
+def test_the_documented_driver_example_passes(pytester: pytest.Pytester) -> None:
+    """The worked example in docs/testing-your-consumer.md, run as a team would run it."""
+    doc = (ROOT / "docs" / "testing-your-consumer.md").read_text()
+    section = doc.split("## Stepping through event time", 1)[1]
+    example = section.split("```python\n", 1)[1].split("```", 1)[0]
+    pytester.makepyfile(test_documented=example)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)

@@ -68,7 +68,7 @@ def test_status_and_metrics_show_lag_dead_letters_and_leases_per_shard(
     port = _free_port()
     worker = subprocess.Popen(
         [sys.executable, "-m", "mash", "worker", "-n", namespace, "--shards", "0-1",
-         "--tick", "0", "--metrics-port", str(port)],
+         "--clock", "event", "--metrics-port", str(port)],
         env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
@@ -84,23 +84,23 @@ def test_status_and_metrics_show_lag_dead_letters_and_leases_per_shard(
             status = _status(env, namespace)
             groups = status["groups"]
             assert isinstance(groups, list)
-            screening = [
-                g for g in groups if g["consumer"] == "screening" and g["stream"] == "contacts"
-            ]
-            if sum(g["acked"] for g in screening) == 21 and all(g["lag"] == 0 for g in groups):
+            contacts = [g for g in groups if g["consumer"] == "hub" and g["stream"] == "contacts"]
+            if sum(g["acked"] for g in contacts) == 21 and all(g["lag"] == 0 for g in groups):
                 break
             assert time.monotonic() < deadline, status
             time.sleep(0.2)
         assert status["shards"] == 2
-        assert sorted(g["shard"] for g in screening) == [0, 1]
-        assert sum(g["length"] for g in screening) == 21
-        assert sum(g["outcomes"].get("applied", 0) for g in screening) == 20
+        assert sorted(g["shard"] for g in contacts) == [0, 1]
+        assert sum(g["length"] for g in contacts) == 21
+        assert sum(g["outcomes"].get("applied", 0) for g in contacts) == 20
+        # Each shard reads every watermark, through a group of its own.
+        clocks = sorted((g["consumer"], g["shard"]) for g in groups if g["stream"] == "clock")
+        assert clocks == [("hub.0", 0), ("hub.1", 1)]
         letters = status["dead_letters"]
         assert isinstance(letters, dict)
-        # Every consumer reading contacts dead-letters the broken entry once.
-        readers = {g["consumer"] for g in groups if g["stream"] == "contacts"}
-        assert letters["by_reason"] == {"invalid_json": len(readers)}
-        assert letters["total"] == letters["last_minute"] == len(readers)
+        # One letter for the broken entry, however many consumers would have read it.
+        assert letters["by_reason"] == {"invalid_json": 1}
+        assert letters["total"] == letters["last_minute"] == 1
         leases = status["leases"]
         assert isinstance(leases, dict) and sorted(leases) == ["0", "1"]
         assert len(set(leases.values())) == 1  # one worker holds both
@@ -108,15 +108,15 @@ def test_status_and_metrics_show_lag_dead_letters_and_leases_per_shard(
         deadline = time.monotonic() + 30
         while True:  # the metrics are read every two seconds
             samples = _scrape(port)
-            if samples.get(("mash_dead_letters_total", frozenset())) == len(readers):
+            if samples.get(("mash_dead_letters_total", frozenset())) == 1:
                 break
             assert time.monotonic() < deadline, samples
             time.sleep(0.5)
-        where = {"consumer": "screening", "stream": "contacts", "shard": "1"}
+        where = {"consumer": "hub", "stream": "contacts", "shard": "1"}
         assert _at(samples, "mash_consumer_lag", **where) == 0
         assert _at(samples, "mash_entries_total", **where, outcome="dead.invalid_json") == 1
         by_reason = _at(samples, "mash_dead_letters_by_reason_total", reason="invalid_json")
-        assert by_reason == len(readers)
+        assert by_reason == 1
         assert _at(samples, "mash_shard_owned", shard="0") == 1
         assert _at(samples, "mash_shard_owned", shard="1") == 1
         human = mash("status", "-n", namespace, env=env)
@@ -134,8 +134,9 @@ def test_a_second_worker_for_the_same_shard_waits_for_the_first(
 ) -> None:
     namespace = f"lease{uuid.uuid4().hex[:8]}"
     env = {**cli_env, "MASH_REDIS_URL": redis_url, "MASH_LEASE_MS": "1000"}
-    args = [sys.executable, "-m", "mash", "worker", "-n", namespace, "--tick", "0"]
+    args = [sys.executable, "-m", "mash", "worker", "-n", namespace, "--clock", "event"]
     first = subprocess.Popen(args, env=env, cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    standby: subprocess.Popen[str] | None = None
     try:
         deadline = time.monotonic() + 30
         while not _status(env, namespace)["leases"]:
@@ -150,12 +151,14 @@ def test_a_second_worker_for_the_same_shard_waits_for_the_first(
         while _status(env, namespace)["leases"] in ({}, holder):
             assert time.monotonic() < deadline
             time.sleep(0.2)
-        assert str(standby.pid) in json.dumps(_status(env, namespace)["leases"])
+        assert standby is not None and str(standby.pid) in json.dumps(
+            _status(env, namespace)["leases"]
+        )
     finally:
         for proc in (first, standby):
-            if proc.poll() is None:
+            if proc is not None and proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
-        _, err = standby.communicate(timeout=30)
+        _, err = standby.communicate(timeout=30) if standby is not None else ("", "")
         first.wait(timeout=30)
     assert "waiting for a shard" in err
 
@@ -250,3 +253,17 @@ def test_an_acl_user_on_the_unix_socket_and_a_wrong_password(
     line = one_line_error(mash("replay", GEMMA, "--redis-url", wrong, env=cli_env))
     assert "invalid username-password pair" in line
     assert password not in line and "***@" in line
+
+
+def test_a_namespace_runs_on_one_clock_and_a_worker_on_the_other_is_refused(
+    redis_url: str, cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    namespace = f"clock{uuid.uuid4().hex[:8]}"
+    env = {**cli_env, "MASH_REDIS_URL": redis_url}
+    source = tmp_path / "one.jsonl"
+    source.write_text(json.dumps(contact_data()) + "\n")
+    # Publishing a file's events puts the namespace on their event time.
+    assert mash("publish", str(source), "-n", namespace, env=env).returncode == 0
+    line = one_line_error(mash("worker", "-n", namespace, "--clock", "wall", env=env))
+    assert f"namespace {namespace!r} runs on the event clock" in line
+    assert "--clock wall" in line

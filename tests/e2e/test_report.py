@@ -224,13 +224,14 @@ def test_markdown_and_json_carry_the_same_figures(board: ReplayResult) -> None:
 def test_a_report_mid_replay_comes_from_the_live_tallies(
     settings: Settings, tmp_path: Path
 ) -> None:
-    """Ask for the board's figures over and over while a generated year is replaying."""
-    year = generated_year(tmp_path, scale=0.1, seed=3)
+    """Ask for the board's figures over and over while a generated year is replaying (in
+    small steps, so that there is a middle to catch)."""
+    year = generated_year(tmp_path, scale=0.3, seed=3)
     with open_generated(year) as (header, _events):
         end = header.end
 
     async def run() -> tuple[list[tuple[float, dict[str, Any]]], ReplayResult]:
-        task = asyncio.create_task(replay_generated(year, settings))
+        task = asyncio.create_task(replay_generated(year, settings, step_events=100))
         client = aioredis.Redis.from_url(settings.redis_url.get_secret_value())
         keys = Keys(settings.namespace)
         seen: list[tuple[float, dict[str, Any]]] = []
@@ -239,7 +240,7 @@ def test_a_report_mid_replay_comes_from_the_live_tallies(
                 began = time.perf_counter()
                 figures = await board_figures(client, keys, end)
                 seen.append((time.perf_counter() - began, figures))
-                await asyncio.sleep(0.1)
+                await asyncio.sleep(0.01)
             return seen, await task
         finally:
             await client.aclose()
@@ -364,3 +365,58 @@ def test_replay_writes_html_and_the_census_on_the_embedded_default(
     text = out.read_text()
     assert "<ReferenceDate>2015-03-31</ReferenceDate>" in text
     assert "<LAchildID>G</LAchildID>" in text
+
+
+def _without_replay_sections(report: dict[str, Any]) -> dict[str, Any]:
+    """A replay's report less what only a replay knows (each decision and breach listed, the
+    expectations, what it published)."""
+    trimmed = json.loads(json.dumps(report))
+    trimmed["decisions"].pop("list", None)
+    trimmed["clocks"].pop("breaches", None)
+    for name in ("expectations", "events_published"):
+        trimmed.pop(name, None)
+    return trimmed
+
+
+@pytest.mark.parametrize("scenario", ["board-figures.yaml", "gemma.yaml"])
+def test_a_scenario_published_into_a_running_worker_reports_as_its_replay(
+    tmp_path: Path, redis_url: str, cli_env: dict[str, str], scenario: str
+) -> None:
+    """Live mode on event time: `mash publish` sends the file's watermarks with its events, so
+    a worker's clocks run on the file's time, and the report is the replay's, figure for
+    figure."""
+    import subprocess
+    import sys
+    import uuid
+
+    from tests.conftest import ROOT
+
+    namespace = f"live{uuid.uuid4().hex[:8]}"
+    env = {**cli_env, "MASH_REDIS_URL": redis_url}
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "mash", "worker", "-n", namespace, "--clock", "event"],
+        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    end = load_scenario(SCENARIOS / scenario).end
+    try:
+        published = mash("publish", str(SCENARIOS / scenario), "-n", namespace, env=env)
+        assert published.returncode == 0, published.stderr
+        deadline = time.monotonic() + 60
+        while True:
+            live = mash("report", "-n", namespace, "-f", "json", env=env)
+            assert live.returncode == 0, live.stderr
+            report = json.loads(live.stdout)
+            if report["as_of"] == end.isoformat():
+                break
+            assert time.monotonic() < deadline, report["as_of"]
+            time.sleep(0.2)
+    finally:
+        worker.terminate()
+        _, err = worker.communicate(timeout=30)
+    assert "Traceback" not in err
+    out = tmp_path / "replay.json"
+    replayed = mash(
+        "replay", str(SCENARIOS / scenario), "-f", "json", "--report", str(out), "-q", env=cli_env
+    )
+    assert replayed.returncode == 0, replayed.stderr
+    assert report == _without_replay_sections(json.loads(out.read_text()))

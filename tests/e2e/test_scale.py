@@ -59,13 +59,12 @@ async def _no_decision_twice(settings: Settings) -> int:
 
 
 def fault_settings(url: str, namespace: str) -> Settings:
-    # A dead worker's lease and pending entries move after a second, not the default 10 and
-    # 30, so the test spends its time replaying rather than waiting.
+    # A dead worker's lease (and with it its pending entries) moves after a second, not the
+    # default 10, so the test spends its time replaying rather than waiting.
     return Settings(
         redis_url=SecretStr(url),
         namespace=namespace,
         poll_ms=20,
-        reclaim_idle_ms=1000,
         lease_ms=1000,
     )
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Mapping
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from pydantic import BaseModel
@@ -13,24 +13,30 @@ from pydantic import BaseModel
 import mash.consumers.screening as screening
 from mash._config.settings import DEFAULT_THRESHOLDS, Settings
 from mash._runtime.consumer import Consumer
-from mash._runtime.edge import Edge
+from mash._runtime.edge import ShardMoved
 from mash._runtime.hub import Hub
+from mash._runtime.keys import HUB_GROUP
+from mash._runtime.progress import snapshot
+from mash._time.clock import tick
 from mash.schemas import ContactReceived, DeadLetter, Envelope, Event, ScreeningDecided
-from tests.factories import T0, contact, contact_data
+from tests.factories import T0, contact, contact_data, settle
 
 
-def hub_for(settings: Settings, **kw: object) -> Hub:
-    return Hub(settings, [screening.build(DEFAULT_THRESHOLDS)], **kw)  # type: ignore[arg-type]
+def hub_for(settings: Settings, **kw: Any) -> Hub:
+    return Hub(settings, [screening.build(DEFAULT_THRESHOLDS)], **kw)
 
 
 async def decisions(hub: Hub) -> list[ScreeningDecided]:
     return [e for e in await hub.read("decisions") if isinstance(e, ScreeningDecided)]
 
 
+async def letters(hub: Hub) -> list[DeadLetter]:
+    return [e for e in await hub.read("dlq") if isinstance(e, DeadLetter)]
+
+
 async def test_contacts_become_decisions_on_plain_json_entries(settings: Settings) -> None:
     async with hub_for(settings) as hub:
-        await hub.publish([contact(event_id=f"c{i}", at=T0 + timedelta(days=i)) for i in range(3)])
-        await hub.drain(timeout=20)
+        await settle(hub, [contact(event_id=f"c{i}", at=T0 + timedelta(days=i)) for i in range(3)])
         raw = await hub.redis.xrange(hub.keys.stream("decisions"))
     # Any client in any language reads one JSON field per entry, no faststream framing.
     assert [set(fields) for _, fields in raw] == [{b"event"}] * 3
@@ -39,23 +45,50 @@ async def test_contacts_become_decisions_on_plain_json_entries(settings: Setting
     assert first["contact_id"] == "c0"
 
 
+async def test_events_wait_for_their_watermark(settings: Settings) -> None:
+    later = contact(event_id="later", at=T0 + timedelta(days=2))
+    async with hub_for(settings) as hub:
+        await hub.publish([contact(event_id="now"), later])
+        # The watermark vouches for T0 only: the later contact waits, pending, unapplied.
+        await settle(hub, at=T0)
+        assert [d.contact_id for d in await decisions(hub)] == ["now"]
+        pending = await hub.redis.xpending(hub.keys.stream("contacts"), HUB_GROUP)
+        assert pending["pending"] == 1
+        await settle(hub, at=later.occurred_at)
+        assert [d.contact_id for d in await decisions(hub)] == ["now", "later"]
+
+
 async def test_a_redelivered_event_changes_nothing(settings: Settings) -> None:
     event = contact()
     async with hub_for(settings) as hub:
-        await hub.publish([event])
-        await hub.drain(timeout=20)
+        await settle(hub, [event])
         state_before = await hub.redis.hgetall(hub.keys.state("screening"))
-        revs_before = await hub.redis.hgetall(hub.keys.revisions("screening"))
-        # The same event delivered again: published twice more, and re-applied directly.
-        await hub.publish([event, event])
-        await hub.drain(timeout=20)
-        entries = await hub.redis.xrange(hub.keys.stream("contacts"))
-        edge = hub.edges["screening"]
-        result = await edge.apply("contacts", entries)
-        assert result.skipped_duplicates == 3
+        # The same event delivered again: published twice more.
+        await settle(hub, [event, event], at=T0 + timedelta(seconds=1))
         assert len(await decisions(hub)) == 1
         assert await hub.redis.hgetall(hub.keys.state("screening")) == state_before
-        assert await hub.redis.hgetall(hub.keys.revisions("screening")) == revs_before
+        snap = await snapshot(hub.redis, hub.keys)
+    contacts = next(g for g in snap.groups if g.stream == "contacts")
+    assert contacts.outcomes == {"applied": 1, "duplicate": 2}
+
+
+async def test_the_duplicate_ledger_stays_small_and_too_old_an_event_is_not_applied(
+    settings: Settings,
+) -> None:
+    """Nothing grows with the events applied: a child's ledger keeps the ids of its last
+    `dedupe_days` of event time, and an event older than that for the child cannot be told
+    from a duplicate, so it is dead-lettered rather than risk being applied twice."""
+    settings = settings.model_copy(update={"dedupe_days": 7})
+    events = [contact(event_id=f"d{i}", at=T0 + timedelta(days=3 * i)) for i in range(20)]
+    async with hub_for(settings) as hub:
+        await settle(hub, events)
+        ledger = json.loads(await hub.redis.hget(hub.keys.seen(), "C1"))
+        assert len(ledger[1]) == 3  # days 51, 54 and 57: the last week behind day 57
+        await settle(hub, [events[0]], at=events[-1].occurred_at + timedelta(seconds=1))
+        dead = await letters(hub)
+        assert len(await decisions(hub)) == 20
+    assert [(d.reason, d.source_id) for d in dead] == [("too_late", "d0")]
+    assert "beyond the window" in dead[0].detail
 
 
 async def test_a_consumer_killed_between_read_and_ack_loses_nothing(settings: Settings) -> None:
@@ -64,19 +97,18 @@ async def test_a_consumer_killed_between_read_and_ack_loses_nothing(settings: Se
         for i in range(25)
     ]
     async with hub_for(settings, run_consumers=False) as hub:
-        await hub.publish(events)
+        await hub.publish([*events, tick(events[-1].occurred_at)])
         key = hub.keys.stream("contacts")
         # A worker reads the whole backlog and dies before committing anything.
-        taken = await hub.redis.xreadgroup("screening", "dead-worker", {key: ">"}, count=100)
+        taken = await hub.redis.xreadgroup(HUB_GROUP, "dead-worker", {key: ">"}, count=100)
         assert len(taken[0][1]) == 25
-        pending = await hub.redis.xpending(key, "screening")
-        assert pending["pending"] == 25
-        # A new worker starts: its reclaim lane takes the dead worker's entries once idle.
-        await hub.broker.start()
-        await hub.drain(timeout=30)
+        assert (await hub.redis.xpending(key, HUB_GROUP))["pending"] == 25
+    # The next owner takes the shard's lease and, first, what the dead worker held.
+    async with hub_for(settings) as hub:
+        await hub.drain(events[-1].occurred_at, timeout=30)
         got = await decisions(hub)
-        assert sorted(d.contact_id for d in got) == sorted(e.event_id for e in events)
-        assert (await hub.redis.xpending(key, "screening"))["pending"] == 0
+        assert (await hub.redis.xpending(key, HUB_GROUP))["pending"] == 0
+    assert sorted(d.contact_id for d in got) == sorted(e.event_id for e in events)
 
 
 def malformed(i: int) -> dict[str, str]:
@@ -95,14 +127,7 @@ def malformed(i: int) -> dict[str, str]:
         }
     if kind == 4:
         return {"event": json.dumps(contact_data(event_id=f"m{i}", concerns=("99Z",)))}
-    tick = {
-        "event_id": f"t{i}",
-        "type": "clock.tick",
-        "occurred_at": T0.isoformat(),
-        "recorded_at": T0.isoformat(),
-        "agency": "mash",
-    }
-    return {"event": json.dumps(tick)}
+    return {"event": tick(T0).model_dump_json()}
 
 
 async def test_a_thousand_malformed_entries_are_dead_lettered_and_the_stream_moves_on(
@@ -113,9 +138,9 @@ async def test_a_thousand_malformed_entries_are_dead_lettered_and_the_stream_mov
         for i in range(1000):
             pipe.xadd(hub.keys.stream("contacts"), malformed(i))
         await pipe.execute()
-        await hub.publish([contact(event_id="good")])
-        await hub.drain(timeout=60)
-        dead = [e for e in await hub.read("dlq") if isinstance(e, DeadLetter)]
+        await settle(hub, [contact(event_id="good")])
+        dead = await letters(hub)
+        # One letter per bad entry, whichever consumers would have read it.
         assert len(dead) == 1000
         reasons = {d.reason for d in dead}
         assert reasons == {
@@ -165,9 +190,15 @@ def exploding() -> Consumer[Count]:
 async def test_a_rule_that_raises_dead_letters_the_event_with_a_summary(settings: Settings) -> None:
     TRIES.clear()
     async with Hub(settings.model_copy(update={"max_attempts": 4}), [exploding()]) as hub:
-        await hub.publish([contact(event_id="a"), contact(event_id="boom"), contact(event_id="b")])
-        await hub.drain(timeout=20)
-        dead = [e for e in await hub.read("dlq") if isinstance(e, DeadLetter)]
+        await settle(
+            hub,
+            [
+                contact(event_id="a"),
+                contact(event_id="boom", at=T0 + timedelta(hours=1)),
+                contact(event_id="b", at=T0 + timedelta(hours=2)),
+            ],
+        )
+        dead = await letters(hub)
         assert [(d.reason, d.source_id) for d in dead] == [("rule_error", "boom")]
         assert TRIES["boom"] == 4
         assert "after 4 attempts: ZeroDivisionError: division by zero" in dead[0].detail
@@ -181,9 +212,10 @@ async def test_a_rule_that_fails_then_succeeds_is_applied_in_order(settings: Set
     TRIES.clear()
     APPLIED.clear()
     async with Hub(settings.model_copy(update={"max_attempts": 3}), [exploding()]) as hub:
-        await hub.publish([contact(event_id="flaky"), contact(event_id="after")])
-        await hub.drain(timeout=20)
-        assert [e for e in await hub.read("dlq") if isinstance(e, DeadLetter)] == []
+        await settle(
+            hub, [contact(event_id="flaky"), contact(event_id="after", at=T0 + timedelta(hours=1))]
+        )
+        assert await letters(hub) == []
         assert TRIES == {"flaky": 3, "after": 1}
         assert APPLIED == ["flaky", "after"]
         state = await hub.redis.hget(hub.keys.state("exploding"), "C1")
@@ -193,69 +225,57 @@ async def test_a_rule_that_fails_then_succeeds_is_applied_in_order(settings: Set
 async def test_a_new_owner_applies_a_dead_workers_entries_before_newer_ones(
     settings: Settings,
 ) -> None:
-    # The reclaim lane would take the dead worker's entries only after a minute: by then a
-    # new owner reading `>` would have applied the child's later contact first.
-    settings = settings.model_copy(update={"reclaim_idle_ms": 60_000})
     events = [contact(event_id=f"r{i}", at=T0 + timedelta(hours=i)) for i in range(4)]
     async with hub_for(settings, run_consumers=False) as hub:
         await hub.publish(events[:3])
         key = hub.keys.stream("contacts")
-        taken = await hub.redis.xreadgroup("screening", "dead-worker", {key: ">"}, count=10)
+        taken = await hub.redis.xreadgroup(HUB_GROUP, "dead-worker", {key: ">"}, count=10)
         assert len(taken[0][1]) == 3
-        await hub.publish(events[3:])
+        await hub.publish([events[3], tick(events[3].occurred_at)])
     async with hub_for(settings) as hub:  # takes the shard's lease, then consumes
-        await hub.drain(timeout=20)
+        await hub.drain(events[3].occurred_at, timeout=20)
         got = await decisions(hub)
-        assert (await hub.redis.xpending(key, "screening"))["pending"] == 0
+        assert (await hub.redis.xpending(key, HUB_GROUP))["pending"] == 0
     assert [d.contact_id for d in got] == ["r0", "r1", "r2", "r3"]
     # The fourth contact in a year is level 3: history was applied in the child's order.
     assert [d.level for d in got if d.contact_id == "r3"] == [3]
 
 
-async def test_two_workers_racing_on_one_batch_apply_it_once(settings: Settings) -> None:
-    events = [contact(event_id=f"r{i}", at=T0 + timedelta(hours=i)) for i in range(40)]
-    async with hub_for(settings, run_consumers=False) as hub:
-        await hub.publish(events)
-        entries = await hub.redis.xrange(hub.keys.stream("contacts"))
-        rival = Edge(hub.redis, hub.keys, hub.edges["screening"].consumer)
-        results = await asyncio.gather(
-            hub.edges["screening"].apply("contacts", entries), rival.apply("contacts", entries)
-        )
-        assert sum(r.applied for r in results) == 40
-        got = await decisions(hub)
-        assert len(got) == len({d.event_id for d in got}) == 40
-        # The fourth contact in a year is level 3 in exactly one decision: history applied once.
-        assert [d.level for d in got if d.contact_id == "r3"] == [3]
+async def test_a_worker_that_lost_its_shard_commits_nothing(settings: Settings) -> None:
+    """Another worker took the lease (this one paused past its time to live): this worker's
+    next commit is refused whole, so a child's state never has two writers."""
+    async with hub_for(settings) as hub:
+        await settle(hub, [contact(event_id="first")])
+        await hub.redis.set(hub.keys.lease(0), "another-worker")
+        edge = hub.edges[0]
+        await hub.publish([contact(event_id="second", at=T0 + timedelta(hours=1))])
+        entries = await hub.redis.xrange(hub.keys.stream("clock"))
+        with pytest.raises(ShardMoved):
+            # A watermark reaching this worker now: its round must not land.
+            await edge.receive_ticks(
+                [
+                    (
+                        b"9999999999999-0",
+                        {b"event": tick(T0 + timedelta(hours=1)).model_dump_json().encode()},
+                    )
+                ]
+            )
+        assert entries  # the first watermark was applied normally
+        assert [d.contact_id for d in await decisions(hub)] == ["first"]
 
 
 async def test_an_entry_delivered_too_often_is_dead_lettered(settings: Settings) -> None:
-    poison = contact(event_id="poison")
-    async with hub_for(settings.model_copy(update={"max_attempts": 3}), run_consumers=False) as hub:
-        await hub.publish([poison])
-        key = hub.keys.stream("contacts")
-        taken = await hub.redis.xreadgroup("screening", "crashy", {key: ">"}, count=10)
-        entry_id = taken[0][1][0][0]
-        await hub.redis.xclaim(key, "screening", "crashy", 0, [entry_id], retrycount=5)
-        await hub.broker.start()
-        await hub.drain(timeout=30)
-        dead = [e for e in await hub.read("dlq") if isinstance(e, DeadLetter)]
-        assert [(d.reason, d.source_id) for d in dead] == [("too_many_attempts", entry_id.decode())]
-        assert await decisions(hub) == []
-
-
-async def test_a_new_owner_dead_letters_an_entry_that_killed_its_readers(
-    settings: Settings,
-) -> None:
-    settings = settings.model_copy(update={"max_attempts": 3, "reclaim_idle_ms": 60_000})
+    settings = settings.model_copy(update={"max_attempts": 3})
     async with hub_for(settings, run_consumers=False) as hub:
         await hub.publish([contact(event_id="poison"), contact(event_id="fine", children=("C2",))])
         key = hub.keys.stream("contacts")
-        taken = await hub.redis.xreadgroup("screening", "crashy", {key: ">"}, count=10)
-        poison, fine = (entry_id for entry_id, _ in taken[0][1])
-        await hub.redis.xclaim(key, "screening", "crashy", 0, [poison], retrycount=3)
+        taken = await hub.redis.xreadgroup(HUB_GROUP, "crashy", {key: ">"}, count=10)
+        poison, _fine = (entry_id for entry_id, _ in taken[0][1])
+        await hub.redis.xclaim(key, HUB_GROUP, "crashy", 0, [poison], retrycount=3)
+        await hub.publish([tick(T0)])
     async with hub_for(settings) as hub:
-        await hub.drain(timeout=20)
-        dead = [e for e in await hub.read("dlq") if isinstance(e, DeadLetter)]
+        await hub.drain(T0, timeout=20)
+        dead = await letters(hub)
         got = await decisions(hub)
     assert [(d.reason, d.source_id) for d in dead] == [("too_many_attempts", poison.decode())]
     assert "delivered 4 times" in dead[0].detail
@@ -293,7 +313,7 @@ async def test_contact_payload_reaches_only_debug_logs(
                 )
             },
         )
-        await hub.drain(timeout=20)
+        await settle(hub)
     captured = capsys.readouterr()
     with capsys.disabled():
         # Not onto capsys's stream: it is closed after this test, and a later test's warning
@@ -303,39 +323,3 @@ async def test_contact_payload_reaches_only_debug_logs(
     assert "SENSITIVE-NARRATIVE" not in captured.err + captured.out
     assert "CHILD-XYZ" not in captured.err + captured.out
     assert isinstance(contact(), ContactReceived)
-
-
-async def test_entries_a_consumer_does_not_handle_are_skipped_unparsed_but_oddities_are_not(
-    settings: Settings,
-) -> None:
-    """Screening handles contacts and casework it keeps history from; a core group meeting is
-    neither. Skipping it unparsed is safe only where nothing about the entry is odd."""
-    async with Hub(settings, [], run_consumers=False) as hub:
-        edge = Edge(hub.redis, hub.keys, screening.build(DEFAULT_THRESHOLDS))
-        core = {
-            "event_id": "cg1",
-            "type": "core_group.held",
-            "occurred_at": T0.isoformat(),
-            "recorded_at": T0.isoformat(),
-            "agency": "la_social_care",
-            "cpp_id": "P1",
-        }
-        unhandled = json.dumps(core).encode()
-        broken = json.dumps({**core, "cpp_id": 7}).encode()  # invalid, but not screening's
-        # JSON's last key wins: this is a (broken) contact, which screening must see.
-        twice = unhandled[:-1] + b', "type": "contact.received"}'
-        missing = {k: v for k, v in core.items() if k != "cpp_id"}
-        missing |= {"type": "missing.started", "child_id": "C1", "missing_id": "M1"}
-        elsewhere = json.dumps(missing).encode()
-        entries = [
-            (b"1700000000000-1", {b"event": unhandled}),
-            (b"1700000000000-2", {b"event": broken}),
-            (b"1700000000000-3", {b"event": twice}),
-            (b"1700000000000-4", {b"event": elsewhere}),
-        ]
-        events, dead, ignored = edge.parse("casework", entries)
-        assert events == []
-        assert ignored == 2  # the valid and the invalid core group: both not screening's
-        # Two types in one entry, and a type of another stream, are parsed: dead letters.
-        assert sorted(d.source_id for d in dead) == ["1700000000000-3", "1700000000000-4"]
-        assert {d.reason for d in dead} == {"invalid_event", "wrong_stream"}

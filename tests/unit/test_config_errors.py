@@ -136,6 +136,20 @@ def test_good_scenario_loads(tmp_path: Path) -> None:
             "unknown field",
         ),
         ("start: 2014-01-06T09:00:00Z", "strat: 2014-01-06T09:00:00Z", 2, "strat", "unknown field"),
+        (
+            "  - decision: {contact: c1, level: 2}",
+            "  - clock: {name: asessment, child: C1, status: met}",
+            13,
+            "expect[0].clock.name",
+            "no clock 'asessment' in timescales file 'mash-default': one of assessment,",
+        ),
+        (
+            "  - decision: {contact: c1, level: 2}",
+            "  - clock: {name: assessment, child: C1, status: late, lateness: {weeks: 1}}",
+            13,
+            "expect[0].clock.lateness.weeks",
+            "unknown field",
+        ),
     ],
 )
 def test_scenario_errors_name_line_and_field(

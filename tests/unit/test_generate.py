@@ -11,7 +11,6 @@ import itertools
 import json
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -24,11 +23,10 @@ from mash._generator.generate import (
     heavy_tail,
     largest_remainder,
 )
-from mash._replay.steps import packed_steps
+from mash._replay.steps import watermarked
 from mash._scenarios.generated import open_generated
-from mash.consumers.timescales.rules import children_of
 from mash.errors import ScenarioError
-from mash.schemas.events import ClockTick, ContactReceived, ReturnInterviewCompleted
+from mash.schemas.events import ContactReceived, ReturnInterviewCompleted
 
 
 @pytest.fixture(scope="module")
@@ -132,37 +130,18 @@ def test_gzip_output_is_deterministic_and_reads_the_same(tmp_path: Path, small: 
     assert gzip.decompress(one.read_bytes()) == small.read_bytes()
 
 
-def test_packed_steps_name_no_child_twice_and_keep_every_event(small: Path) -> None:
+def test_replay_steps_keep_every_event_in_order_and_no_watermark_runs_ahead(small: Path) -> None:
     with open_generated(small) as (header, events):
         read = list(events)
-    steps = list(packed_steps(read, header.end, window=500))
-    published = [e for step in steps for e in step[1:]]
-    assert sorted(e.event_id for e in published) == sorted(e.event_id for e in read)
-
-    def by_child(events: list[Any]) -> dict[str, list[str]]:
-        out: dict[str, list[str]] = {}
-        for e in events:
-            for child in children_of(e):
-                out.setdefault(child, []).append(e.event_id)
-        return out
-
-    # Events of different children commute; each child's own stay in file order.
-    assert by_child(published) == by_child(read)
-    # No tick runs ahead of an event still to come.
-    still_to_come = None
-    for step in reversed(steps):
-        for e in step[1:]:
-            still_to_come = min(still_to_come or e.occurred_at, e.occurred_at)
-        assert still_to_come is None or step[0].occurred_at <= still_to_come
-    for step in steps:
-        tick, *rest = step
-        assert isinstance(tick, ClockTick)
-        named = [c for e in rest for c in children_of(e)]
-        assert len(named) == len(set(named))
-    ticks = [s[0].occurred_at for s in steps]
-    assert ticks == sorted(ticks)
-    assert ticks[-1] == header.end
-    assert len(steps) < len(read) / 10  # the point of packing
+    steps = list(watermarked(read, header.end, every=500))
+    published = [e for step in steps for e in step.events]
+    assert [e.event_id for e in published] == [e.event_id for e in read]
+    assert steps[-1].watermark == header.end
+    # A watermark says every event at or before it has been published: none may come after.
+    for index, step in enumerate(steps):
+        later = [e.occurred_at for s in steps[index + 1 :] for e in s.events]
+        assert all(step.watermark < at for at in later)
+        assert all(e.occurred_at <= step.watermark for e in step.events)
 
 
 def _lines(path: Path) -> list[str]:

@@ -1,0 +1,360 @@
+"""The hub's pipeline: every consumer applied to one shard's events, in event time.
+
+mash is a discrete-event simulation. A shard's input events wait until a watermark (a
+`clock.tick` at W: every event at or before W has been published) says their instant is
+complete; then a *round* applies them in event-time order, and with them everything that
+falls due with no event at all: a statutory clock running out, a CSE indicator's window
+closing. Before a child's event at instant t, the child is *advanced* to t: each of its
+consumers' next due instants at or before t is ticked, at exactly that instant and in order,
+so a deadline between two events is applied between them. At the end of the round every
+child with anything due by W is advanced to W.
+
+Each event goes through the consumers in dependency order (cse, screening, timescales,
+reporter), and what a consumer emits (a decision, a flag, a breach, a dead letter) is handed
+at once to the later consumers that read it, breadth first. So everything an instant causes in
+any consumer is applied before anything later, in one process, whatever the batch size, the
+polling or the number of workers, and the round's result depends only on the shard's events
+and states: it is a pure function, tested here without Redis.
+
+Exactly once: the caller commits a round's states, outputs and acks atomically, and the
+pipeline skips an event a child's ledger already holds (a producer's retry). The ledger keeps
+a child's event ids for `dedupe_window` of event time behind its latest event, so it stays
+small however long the run; an event older than that for its child cannot be told from a
+duplicate and is dead-lettered as `too_late` rather than risk being applied twice.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import structlog
+from pydantic import BaseModel
+
+from mash._runtime.consumer import Consumer, RuleResult
+from mash.schemas.codes import Agency
+from mash.schemas.events import ClockTick, ContactReceived, DeadLetter, Envelope, Event
+
+log = structlog.get_logger("mash.pipeline")
+
+# Events of one child at one instant on different streams are applied in this order: a
+# contact is screened against the child's history at that instant, and what the police and
+# social care record at the same instant (a missing report, casework) follows from it; a
+# practitioner's decision comes after the contact it decides.
+STREAM_RANK = {"clock": 0, "contacts": 1, "missing": 2, "casework": 3, "decisions": 4}
+MAX_ADVANCE_STEPS = 10_000  # a consumer whose tick never moves its due instant is a bug
+
+
+def children_of(event: Envelope) -> list[str]:
+    """Every child an event is about: each child a contact names, else its `child_id`."""
+    if isinstance(event, ContactReceived):
+        return [c.child_id for c in event.children]
+    return [event.child_id] if event.child_id else []
+
+
+@dataclass
+class Item:
+    """An input event of a round and where it came from (acked when the round commits)."""
+
+    event: Event
+    stream: str  # the stream's name (contacts, missing...)
+    key: str  # the stream's Redis key
+    entry_id: bytes
+    position: int  # order of arrival on its key: file order for events at one instant
+
+
+@dataclass
+class Ledger:
+    """The event ids applied to one child lately, for recognising a duplicate."""
+
+    latest: datetime | None = None
+    ids: dict[str, datetime] = field(default_factory=dict)
+
+    def holds(self, event_id: str) -> bool:
+        return event_id in self.ids
+
+    def too_old(self, at: datetime, window: timedelta) -> bool:
+        return self.latest is not None and at < self.latest - window
+
+    def add(self, event_id: str, at: datetime, window: timedelta) -> None:
+        if self.latest is None or at > self.latest:
+            self.latest = at
+        self.ids[event_id] = at
+        horizon = self.latest - window
+        if any(t < horizon for t in self.ids.values()):
+            self.ids = {i: t for i, t in self.ids.items() if t >= horizon}
+
+
+class ShardStates:
+    """The states one round may read and write: every consumer's state of the children it
+    loaded, and their ledgers. Children it was not given are another shard's."""
+
+    def __init__(
+        self,
+        consumers: Sequence[Consumer[Any]],
+        states: Mapping[str, Mapping[str, Any]],
+        ledgers: Mapping[str, Ledger],
+        owned: Iterable[str],
+    ) -> None:
+        self._types = {c.name: c.state_type for c in consumers}
+        self.states: dict[str, dict[str, Any]] = {
+            c.name: dict(states.get(c.name, {})) for c in consumers
+        }
+        self.ledgers: dict[str, Ledger] = dict(ledgers)
+        self.owned = set(owned)
+        self.changed: dict[str, set[str]] = {c.name: set() for c in consumers}
+        self.ledgers_changed: set[str] = set()
+
+    def owns(self, child: str) -> bool:
+        return child in self.owned
+
+    def get(self, consumer: str, child: str) -> Any:
+        held = self.states[consumer]
+        state = held.get(child)
+        if state is None:
+            state = held[child] = self._types[consumer]()
+        return state
+
+    def put(self, consumer: str, child: str, state: BaseModel) -> None:
+        self.states[consumer][child] = state
+        self.changed[consumer].add(child)
+
+    def ledger(self, child: str) -> Ledger:
+        found = self.ledgers.get(child)
+        if found is None:
+            found = self.ledgers[child] = Ledger()
+        return found
+
+
+@dataclass
+class RoundResult:
+    """What a round produced, for one atomic commit."""
+
+    outputs: list[Envelope] = field(default_factory=list)
+    tally: dict[str, int] = field(default_factory=dict)
+    acked: list[Item] = field(default_factory=list)
+    item_outcomes: list[str] = field(default_factory=list)  # of each acked item, in order
+    advanced: set[str] = field(default_factory=set)  # children ticked to an instant
+
+
+class Pipeline:
+    """Consumers in dependency order, applied to one shard's rounds (see the module doc)."""
+
+    def __init__(
+        self,
+        consumers: Sequence[Consumer[Any]],
+        *,
+        dedupe_window: timedelta = timedelta(days=30),
+        rule_attempts: int = 1,
+    ) -> None:
+        self.consumers = list(consumers)
+        self.dedupe_window = dedupe_window
+        self.rule_attempts = max(1, rule_attempts)
+        self.timed = [c for c in self.consumers if c.next_due is not None]
+        self._check_order()
+        emitted = {s for c in self.consumers for s in c.emits}
+        # What the hub reads from Redis: every stream a consumer reads that no consumer of
+        # this pipeline writes (those reach their readers in-process).
+        self.inputs = tuple(
+            sorted(
+                {s for c in self.consumers for s in c.inputs} - emitted - {"dlq", "clock"},
+                key=lambda s: STREAM_RANK.get(s, 99),
+            )
+        )
+        self.handled = frozenset(t for c in self.consumers for t in c.handles)
+
+    def _check_order(self) -> None:
+        for i, consumer in enumerate(self.consumers):
+            for later in self.consumers[i + 1 :]:
+                clash = set(consumer.inputs) & set(later.emits) - {"dlq"}
+                if clash:
+                    msg = (
+                        f"{consumer.name} reads {sorted(clash)}, which {later.name} writes: "
+                        "list consumers in dependency order"
+                    )
+                    raise ValueError(msg)
+
+    # ---- a round --------------------------------------------------------------------
+    def run_round(
+        self, shard: ShardStates, items: Sequence[Item], watermark: datetime, due: Iterable[str]
+    ) -> RoundResult:
+        """Apply `items` (all at or before `watermark`) in event time, then advance every
+        child due by the watermark (`due`, from the shard's deadline index) to it."""
+        result = RoundResult()
+        order = sorted(
+            items,
+            key=lambda i: (i.event.occurred_at, STREAM_RANK.get(i.stream, 99), i.key, i.position),
+        )
+        for item in order:
+            result.acked.append(item)
+            result.item_outcomes.append(self._input(shard, item, result))
+        # Whatever falls due by the watermark, for children the round touched (an event may
+        # open a clock that runs out before W) and for those the index says are due.
+        touched = set().union(*shard.changed.values())
+        for child in sorted({*due, *touched, *result.advanced}):
+            if shard.owns(child):
+                self.advance(shard, child, watermark, result)
+        return result
+
+    def _input(self, shard: ShardStates, item: Item, result: RoundResult) -> str:
+        """Apply one input event; returns its outcome (applied, duplicate, dead.<reason>)."""
+        event = item.event
+        if isinstance(event, ClockTick):
+            return "applied"  # a watermark: the round itself is its effect
+        children = children_of(event)
+        owned = [c for c in children if shard.owns(c)]
+        if children and not owned:
+            letter = DeadLetter.for_event(
+                event, "hub", "wrong_shard", f"{event.type} names no child of this shard"
+            )
+            self._emit(shard, letter, result)
+            return "dead.wrong_shard"
+        if owned:
+            ledger = shard.ledger(owned[0])
+            if ledger.holds(event.event_id):
+                return "duplicate"
+            if ledger.too_old(event.occurred_at, self.dedupe_window):
+                days = self.dedupe_window.days
+                detail = (
+                    f"{event.type} is more than {days} days older than the child's latest "
+                    f"event: beyond the window (MASH_DEDUPE_DAYS) in which a duplicate is "
+                    "recognised, so it is not applied"
+                )
+                self._emit(shard, DeadLetter.for_event(event, "hub", "too_late", detail), result)
+                return "dead.too_late"
+            for child in owned:
+                self.advance(shard, child, event.occurred_at, result)
+        self.apply(shard, event, result)
+        for child in owned:
+            shard.ledger(child).add(event.event_id, event.occurred_at, self.dedupe_window)
+            shard.ledgers_changed.add(child)
+        return "applied"
+
+    def advance(self, shard: ShardStates, child: str, until: datetime, result: RoundResult) -> None:
+        """Tick `child` at each instant something of it falls due, up to and including
+        `until`, in order: each tick's consequences (a flag screening reads, a clock the flag
+        opens) are applied before the next instant."""
+        for _ in range(MAX_ADVANCE_STEPS):
+            due = self.next_due(shard, child)
+            if due is None or due > until:
+                return
+            tick = ClockTick.model_construct(
+                event_id=f"tick.{due.isoformat()}",
+                occurred_at=due,
+                recorded_at=due,
+                agency=Agency.MASH,
+                child_id=child,
+                schema_version=1,
+                correlation_id=None,
+                causation_id=None,
+                type="clock.tick",
+            )
+            self.apply(shard, tick, result, only=child)
+            result.advanced.add(child)
+        msg = f"advancing a child to {until.isoformat()} did not settle: a consumer's next_due"
+        raise RuntimeError(msg)
+
+    def next_due(self, shard: ShardStates, child: str) -> datetime | None:
+        dues = [
+            d
+            for c in self.timed
+            if child in shard.states[c.name] and (d := c.next_due(shard.states[c.name][child]))  # type: ignore[misc]
+        ]
+        return min(dues) if dues else None
+
+    def apply(
+        self, shard: ShardStates, event: Envelope, result: RoundResult, *, only: str | None = None
+    ) -> None:
+        """An event through every consumer that reads it, and what they emit through the
+        consumers after them, breadth first."""
+        queue: deque[Any] = deque([event])  # events of any type
+        while queue:
+            current = queue.popleft()
+            stream = type(current).stream
+            for consumer in self.consumers:
+                if current.type not in consumer.handles or stream not in consumer.inputs:
+                    continue
+                for out in self._run(shard, consumer, current, result, only):
+                    self._emit(shard, out, result, queue)
+
+    def _emit(
+        self,
+        shard: ShardStates,
+        out: Envelope,
+        result: RoundResult,
+        queue: deque[Any] | None = None,
+    ) -> None:
+        result.outputs.append(out)
+        if queue is not None:
+            queue.append(out)
+        else:
+            self.apply(shard, out, result)
+
+    def _run(
+        self,
+        shard: ShardStates,
+        consumer: Consumer[Any],
+        event: Envelope,
+        result: RoundResult,
+        only: str | None,
+    ) -> Sequence[Envelope]:
+        name = consumer.name
+        wanted = [only] if only is not None else consumer.keys(event)  # type: ignore[arg-type]
+        states = {c: shard.get(name, c) for c in wanted if shard.owns(c)}
+        outcome = self._attempt(consumer, states, event)
+        if isinstance(outcome, Exception):
+            return [self._rule_failure(consumer, event, outcome)]
+        changed, emitted = outcome[0], outcome[1]
+        for child, state in changed.items():
+            shard.put(name, child, state)
+        if len(outcome) == 3:
+            for key, delta in outcome[2].items():
+                result.tally[key] = result.tally.get(key, 0) + delta
+        return emitted
+
+    def _attempt(
+        self, consumer: Consumer[Any], states: dict[str, Any], event: Envelope
+    ) -> RuleResult[Any] | Exception:
+        """Up to `rule_attempts` tries in place: a retry by redelivery would let the child's
+        later events be applied first. A pure rule fails every time, so for mash's own
+        consumers the retries only cost the failure's CPU; a consumer with a side door (a
+        lookup, a cache) gets its second chance."""
+        failure: Exception | None = None
+        for attempt in range(1, self.rule_attempts + 1):
+            try:
+                return consumer.rule(states, event)  # type: ignore[arg-type]
+            except Exception as exc:
+                failure = exc
+                log.debug("rule raised", consumer=consumer.name, attempt=attempt)
+        assert failure is not None
+        return failure
+
+    def _rule_failure(self, consumer: Consumer[Any], event: Envelope, exc: Exception) -> DeadLetter:
+        """After its attempts, the event is dead-lettered for this consumer with the
+        traceback's last line and where it was raised; the other consumers still apply it."""
+        summary = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        frames = traceback.extract_tb(exc.__traceback__)
+        if frames:
+            last = frames[-1]
+            summary += f" (at {Path(last.filename).name}:{last.lineno} in {last.name})"
+        after = f" after {self.rule_attempts} attempts" if self.rule_attempts > 1 else ""
+        kind: str = event.type  # type: ignore[attr-defined]
+        detail = f"{consumer.name} rule failed on {kind}{after}: {summary}"
+        log.error("rule failed", consumer=consumer.name, event_id=event.event_id, error=summary)
+        return DeadLetter.for_event(event, consumer.name, "rule_error", detail)
+
+
+def due_instant(pipeline: Pipeline, states: Mapping[str, Any]) -> datetime | None:
+    """A child's earliest due instant over every consumer, from its states by consumer name:
+    the score the shard's deadline index keeps for it."""
+    dues = [
+        d
+        for c in pipeline.timed
+        if (state := states.get(c.name)) is not None and (d := c.next_due(state))  # type: ignore[misc]
+    ]
+    return min(dues) if dues else None
