@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any, ClassVar, Final, Literal
+from typing import Annotated, Any, ClassVar, Final, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
 from pydantic import (
@@ -461,6 +461,37 @@ STREAMS: tuple[str, ...] = (
     "timescales",
     "dlq",
 )
+
+
+_PLANS: dict[type[BaseModel], tuple[tuple[str, ...], dict[str, Any]]] = {}
+M = TypeVar("M", bound=BaseModel)
+
+
+def construct(cls: type[M], /, **values: Any) -> M:
+    """A model from values that are already of the right types, without validating them.
+
+    For the hot paths that build outputs and states from fields they typed themselves: about
+    three times cheaper than validating, and than pydantic's own `model_construct`. The
+    property tests parse such outputs back through the wire union to keep them honest.
+    """
+    plan = _PLANS.get(cls)
+    if plan is None:
+        fields = cls.model_fields
+        defaults = {
+            name: field.get_default(call_default_factory=True)
+            for name, field in fields.items()
+            if not field.is_required()
+        }
+        plan = _PLANS[cls] = (tuple(fields), defaults)
+    names, defaults = plan
+    model = cls.__new__(cls)
+    object.__setattr__(
+        model, "__dict__", {n: values[n] if n in values else defaults[n] for n in names}
+    )
+    object.__setattr__(model, "__pydantic_fields_set__", set(values))
+    object.__setattr__(model, "__pydantic_extra__", None)
+    object.__setattr__(model, "__pydantic_private__", None)
+    return model
 
 
 def parse_event(raw: str | bytes) -> Event:

@@ -26,6 +26,7 @@ from mash.schemas.events import (
     MissingReturned,
     MissingStarted,
     ReturnInterviewCompleted,
+    construct,
 )
 
 SCORED = (
@@ -137,14 +138,16 @@ class RiskRules:
         """Forget indicators past their window and episodes no window can count any more."""
         horizon = at - timedelta(days=max(self.scoring.missing_repeat.window_days, 365))
         assessed = state.assessed if state.assessed and state.assessed.until > at else None
+        indicators = tuple(s for s in state.indicators if s.until > at)
+        episodes = tuple(e for e in state.episodes if e.ended_at is None or e.started_at > horizon)
+        if (
+            assessed is state.assessed
+            and len(indicators) == len(state.indicators)
+            and len(episodes) == len(state.episodes)
+        ):
+            return state  # nothing to forget: the same state, not a copy of it
         return state.model_copy(
-            update={
-                "assessed": assessed,
-                "indicators": tuple(s for s in state.indicators if s.until > at),
-                "episodes": tuple(
-                    e for e in state.episodes if e.ended_at is None or e.started_at > horizon
-                ),
-            }
+            update={"assessed": assessed, "indicators": indicators, "episodes": episodes}
         )
 
     def flag(
@@ -156,11 +159,15 @@ class RiskRules:
         cause: Event | None,
         cause_id: str,
     ) -> tuple[ChildRisk, list[Envelope]]:
-        indicators = live(after, at)
         level = level_at(after, at, self.scoring)
         if level == before.level:
-            return after.model_copy(update={"level": level}), []
-        flag = CSEFlag(
+            same = after if after.level == level else after.model_copy(update={"level": level})
+            return same, []
+        indicators = live(after, at)
+        # Built without validating again: every field comes typed from here, and the property
+        # tests parse each output back through the wire union.
+        flag = construct(
+            CSEFlag,
             event_id=f"cse.{child}.{cause_id}",
             occurred_at=at,
             recorded_at=at,
@@ -187,7 +194,7 @@ class RiskRules:
         out: list[Envelope] = []
         for child, before in sorted(states.items()):
             after, emitted = self.apply(child, before, event)
-            if after != before:
+            if after is not before:
                 changed[child] = after
             out.extend(emitted)
         return changed, out
@@ -276,7 +283,7 @@ class RiskRules:
         for child, state in sorted(states.items()):
             current, emitted = self.expire(child, state, tick.occurred_at)
             out.extend(emitted)
-            if current != state:
+            if current is not state:
                 changed[child] = current
         return changed, out
 

@@ -41,6 +41,7 @@ from mash.schemas.events import (
     S47Completed,
     S47Started,
     ScreeningDecided,
+    construct,
 )
 
 RAG_URGENCY = {Rag.GREEN: 0, Rag.AMBER: 1, Rag.RED: 2}
@@ -345,7 +346,8 @@ def decide_contact(
         # Built without re-validation: every field comes typed from this function, and the
         # property tests parse each decision back through the wire union to keep it honest.
         out.append(
-            ScreeningDecided.model_construct(
+            construct(
+                ScreeningDecided,
                 event_id=f"{contact.event_id}.decision.{child.child_id}",
                 occurred_at=contact.occurred_at,
                 recorded_at=contact.occurred_at,
@@ -447,4 +449,4 @@ class ScreeningRule:
             child: update_history(history, event, self.thresholds)
             for child, history in histories.items()
         }
-        return {k: v for k, v in changed.items() if v != histories[k]}, []
+        return {k: v for k, v in changed.items() if v is not histories[k]}, []

@@ -28,6 +28,7 @@ from mash.schemas.events import (
     TimescaleMet,
     TimescaleStarted,
     TimescaleStoppedLate,
+    construct,
 )
 
 EARLY_STOP_MEMORY = timedelta(days=7)
@@ -100,7 +101,21 @@ def lateness(
 def matches(trigger: Trigger, event: Event) -> bool:
     if event.type != trigger.event:
         return False
-    return all(getattr(event, name) in allowed for name, allowed in trigger.when.items())
+    return all(getattr(event, name) in allowed for name, allowed in _conditions(trigger))
+
+
+_COMPILED: dict[int, tuple[tuple[str, frozenset[Any]], ...]] = {}
+
+
+def _conditions(trigger: Trigger) -> tuple[tuple[str, frozenset[Any]], ...]:
+    """A trigger's `when` as sets, built once: a code list's enums hash as their values, so
+    `Outcome.S17_ASSESSMENT in {"section17_assessment"}` holds."""
+    found = _COMPILED.get(id(trigger))
+    if found is None:
+        found = _COMPILED[id(trigger)] = tuple(
+            (name, frozenset(allowed)) for name, allowed in trigger.when.items()
+        )
+    return found
 
 
 def cancels(cancel: str | Trigger, event: Event) -> bool:
@@ -129,6 +144,15 @@ class ClockRules:
         self.timescales = timescales
         self.calendar = calendar
         self.by_id = {c.id: c for c in timescales.clocks}
+        # The clocks an event type can stop or cancel, and those it can start, in file order:
+        # most events touch one clock or none, and the rule looks at no other.
+        self.ending: dict[str, list[ClockDef]] = {}
+        self.starting: dict[str, list[ClockDef]] = {}
+        for clock in timescales.clocks:
+            ends = {clock.stop.event, *(c if isinstance(c, str) else c.event for c in clock.cancel)}
+            for kind in sorted(ends):
+                self.ending.setdefault(kind, []).append(clock)
+            self.starting.setdefault(clock.start.event, []).append(clock)
 
     # ---- outcomes ------------------------------------------------------------------------
     def _envelope(
@@ -147,10 +171,13 @@ class ClockRules:
             "clock_id": clock.instance,
         }
 
+    # Outcomes are built without validating again: every field comes typed from the rule, and
+    # the property tests parse each one back through the wire union to keep that honest.
     def _breached(
         self, child: str, clock: OpenClock, deadline: datetime, cause: str
     ) -> TimescaleBreached:
-        return TimescaleBreached(
+        return construct(
+            TimescaleBreached,
             **self._envelope("breached", child, clock, deadline, cause),
             started_at=clock.started_at,
             deadline=deadline,
@@ -170,8 +197,12 @@ class ClockRules:
         if stopped_at <= due:
             met = self._envelope("met", child, clock, stopped_at, stop_id)
             return [
-                TimescaleMet(
-                    **met, started_at=clock.started_at, deadline=due, stopped_at=stopped_at
+                construct(
+                    TimescaleMet,
+                    **met,
+                    started_at=clock.started_at,
+                    deadline=due,
+                    stopped_at=stopped_at,
                 )
             ]
         out: list[Envelope] = []
@@ -179,7 +210,8 @@ class ClockRules:
             out.append(self._breached(child, clock, due, stop_id))
         late = lateness(self.by_id[clock.clock], due, stopped_at, self.calendar)
         out.append(
-            TimescaleStoppedLate(
+            construct(
+                TimescaleStoppedLate,
                 **self._envelope("late", child, clock, stopped_at, stop_id),
                 deadline=due,
                 stopped_at=stopped_at,
@@ -196,13 +228,15 @@ class ClockRules:
             return self.tick(states, event)
         changed: dict[str, ChildClocks] = {}
         out: list[Envelope] = []
+        if event.type not in self.ending and event.type not in self.starting:
+            return changed, out
         for child in children_of(event):
             if child not in states:
                 continue  # another shard's child: that shard applies the event to it
             state = states[child]
-            state, emitted = self.apply(child, state, event)
-            if state != states[child]:
-                changed[child] = state
+            after, emitted = self.apply(child, state, event)
+            if after is not state:
+                changed[child] = after
             out.extend(emitted)
         return changed, out
 
@@ -215,23 +249,28 @@ class ClockRules:
         for child in sorted(states):
             state = states[child]
             updated: list[OpenClock] = []
+            breached = False
             for clock in state.open:
                 if not clock.breached and clock.deadline is not None and clock.deadline < now:
                     out.append(self._breached(child, clock, clock.deadline, tick.event_id))
                     clock = clock.model_copy(update={"breached": True})  # noqa: PLW2901
+                    breached = True
                 updated.append(clock)
-            if tuple(updated) != state.open:
+            if breached:
                 changed[child] = state.model_copy(update={"open": tuple(updated)})
         return changed, out
 
     def apply(
         self, child: str, state: ChildClocks, event: Event
     ) -> tuple[ChildClocks, list[Envelope]]:
+        """The child's clocks after the event, and their outcomes; the same state object when
+        nothing changed."""
         out: list[Envelope] = []
         open_clocks = list(state.open)
         early = [e for e in state.early if event.occurred_at - e.stopped_at <= EARLY_STOP_MEMORY]
+        touched = len(early) != len(state.early)
         # Cancellations and stops first: one event may stop a clock and start the next (reviews).
-        for clock in self.timescales.clocks:
+        for clock in self.ending.get(event.type, ()):
             if any(cancels(c, event) for c in clock.cancel):
                 for gone in (o for o in open_clocks if o.clock == clock.id):
                     if not gone.breached and gone.deadline and gone.deadline < event.occurred_at:
@@ -248,8 +287,10 @@ class ClockRules:
                         )
                     )
                 open_clocks = [o for o in open_clocks if o.clock != clock.id]
+                touched = True
             if not matches(clock.stop, event):
                 continue
+            touched = True
             key = key_of(clock.stop, event, child)
             stop_deadline = getattr(event, clock.limit.from_stop) if clock.limit.from_stop else None
             found = next((o for o in open_clocks if o.clock == clock.id and o.key == key), None)
@@ -268,9 +309,10 @@ class ClockRules:
                         deadline=stop_deadline,
                     )
                 )
-        for clock in self.timescales.clocks:
+        for clock in self.starting.get(event.type, ()):
             if not matches(clock.start, event):
                 continue
+            touched = True
             key = key_of(clock.start, event, child)
             if any(o.clock == clock.id and o.key == key for o in open_clocks):
                 continue  # already running: the first start counts
@@ -279,7 +321,8 @@ class ClockRules:
             begun = (getattr(event, clock.start.at, None) if clock.start.at else None) or (
                 event.occurred_at
             )
-            opened = OpenClock(
+            opened = construct(
+                OpenClock,
                 clock=clock.id,
                 instance=instance_id(clock.id, child, key, event.event_id),
                 key=key,
@@ -288,7 +331,8 @@ class ClockRules:
                 correlation_id=event.correlation_id or event.event_id,
             )
             out.append(
-                TimescaleStarted(
+                construct(
+                    TimescaleStarted,
                     **self._envelope("started", child, opened, event.occurred_at, event.event_id),
                     deadline=opened.deadline,
                 )
@@ -303,7 +347,9 @@ class ClockRules:
                 )
             else:
                 open_clocks.append(opened)
-        return ChildClocks(open=tuple(open_clocks), early=tuple(early)), out
+        if not touched:
+            return state, out
+        return construct(ChildClocks, open=tuple(open_clocks), early=tuple(early)), out
 
 
 def next_deadline(state: ChildClocks) -> datetime | None:

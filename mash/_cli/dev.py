@@ -73,16 +73,53 @@ def bench(
         typer.Option(
             "--workers",
             help="Instead: worker processes to compare, e.g. 1,2,4 (every consumer, as many "
-            "shards as workers).",
+            "shards as workers). With --pipeline: the worker processes that apply the year "
+            "(0: this process).",
         ),
     ] = None,
+    pipeline: Annotated[
+        bool,
+        typer.Option(
+            "--pipeline",
+            help="Instead: a generated year (--scale, --seed) through every consumer, against "
+            "the raw loop over the same events.",
+        ),
+    ] = False,
+    scale: Annotated[
+        float,
+        typer.Option("--scale", min=0.001, max=1000, help="With --pipeline: the year's scale."),
+    ] = 1.0,
 ) -> None:
     """Measure the edge against a raw redis-py XREADGROUP + validate + XACK loop."""
-    from mash._ops.bench import run_bench, run_report_bench, run_scale_bench  # noqa: PLC0415
+    from mash._ops.bench import (  # noqa: PLC0415
+        run_bench,
+        run_pipeline_bench,
+        run_report_bench,
+        run_scale_bench,
+    )
 
     if events < 1 or rounds < 1 or children < 1:
         fail("--events, --rounds and --children must be at least 1")
     settings = settings_from(redis_url, None, batch_size)
+    if pipeline:
+        try:
+            applying = int(workers or "0")
+        except ValueError:
+            fail(f"--workers {workers}: with --pipeline, one count of worker processes (0: none)")
+        if not 0 <= applying <= 64:
+            fail(f"--workers {workers}: from 0 to 64")
+        figures = run(run_pipeline_bench(settings, scale, seed, rounds, applying)).as_dict()
+        if as_json:
+            out.print_json(json.dumps(figures))
+            return
+        summary = Table(title=f"mash bench --pipeline --scale {scale:g}", show_header=False)
+        for name, value in figures.items():
+            if name != "samples":
+                summary.add_row(
+                    name.replace("_", " "), f"{value:,}" if isinstance(value, int) else str(value)
+                )
+        out.print(summary)
+        return
     if workers is not None:
         try:
             counts = sorted({int(n) for n in workers.split(",")})
@@ -90,19 +127,19 @@ def bench(
             fail(f"--workers {workers}: give worker counts separated by commas, e.g. 1,2,4")
         if not counts or counts[0] < 1 or counts[-1] > 64:
             fail(f"--workers {workers}: each count must be from 1 to 64")
-        scale = run(run_scale_bench(settings, events, rounds, children, counts)).as_dict()
+        scaled = run(run_scale_bench(settings, events, rounds, children, counts)).as_dict()
         if as_json:
-            out.print_json(json.dumps(scale))
+            out.print_json(json.dumps(scaled))
             return
         table = Table(
             title=f"mash bench --workers {workers}: {events:,} contacts x {rounds} rounds, "
-            f"{scale['cpus']} CPUs"
+            f"{scaled['cpus']} CPUs"
         )
         table.add_column("applied by")
         table.add_column("events/s (median)", justify="right")
         table.add_column("ratio to raw", justify="right")
-        table.add_row("raw redis-py loop", f"{scale['raw_redis_py_events_per_s']:,}", "1.000")
-        for n, row in scale["workers"].items():
+        table.add_row("raw redis-py loop", f"{scaled['raw_redis_py_events_per_s']:,}", "1.000")
+        for n, row in scaled["workers"].items():
             table.add_row(
                 f"{n} worker(s)", f"{row['events_per_s']:,}", f"{row['ratio_to_raw']:.3f}"
             )

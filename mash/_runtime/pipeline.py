@@ -38,7 +38,7 @@ from pydantic import BaseModel
 
 from mash._runtime.consumer import Consumer, RuleResult
 from mash.schemas.codes import Agency
-from mash.schemas.events import ClockTick, ContactReceived, DeadLetter, Envelope, Event
+from mash.schemas.events import ClockTick, ContactReceived, DeadLetter, Envelope, Event, construct
 
 log = structlog.get_logger("mash.pipeline")
 
@@ -167,6 +167,17 @@ class Pipeline:
             )
         )
         self.handled = frozenset(t for c in self.consumers for t in c.handles)
+        # Who reads an event of each type, in order: a consumer that handles the type and
+        # reads its stream (looked up once per type, not once per event).
+        self._readers: dict[str, list[Consumer[Any]]] = {}
+
+    def readers(self, kind: str, stream: str) -> list[Consumer[Any]]:
+        found = self._readers.get(kind)
+        if found is None:
+            found = self._readers[kind] = [
+                c for c in self.consumers if kind in c.handles and stream in c.inputs
+            ]
+        return found
 
     def _check_order(self) -> None:
         for i, consumer in enumerate(self.consumers):
@@ -243,7 +254,8 @@ class Pipeline:
             due = self.next_due(shard, child)
             if due is None or due > until:
                 return
-            tick = ClockTick.model_construct(
+            tick = construct(
+                ClockTick,
                 event_id=f"tick.{due.isoformat()}",
                 occurred_at=due,
                 recorded_at=due,
@@ -275,12 +287,10 @@ class Pipeline:
         queue: deque[Any] = deque([event])  # events of any type
         while queue:
             current = queue.popleft()
-            stream = type(current).stream
-            for consumer in self.consumers:
-                if current.type not in consumer.handles or stream not in consumer.inputs:
-                    continue
+            for consumer in self.readers(current.type, type(current).stream):
                 for out in self._run(shard, consumer, current, result, only):
-                    self._emit(shard, out, result, queue)
+                    result.outputs.append(out)
+                    queue.append(out)
 
     def _emit(
         self,
@@ -305,33 +315,42 @@ class Pipeline:
     ) -> Sequence[Envelope]:
         name = consumer.name
         wanted = [only] if only is not None else consumer.keys(event)  # type: ignore[arg-type]
-        states = {c: shard.get(name, c) for c in wanted if shard.owns(c)}
-        outcome = self._attempt(consumer, states, event)
-        if isinstance(outcome, Exception):
-            return [self._rule_failure(consumer, event, outcome)]
-        changed, emitted = outcome[0], outcome[1]
-        for child, state in changed.items():
-            shard.put(name, child, state)
+        owned = shard.owned
+        states = {c: shard.get(name, c) for c in wanted if c in owned}
+        try:
+            outcome = consumer.rule(states, event)  # type: ignore[arg-type]
+        except Exception as exc:
+            # Tried again, as many times as allowed, before the event is dead-lettered.
+            retried = self._attempt(consumer, states, event, exc)
+            if isinstance(retried, Exception):
+                return [self._rule_failure(consumer, event, retried)]
+            outcome = retried
+        if outcome[0]:
+            held, changed = shard.states[name], shard.changed[name]
+            for child, state in outcome[0].items():
+                held[child] = state
+                changed.add(child)
         if len(outcome) == 3:
+            tally = result.tally
             for key, delta in outcome[2].items():
-                result.tally[key] = result.tally.get(key, 0) + delta
-        return emitted
+                tally[key] = tally.get(key, 0) + delta
+        return outcome[1]
 
     def _attempt(
-        self, consumer: Consumer[Any], states: dict[str, Any], event: Envelope
+        self, consumer: Consumer[Any], states: dict[str, Any], event: Envelope, first: Exception
     ) -> RuleResult[Any] | Exception:
         """Up to `rule_attempts` tries in place: a retry by redelivery would let the child's
         later events be applied first. A pure rule fails every time, so for mash's own
         consumers the retries only cost the failure's CPU; a consumer with a side door (a
         lookup, a cache) gets its second chance."""
-        failure: Exception | None = None
-        for attempt in range(1, self.rule_attempts + 1):
+        failure = first
+        log.debug("rule raised", consumer=consumer.name, attempt=1)
+        for attempt in range(2, self.rule_attempts + 1):
             try:
                 return consumer.rule(states, event)  # type: ignore[arg-type]
             except Exception as exc:
                 failure = exc
                 log.debug("rule raised", consumer=consumer.name, attempt=attempt)
-        assert failure is not None
         return failure
 
     def _rule_failure(self, consumer: Consumer[Any], event: Envelope, exc: Exception) -> DeadLetter:

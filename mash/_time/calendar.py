@@ -26,16 +26,52 @@ def _is_working_day(day: date) -> bool:
     return day.weekday() < 5 and day not in _bank_holidays(day.year)
 
 
+@lru_cache(maxsize=256)
+def _year_ranks(year: int) -> tuple[list[int], list[date]]:
+    """For each day of a year, how many working days of that year fall on or before it; and
+    the year's working days in order. Counting and adding working days become lookups."""
+    first = date(year, 1, 1)
+    ranks: list[int] = []
+    days: list[date] = []
+    day, count = first, 0
+    while day.year == year:
+        if _is_working_day(day):
+            count += 1
+            days.append(day)
+        ranks.append(count)
+        day += timedelta(days=1)
+    return ranks, days
+
+
+_BASE_YEAR = 2000  # ranks count from here: near the years a run asks about, so few are built
+
+
+def _rank(day: date) -> int:
+    """Working days from 1 January 2000 up to and including `day` (negative before it):
+    differences of ranks count the working days between two dates."""
+    ranks, _ = _year_ranks(day.year)
+    return _years_before(day.year) + ranks[day.timetuple().tm_yday - 1]
+
+
+@lru_cache(maxsize=256)
+def _years_before(year: int) -> int:
+    """Working days in the whole years from the base year to `year` (signed)."""
+    if year >= _BASE_YEAR:
+        return sum(len(_year_ranks(y)[1]) for y in range(_BASE_YEAR, year))
+    return -sum(len(_year_ranks(y)[1]) for y in range(year, _BASE_YEAR))
+
+
 @lru_cache(maxsize=65_536)
 def _add_working_days(start: date, n: int) -> date:
     # Cached: a borough's year asks for the same few hundred (date, n) pairs thousands of times.
-    day = start
-    remaining = n
-    while remaining:
-        day += timedelta(days=1)
-        if _is_working_day(day):
-            remaining -= 1
-    return day
+    if n == 0:
+        return start
+    wanted = _rank(start) + n
+    year = start.year
+    while _years_before(year + 1) < wanted:
+        year += 1
+    _, days = _year_ranks(year)
+    return days[wanted - _years_before(year) - 1]
 
 
 @lru_cache(maxsize=65_536)
@@ -56,13 +92,7 @@ class WorkingDayCalendar:
 
     def working_days_between(self, start: date, end: date) -> int:
         """Working days after `start` up to and including `end` (0 when end <= start)."""
-        count = 0
-        day = start
-        while day < end:
-            day += timedelta(days=1)
-            if self.is_working_day(day):
-                count += 1
-        return count
+        return max(_rank(end) - _rank(start), 0) if end > start else 0
 
     def deadline(self, start: datetime, working_days: int) -> datetime:
         """End of the London day `working_days` after the London date of `start`, in London
