@@ -15,6 +15,7 @@ __all__ = ["app", "dev", "hub", "main", "run"]
 # `--help` lists commands as they were registered; this is the order a newcomer reads them in.
 ORDER = (
     "replay",
+    "scenarios",
     "generate",
     "exercise",
     "worker",
