@@ -304,7 +304,13 @@ def tail(
     count: Annotated[
         int | None, typer.Option("--count", help="Stop after this many events.")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="One event JSON per line.")] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help='One event JSON per line; an entry that is not JSON comes as {"not_json": ...}.',
+        ),
+    ] = False,
 ) -> None:
     """Follow a stream of a hub and print its events as they arrive (Ctrl-C to stop)."""
     from mash._ops.status import follow  # noqa: PLC0415
@@ -316,10 +322,22 @@ def tail(
     settings = settings_from(redis_url, namespace)
 
     def show(raw: bytes) -> None:
+        # Anyone can XADD anything: an entry that is not an event's JSON is shown for what it
+        # is, never a traceback that stops the tail.
+        try:
+            data = json.loads(raw)
+        except ValueError:  # not JSON, or not UTF-8
+            data = None
         if as_json:
-            out.print(raw.decode(), markup=False, highlight=False, soft_wrap=True)
+            if data is None:
+                line = json.dumps({"not_json": raw.decode("utf-8", "backslashreplace")})
+            else:
+                line = raw.decode()
+            out.print(line, markup=False, highlight=False, soft_wrap=True)
             return
-        data = json.loads(raw)
+        if not isinstance(data, dict):
+            out.print(f"<not JSON: {raw[:80]!r}>", markup=False, highlight=False, soft_wrap=True)
+            return
         out.print(
             f"{data.get('occurred_at', '?')}  {data.get('type', '?'):<26} "
             f"{data.get('event_id', '?')}",
