@@ -16,9 +16,9 @@ from mash._cli.common import (
     BatchSize,
     CensusYear,
     Format,
+    HubRedisUrl,
     LogLevel,
     Namespace,
-    RedisUrl,
     ShardCount,
     app,
     fail,
@@ -37,7 +37,7 @@ def publish(
     source: Annotated[
         str, typer.Argument(help="A JSONL file of events, a scenario YAML, or - for stdin.")
     ],
-    redis_url: RedisUrl = None,
+    redis_url: HubRedisUrl = None,
     namespace: Namespace = None,
     speed: Annotated[
         float,
@@ -57,7 +57,7 @@ def publish(
 
 @app.command(rich_help_panel="Work with a running hub")
 def worker(
-    redis_url: RedisUrl = None,
+    redis_url: HubRedisUrl = None,
     namespace: Namespace = None,
     thresholds: Annotated[
         Path | None, typer.Option("--thresholds", help="Thresholds file.")
@@ -120,7 +120,7 @@ def worker(
 
 @app.command(rich_help_panel="Work with a running hub")
 def status(
-    redis_url: RedisUrl = None,
+    redis_url: HubRedisUrl = None,
     namespace: Namespace = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
@@ -169,7 +169,7 @@ def status(
 
 @app.command(rich_help_panel="Work with a running hub")
 def clocks(
-    redis_url: RedisUrl = None,
+    redis_url: HubRedisUrl = None,
     namespace: Namespace = None,
     breached_only: Annotated[
         bool, typer.Option("--breached", help="Only clocks already out of timescale.")
@@ -203,7 +203,7 @@ def clocks(
 
 @app.command(rich_help_panel="Work with a running hub")
 def report(
-    redis_url: RedisUrl = None,
+    redis_url: HubRedisUrl = None,
     namespace: Namespace = None,
     fmt: Annotated[
         Format,
@@ -267,7 +267,7 @@ def report(
 
 @app.command(rich_help_panel="Work with a running hub")
 def missing(
-    redis_url: RedisUrl = None,
+    redis_url: HubRedisUrl = None,
     namespace: Namespace = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
@@ -296,7 +296,7 @@ def tail(
             help="contacts, missing, casework, clock, decisions, cse, timescales or dlq."
         ),
     ],
-    redis_url: RedisUrl = None,
+    redis_url: HubRedisUrl = None,
     namespace: Namespace = None,
     from_start: Annotated[
         bool, typer.Option("--from-start", help="Print the backlog first.")

@@ -111,3 +111,84 @@ def test_tail_shows_entries_that_are_not_json_without_a_traceback(
     assert rows[1] == {"not_json": "\\xff\\xfe\x00"}
     assert rows[2] == [1, 2]
     assert rows[3]["event_id"] == "t1"
+
+
+# Every command, with an option value it refuses (or, with no options of its own to get
+# wrong, an option it does not have).
+BAD_OPTIONS = {
+    "replay": ["gemma", "--format", "pdf"],
+    "scenarios": ["--jsn"],
+    "generate": ["--out", "x.jsonl", "--seed", "one"],
+    "exercise": ["gemma", "--speed", "fast"],
+    "worker": ["--metrics-port", "0"],
+    "publish": ["-", "--speed", "quick"],
+    "report": ["--format", "pdf"],
+    "status": ["--jsn"],
+    "clocks": ["--breached", "yes"],
+    "missing": ["--jsn"],
+    "tail": ["contacts", "--count", "many"],
+    "schemas": ["--out"],
+    "bench": ["--rounds", "two"],
+}
+
+
+def test_every_command_is_covered() -> None:
+    from mash._cli import ORDER
+
+    assert set(BAD_OPTIONS) == set(ORDER)
+
+
+@pytest.mark.parametrize("command", sorted(BAD_OPTIONS))
+def test_a_bad_option_value_is_one_line_for_every_command(
+    command: str, cli_env: dict[str, str]
+) -> None:
+    line = one_line_error(mash(command, *BAD_OPTIONS[command], env=cli_env))
+    assert line.startswith("error: ")
+    assert "--help)" in line
+    assert "╭" not in line and "Usage:" not in line
+
+
+def test_a_bad_format_names_the_choices(cli_env: dict[str, str]) -> None:
+    line = one_line_error(mash("replay", "gemma", "--format", "pdf", env=cli_env))
+    assert "'pdf' is not one of 'md', 'json', 'html', 'cin-xml'" in line
+
+
+def test_an_unknown_command_is_one_line(cli_env: dict[str, str]) -> None:
+    line = one_line_error(mash("replya", env=cli_env))
+    assert "No such command 'replya'" in line
+
+
+HELP_COMMANDS = [None, *BAD_OPTIONS]
+
+
+@pytest.mark.parametrize("command", HELP_COMMANDS, ids=[c or "mash" for c in HELP_COMMANDS])
+def test_help_shows_no_type_after_flags(command: str | None, cli_env: dict[str, str]) -> None:
+    args = ("--help",) if command is None else (command, "--help")
+    shown = mash(*args, env=cli_env)
+    assert shown.returncode == 0, shown.stderr
+    assert "<bool>" not in shown.stdout
+    if command == "replay":
+        assert re.search(r"--quiet\s+-q\s+Print only failures", shown.stdout)
+        assert "<path>" in shown.stdout  # options that take a value keep their type
+
+
+@pytest.mark.parametrize(
+    "command", ["publish", "worker", "status", "clocks", "report", "missing", "tail"]
+)
+def test_commands_that_need_a_url_do_not_offer_an_embedded_redis(
+    command: str, cli_env: dict[str, str]
+) -> None:
+    shown = mash(command, "--help", env=cli_env)
+    assert shown.returncode == 0, shown.stderr
+    text = " ".join(shown.stdout.replace("│", " ").split())
+    assert "embedded" not in text
+    assert "required, here or in the environment" in text
+
+
+@pytest.mark.parametrize("command", ["replay", "exercise", "bench"])
+def test_commands_that_start_their_own_hub_still_offer_one(
+    command: str, cli_env: dict[str, str]
+) -> None:
+    shown = mash(command, "--help", env=cli_env)
+    text = " ".join(shown.stdout.replace("│", " ").split())
+    assert "Default: a private embedded one" in text
