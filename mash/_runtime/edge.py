@@ -243,6 +243,11 @@ class Edge(Generic[S]):
                     )
                 )
                 continue
+            if len(fields) > 1:  # the contract is one field: anything beside it is a mistake
+                extra = sorted(k.decode(errors="replace") for k in fields.keys() - {FIELD})
+                why = f"entry has fields beside 'event': {', '.join(extra)}"
+                dead.append(self.dead_letter(stream, entry_id, fields, "extra_fields", why, shard))
+                continue
             if self._ignorable(stream, raw):
                 ignored += 1
                 continue
