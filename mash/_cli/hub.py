@@ -31,6 +31,9 @@ from mash._cli.common import (
 from mash._config.settings import DEFAULT_LEA
 from mash._runtime import logs
 
+# Seconds a stopping worker has to release its shards and close; then it exits regardless.
+SHUTDOWN_GRACE = 10.0
+
 
 @app.command(rich_help_panel="Work with a running hub")
 def publish(
@@ -114,6 +117,7 @@ def worker(
             shards=spec,
             metrics_port=metrics_port,
             metrics_host=metrics_host,
+            shutdown_grace=SHUTDOWN_GRACE,
         )
     )
 
