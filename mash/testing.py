@@ -23,6 +23,7 @@ from mash._replay.driver import ReplayResult, replay
 from mash._runtime import logs
 from mash._runtime.clients import sync_client
 from mash._runtime.keys import Keys
+from mash._scenarios.library import resolve
 from mash._scenarios.scenario import Scenario, load_scenario
 from mash.schemas.events import Event, parse_event
 
@@ -77,8 +78,11 @@ class MashHub:
     ) -> ReplayResult:
         """Replay in a fresh namespace; returns decisions, flags, clocks, report, checks.
 
-        Raises TimeoutError if the replay takes more than `timeout` seconds."""
-        loaded = scenario if isinstance(scenario, Scenario) else load_scenario(Path(scenario))
+        `scenario` is a path, or a name from the packaged library ("gemma",
+        "clocks/assessment"), as `mash replay` takes. Raises TimeoutError if the replay takes
+        more than `timeout` seconds.
+        """
+        loaded = scenario if isinstance(scenario, Scenario) else load_scenario(resolve(scenario))
         self.namespace = f"test-{uuid.uuid4().hex[:12]}"
         bound = asyncio.timeout(timeout)
         try:
