@@ -18,14 +18,17 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+import redis
 from pydantic import SecretStr
 
 from mash._bootstrap import build_consumers
 from mash._config.settings import Settings
 from mash._replay.driver import ReplayResult, replay
+from mash._runtime import logs
 from mash._runtime.clients import sync_client
 from mash._runtime.hub import Hub
 from mash._runtime.keys import Keys
+from mash._scenarios.library import resolve
 from mash._scenarios.scenario import Scenario, load_scenario
 from mash._time.clock import tick
 from mash.consumers.cse.scoring import load_scoring
@@ -36,9 +39,17 @@ from mash.schemas.events import STREAMS, Envelope, Event, parse_event, parse_eve
 T = TypeVar("T")
 
 
-def _in_own_loop(coro: Coroutine[Any, Any, T]) -> T:
+REPLAY_TIMEOUT = 600.0  # seconds: the slowest shipped scenario takes a few on a busy machine
+
+
+def _in_own_loop(coro: Coroutine[Any, Any, T], timeout: float, what: str) -> T:
     """Run a coroutine to completion on a fresh loop in a thread: works from sync tests and
-    from inside a running event loop (an async test) alike."""
+    from inside a running event loop (an async test) alike.
+
+    Waits at most `timeout` seconds, then raises TimeoutError: a hub that cannot finish (a
+    Redis gone, a machine overloaded) fails its test instead of hanging the whole suite. The
+    thread is a daemon, so a run left behind never keeps the process alive.
+    """
     box: dict[str, Any] = {}
 
     def target() -> None:
@@ -47,9 +58,12 @@ def _in_own_loop(coro: Coroutine[Any, Any, T]) -> T:
         except BaseException as exc:  # re-raised in the caller's thread
             box["error"] = exc
 
-    thread = threading.Thread(target=target, name="mash-hub")
+    thread = threading.Thread(target=target, name="mash-hub", daemon=True)
     thread.start()
-    thread.join()
+    thread.join(timeout)
+    if thread.is_alive():
+        msg = f"{what} did not finish within {timeout:.0f}s (is its Redis answering?)"
+        raise TimeoutError(msg)
     if "error" in box:
         raise box["error"]
     return box["value"]  # type: ignore[no-any-return]
@@ -63,20 +77,41 @@ class MashHub:
         self.redis_url = redis_url
         self.settings = settings
         self.namespace: str | None = None
+        logs.configure_library()
 
     def _settings(self, namespace: str) -> Settings:
         return Settings(redis_url=SecretStr(self.redis_url), namespace=namespace, **self.settings)
 
-    async def areplay(self, scenario: str | Path | Scenario, **kwargs: Any) -> ReplayResult:
-        """Replay in a fresh namespace; returns decisions, flags, clocks, report, checks."""
-        loaded = scenario if isinstance(scenario, Scenario) else load_scenario(Path(scenario))
+    async def areplay(
+        self, scenario: str | Path | Scenario, *, timeout: float = REPLAY_TIMEOUT, **kwargs: Any
+    ) -> ReplayResult:
+        """Replay in a fresh namespace; returns decisions, flags, clocks, report, checks.
+
+        `scenario` is a path, or a name from the packaged library ("gemma",
+        "clocks/assessment"), as `mash replay` takes. Raises TimeoutError if the replay takes
+        more than `timeout` seconds.
+        """
+        loaded = scenario if isinstance(scenario, Scenario) else load_scenario(resolve(scenario))
         self.namespace = f"test-{uuid.uuid4().hex[:12]}"
-        result = await replay(loaded, self._settings(self.namespace), **kwargs)
+        bound = asyncio.timeout(timeout)
+        try:
+            async with bound:
+                result = await replay(loaded, self._settings(self.namespace), **kwargs)
+        except TimeoutError:
+            if not bound.expired():
+                raise
+            msg = f"replay of {scenario} did not finish within {timeout:.0f}s"
+            raise TimeoutError(msg) from None
         result.namespace = self.namespace
         return result
 
-    def replay(self, scenario: str | Path | Scenario, **kwargs: Any) -> ReplayResult:
-        return _in_own_loop(self.areplay(scenario, **kwargs))
+    def replay(
+        self, scenario: str | Path | Scenario, *, timeout: float = REPLAY_TIMEOUT, **kwargs: Any
+    ) -> ReplayResult:
+        """`areplay` from synchronous code; raises TimeoutError after `timeout` seconds."""
+        # The thread's own bound is a backstop, for a replay whose cleanup cannot finish.
+        run = self.areplay(scenario, timeout=timeout, **kwargs)
+        return _in_own_loop(run, timeout + 30, f"replay of {scenario}")
 
     def driver(self, **options: Any) -> Driver:
         """A step-by-step driver on this hub's Redis (`with mash_hub.driver() as hub:`)."""
@@ -93,11 +128,14 @@ class MashHub:
 
     def streams(self, name: str, namespace: str | None = None) -> list[str]:
         """Every shard's key of a stream, as many as the namespace's config says."""
+        with sync_client(self.redis_url) as client:
+            return self._streams(client, name, namespace)
+
+    def _streams(self, client: redis.Redis, name: str, namespace: str | None) -> list[str]:
         chosen = namespace or self.namespace
         if chosen is None:
             raise RuntimeError("no namespace yet: replay a scenario first, or name one")
-        with sync_client(self.redis_url) as client:
-            shards: Any = client.hget(Keys(chosen).config(), "shards")
+        shards: Any = client.hget(Keys(chosen).config(), "shards")
         return Keys(chosen, int(shards) if shards else 1).streams(name)
 
     def events(self, name: str, namespace: str | None = None) -> list[Event]:
@@ -122,21 +160,40 @@ class MashHub:
     ) -> Event:
         """The first event on the stream (past or future, any shard) that satisfies
         `predicate`."""
-        last = dict.fromkeys(self.streams(name, namespace), "0-0")
         deadline = time.monotonic() + timeout
-        with sync_client(self.redis_url) as client:
-            while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    msg = f"no matching event on {name!r} within {timeout:.1f}s"
-                    raise TimeoutError(msg)
-                reply: Any = client.xread(last, count=100, block=int(remaining * 1000) or 1)
-                for key, entries in reply or ():
-                    for entry_id, fields in entries:
-                        last[key.decode() if isinstance(key, bytes) else key] = entry_id.decode()
-                        event = parse_event(fields[b"event"])
-                        if predicate(event):
-                            return event
+        # Every reply within the wait (plus a margin): a Redis that stops answering ends the
+        # wait too, instead of blocking the test for ever.
+        try:
+            with sync_client(self.redis_url, socket_timeout=timeout + 5) as client:
+                return self._wait(client, name, predicate, namespace, deadline, timeout)
+        except redis.TimeoutError as exc:
+            msg = f"Redis did not answer while waiting on {name!r} ({timeout:.1f}s)"
+            raise TimeoutError(msg) from exc
+
+    def _wait(
+        self,
+        client: redis.Redis,
+        name: str,
+        predicate: Callable[[Event], bool],
+        namespace: str | None,
+        deadline: float,
+        timeout: float,
+    ) -> Event:
+        last: dict[Any, Any] = dict.fromkeys(self._streams(client, name, namespace), "0-0")
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                msg = f"no matching event on {name!r} within {timeout:.1f}s"
+                raise TimeoutError(msg)
+            # At most a second per read, well inside the client's socket timeout.
+            block = max(1, int(min(remaining, 1.0) * 1000))
+            reply: Any = client.xread(last, count=100, block=block)
+            for key, entries in reply or ():
+                for entry_id, fields in entries:
+                    last[key.decode() if isinstance(key, bytes) else key] = entry_id.decode()
+                    event = parse_event(fields[b"event"])
+                    if predicate(event):
+                        return event
 
     async def await_event(
         self,

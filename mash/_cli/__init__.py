@@ -6,15 +6,19 @@
 from __future__ import annotations
 
 import signal
+import sys
+
+import typer
 
 from mash._cli import dev, hub, run
-from mash._cli.common import app
+from mash._cli.common import app, err
 
 __all__ = ["app", "dev", "hub", "main", "run"]
 
 # `--help` lists commands as they were registered; this is the order a newcomer reads them in.
 ORDER = (
     "replay",
+    "scenarios",
     "generate",
     "exercise",
     "worker",
@@ -36,9 +40,38 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _family(name: str) -> type[Exception]:
+    """click's exception classes, reached from typer's public `BadParameter`: they are click's
+    own before typer 0.26 and typer's vendored copy since, whose module is private."""
+    return next(c for c in typer.BadParameter.__mro__ if c.__name__ == name)
+
+
+UsageError = _family("UsageError")  # a bad option value, a missing argument, a typo'd flag
+ClickException = _family("ClickException")
+
+
 def main() -> None:
     # Own the signals whatever the parent left us (a background job inherits SIGINT ignored):
     # Ctrl-C and SIGTERM both unwind through the hub's cleanup, stopping the embedded Redis.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _interrupt)
-    app()
+    try:
+        code = app(standalone_mode=False, prog_name="mash")
+    except UsageError as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # plain `mash`: the help is the answer
+            exc.show()  # type: ignore[attr-defined]
+            sys.exit(2)
+        # typer would print a five-line box; every other mistake is one line, so this is too.
+        message = " ".join(exc.format_message().split()).replace("Value error, ", "")  # type: ignore[attr-defined]
+        context = getattr(exc, "ctx", None)
+        where = context.command_path if context is not None else "mash"
+        message = f"{message.rstrip('.')} ({where} --help)"
+        err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True, markup=True)
+        sys.exit(2)
+    except ClickException as exc:
+        err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)  # type: ignore[attr-defined]
+    except typer.Abort:
+        err.print("aborted")
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)

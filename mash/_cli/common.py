@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
+import typer.core
 from pydantic import SecretStr, ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -21,7 +22,33 @@ from mash._config.settings import Settings
 from mash._runtime import logs
 from mash.errors import MashError
 
+
+def _no_flag_types(params: list[Any]) -> list[Any]:
+    """An empty metavar on every flag: typer 0.29's rich help prints each option's type in a
+    column, flags included (`--quiet <bool>`, `--help <bool>`), though a flag takes no value
+    (its plain help formatter skips flags; older typers skipped a BOOLEAN metavar). A metavar
+    that is set is printed as it is, so an empty one prints nothing."""
+    for param in params:
+        if getattr(param, "is_flag", False) and not getattr(param, "count", False):
+            param.metavar = param.metavar or ""
+    return params
+
+
+class MashGroup(typer.core.TyperGroup):
+    """The `mash` group: its commands' help without a type after flags (`_no_flag_types`)."""
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            _no_flag_types(command.get_params(ctx))  # their --help too: made and kept there
+        return command
+
+    def get_params(self, ctx: Any) -> Any:
+        return _no_flag_types(super().get_params(ctx))
+
+
 app = typer.Typer(
+    cls=MashGroup,
     name="mash",
     help="Simulate a Multi-Agency Safeguarding Hub on Redis streams.",
     no_args_is_help=True,
@@ -52,6 +79,18 @@ RedisUrl = Annotated[
         envvar="MASH_REDIS_URL",
         show_envvar=True,
         help="Redis to use (redis://, rediss://, unix://). Default: a private embedded one.",
+    ),
+]
+# Commands that read a running hub, or feed one that outlives them, cannot use an embedded
+# Redis (it would start empty and vanish with them), so their help must not offer one.
+HubRedisUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--redis-url",
+        envvar="MASH_REDIS_URL",
+        show_envvar=True,
+        help="The hub's Redis (redis://, rediss://, unix://): required, here or in the "
+        "environment.",
     ),
 ]
 Namespace = Annotated[

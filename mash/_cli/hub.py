@@ -17,9 +17,9 @@ from mash._cli.common import (
     CensusYear,
     ClockMode,
     Format,
+    HubRedisUrl,
     LogLevel,
     Namespace,
-    RedisUrl,
     ShardCount,
     app,
     fail,
@@ -32,13 +32,16 @@ from mash._cli.common import (
 from mash._config.settings import DEFAULT_LEA
 from mash._runtime import logs
 
+# Seconds a stopping worker has to release its shards and close; then it exits regardless.
+SHUTDOWN_GRACE = 10.0
+
 
 @app.command(rich_help_panel="Work with a running hub")
 def publish(
     source: Annotated[
         str, typer.Argument(help="A JSONL file of events, a scenario YAML, or - for stdin.")
     ],
-    redis_url: RedisUrl = None,
+    redis_url: HubRedisUrl = None,
     namespace: Namespace = None,
     speed: Annotated[
         float,
@@ -58,7 +61,7 @@ def publish(
 
 @app.command(rich_help_panel="Work with a running hub")
 def worker(
-    redis_url: RedisUrl = None,
+    redis_url: HubRedisUrl = None,
     namespace: Namespace = None,
     thresholds: Annotated[
         Path | None, typer.Option("--thresholds", help="Thresholds file.")
@@ -130,13 +133,14 @@ def worker(
             shards=spec,
             metrics_port=metrics_port,
             metrics_host=metrics_host,
+            shutdown_grace=SHUTDOWN_GRACE,
         )
     )
 
 
 @app.command(rich_help_panel="Work with a running hub")
 def status(
-    redis_url: RedisUrl = None,
+    redis_url: HubRedisUrl = None,
     namespace: Namespace = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
@@ -185,7 +189,7 @@ def status(
 
 @app.command(rich_help_panel="Work with a running hub")
 def clocks(
-    redis_url: RedisUrl = None,
+    redis_url: HubRedisUrl = None,
     namespace: Namespace = None,
     breached_only: Annotated[
         bool, typer.Option("--breached", help="Only clocks already out of timescale.")
@@ -219,7 +223,7 @@ def clocks(
 
 @app.command(rich_help_panel="Work with a running hub")
 def report(
-    redis_url: RedisUrl = None,
+    redis_url: HubRedisUrl = None,
     namespace: Namespace = None,
     fmt: Annotated[
         Format,
@@ -283,7 +287,7 @@ def report(
 
 @app.command(rich_help_panel="Work with a running hub")
 def missing(
-    redis_url: RedisUrl = None,
+    redis_url: HubRedisUrl = None,
     namespace: Namespace = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
@@ -312,7 +316,7 @@ def tail(
             help="contacts, missing, casework, clock, decisions, cse, timescales or dlq."
         ),
     ],
-    redis_url: RedisUrl = None,
+    redis_url: HubRedisUrl = None,
     namespace: Namespace = None,
     from_start: Annotated[
         bool, typer.Option("--from-start", help="Print the backlog first.")
@@ -320,7 +324,13 @@ def tail(
     count: Annotated[
         int | None, typer.Option("--count", help="Stop after this many events.")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="One event JSON per line.")] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help='One event JSON per line; an entry that is not JSON comes as {"not_json": ...}.',
+        ),
+    ] = False,
 ) -> None:
     """Follow a stream of a hub and print its events as they arrive (Ctrl-C to stop)."""
     from mash._ops.status import follow  # noqa: PLC0415
@@ -332,10 +342,22 @@ def tail(
     settings = settings_from(redis_url, namespace)
 
     def show(raw: bytes) -> None:
+        # Anyone can XADD anything: an entry that is not an event's JSON is shown for what it
+        # is, never a traceback that stops the tail.
+        try:
+            data = json.loads(raw)
+        except ValueError:  # not JSON, or not UTF-8
+            data = None
         if as_json:
-            out.print(raw.decode(), markup=False, highlight=False, soft_wrap=True)
+            if data is None:
+                line = json.dumps({"not_json": raw.decode("utf-8", "backslashreplace")})
+            else:
+                line = raw.decode()
+            out.print(line, markup=False, highlight=False, soft_wrap=True)
             return
-        data = json.loads(raw)
+        if not isinstance(data, dict):
+            out.print(f"<not JSON: {raw[:80]!r}>", markup=False, highlight=False, soft_wrap=True)
+            return
         out.print(
             f"{data.get('occurred_at', '?')}  {data.get('type', '?'):<26} "
             f"{data.get('event_id', '?')}",

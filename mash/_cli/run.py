@@ -36,7 +36,8 @@ def replay(
     scenario: Annotated[
         Path,
         typer.Argument(
-            help="Scenario YAML file (see scenarios/), or a generated year (.jsonl, .jsonl.gz)."
+            help="Scenario YAML file, a library scenario's name (gemma, clocks/assessment: see "
+            "`mash scenarios`), or a generated year (.jsonl, .jsonl.gz)."
         ),
     ],
     report: Annotated[Path | None, typer.Option("--report", help="Write the report here.")] = None,
@@ -74,9 +75,15 @@ def replay(
     from mash._replay.driver import replay_generated  # noqa: PLC0415
     from mash._report.report import render  # noqa: PLC0415
     from mash._scenarios.generated import is_generated  # noqa: PLC0415 - keep --help fast
+    from mash._scenarios.library import resolve  # noqa: PLC0415
     from mash._scenarios.scenario import load_scenario  # noqa: PLC0415
 
     settings = settings_from(redis_url, namespace, batch_size, log_level, shards=shard_count)
+    if not is_generated(scenario):
+        try:
+            scenario = resolve(scenario)
+        except MashError as exc:
+            fail(str(exc))
     with ProgressSteps(quiet or not sys.stderr.isatty()) as on_step:
         if is_generated(scenario):
             result = run(
@@ -133,6 +140,29 @@ def _summary(report: dict[str, Any]) -> None:
     table.add_row("dead letters", str(report["dead_letters"]["total"]))
     expectations = report["expectations"]
     table.add_row("expectations", f"{expectations['passed']}/{expectations['total']} hold")
+    out.print(table)
+
+
+@app.command(rich_help_panel="Run a simulation")
+def scenarios(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """List the scenario library that comes with mash: `mash replay NAME` runs one."""
+    from mash._scenarios.library import library  # noqa: PLC0415
+
+    found = library()
+    if as_json:
+        rows = [
+            {"name": s.name, "path": str(s.path), "description": s.description}
+            for s in found.values()
+        ]
+        out.print_json(json.dumps(rows))
+        return
+    table = Table(title=f"mash scenarios: {len(found)}, replay one with `mash replay NAME`")
+    table.add_column("name", no_wrap=True)
+    table.add_column("what it shows")
+    for s in found.values():
+        table.add_row(s.name, s.summary)
     out.print(table)
 
 
@@ -207,7 +237,10 @@ def generate(
 
 @app.command(rich_help_panel="Run a simulation")
 def exercise(
-    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file to run as an exercise.")],
+    scenario: Annotated[
+        Path,
+        typer.Argument(help="Scenario YAML file, or a library scenario's name, to run."),
+    ],
     trainee: Annotated[str, typer.Option("--trainee", help="Who is deciding.")] = "trainee",
     speed: Annotated[
         float | None,
@@ -241,6 +274,7 @@ def exercise(
     """
     import re  # noqa: PLC0415
 
+    from mash._scenarios.library import resolve  # noqa: PLC0415
     from mash._scenarios.scenario import load_scenario  # noqa: PLC0415
     from mash._training.debrief import to_html, to_markdown  # noqa: PLC0415
     from mash._training.exercise import load_answers, no_wait, run_exercise  # noqa: PLC0415
@@ -248,7 +282,7 @@ def exercise(
 
     settings = settings_from(redis_url, namespace, None, log_level or "WARNING")
     try:
-        loaded = load_scenario(scenario)
+        loaded = load_scenario(resolve(scenario))
         ask = load_answers(answers, loaded) if answers is not None else terminal_ask(out)
     except MashError as exc:
         fail(str(exc))

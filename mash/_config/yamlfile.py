@@ -37,33 +37,78 @@ def _mapping(loader: _Loader, node: yaml.MappingNode) -> LinedDict:
         if key in result:
             msg = f"duplicate key {key!r}"
             raise yaml.constructor.ConstructorError(None, None, msg, key_node.start_mark)
-        result[key] = loader.construct_object(value_node, deep=True)
+        try:
+            result[key] = loader.construct_object(value_node, deep=True)
+        except _BadScalar as exc:
+            exc.path.insert(0, key)
+            raise
         result.key_lines[key] = key_node.start_mark.line + 1
     return result
 
 
 def _sequence(loader: _Loader, node: yaml.SequenceNode) -> LinedList:
-    result = LinedList(loader.construct_object(child, deep=True) for child in node.value)
+    result = LinedList()
+    for index, child in enumerate(node.value):
+        try:
+            result.append(loader.construct_object(child, deep=True))
+        except _BadScalar as exc:
+            exc.path.insert(0, index)
+            raise
     result.line = node.start_mark.line + 1
     result.item_lines = [child.start_mark.line + 1 for child in node.value]
     return result
 
 
+class _BadScalar(yaml.constructor.ConstructorError):
+    """A scalar YAML recognises but cannot build (`2014-02-30`: a date with no such day);
+    the mappings and lists it sits in add their keys on the way out, naming the field."""
+
+    def __init__(self, why: str, mark: yaml.Mark) -> None:
+        super().__init__(None, None, why, mark)
+        self.path: list[int | str] = []
+
+
+def _timestamp(loader: _Loader, node: yaml.ScalarNode) -> Any:
+    """PyYAML turns anything shaped like a date into one, and an impossible one (30 February,
+    25 o'clock, month 13) raises a bare ValueError with no line; this gives it its line."""
+    try:
+        return loader.construct_yaml_timestamp(node)
+    except ValueError as exc:
+        why = f"{node.value!r} is not a real date or time ({exc})"
+        raise _BadScalar(why, node.start_mark) from exc
+
+
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _sequence)
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
 
 
 class YamlError(Exception):
-    def __init__(self, line: int | None, why: str) -> None:
-        self.line, self.why = line, why
+    def __init__(self, line: int | None, why: str, field: str = "") -> None:
+        self.line, self.why, self.field = line, why, field
         super().__init__(why)
+
+
+def read_text(path: Path) -> str:
+    """A file a person wrote, as text; raises `YamlError` with the line of the first byte
+    that is not UTF-8 (a binary file, or one saved in another encoding), or `OSError`."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        why = f"not UTF-8 text (byte 0x{data[exc.start]:02x}): is it the file you meant?"
+        raise YamlError(line, why) from exc
 
 
 def load(path: Path) -> Any:
     """Parse a YAML file; raises `YamlError` (with a line) or `OSError`."""
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path)
     try:
         return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    except _BadScalar as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else None
+        raise YamlError(line, exc.problem or "", dotted(exc.path)) from exc
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
@@ -84,7 +129,7 @@ def load_model(path: Path, model: type[M], what: str, error: type[FileError]) ->
     except OSError as exc:
         raise error(shown, None, "", f"cannot read {what} ({exc.strerror})") from exc
     except YamlError as exc:
-        raise error(shown, exc.line, "", exc.why) from exc
+        raise error(shown, exc.line, exc.field, exc.why) from exc
     if not isinstance(data, dict):
         raise error(shown, None, "", f"a {what} is a mapping at the top level")
     try:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -43,6 +45,40 @@ async def wall_or_event(hub: Hub) -> str:
     return hub.clock
 
 
+PARENT_PID = "MASH_PARENT_PID"
+PARENT_POLL = 0.5  # seconds
+
+
+async def parent_gone(parent: int, poll: float = PARENT_POLL) -> None:
+    """Return once the process that started this worker is gone (we are re-parented).
+
+    A worker of `mash replay --workers N` must not outlive its replay: on Linux the kernel
+    signals it (a parent-death signal), elsewhere this watch ends it within `poll` seconds.
+    """
+    while os.getppid() == parent:
+        await asyncio.sleep(poll)
+
+
+def exit_if_stuck(grace: float) -> threading.Timer:
+    """Leave the process, `grace` seconds from now, if it has not left by then.
+
+    A worker told to stop while its Redis is gone can never finish stopping: faststream's read
+    loop, cancelled in the middle of reconnecting, waits on a connection that will not come,
+    and `asyncio.run` waits for it forever. A worker that lingers holds nothing (its lease
+    runs out, its pending entries are reclaimed), so past the grace it exits without further
+    cleanup rather than outlive its replay or ignore SIGTERM.
+    """
+
+    def leave() -> None:
+        log.warning("worker did not stop in time; exiting", grace_s=grace)
+        os._exit(1)
+
+    timer = threading.Timer(grace, leave)
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
 async def run_worker(
     settings: Settings,
     stop_signal: Callable[[], asyncio.Event],
@@ -52,10 +88,38 @@ async def run_worker(
     shards: ShardSpec | None = None,
     metrics_port: int | None = None,
     metrics_host: str = "127.0.0.1",
+    shutdown_grace: float | None = None,
 ) -> None:
     """Apply `shards` (all by default) until stopped; raises HubUnavailable if another worker
     takes one of them over. On the wall clock it ticks event time itself; on the event clock
-    the watermarks come from whoever publishes (a replay, `mash publish`)."""
+    the watermarks come from whoever publishes (a replay, `mash publish`). With
+    `shutdown_grace` (the `mash worker` process), stopping that takes longer than it, however
+    the worker stops, ends the process (`exit_if_stuck`)."""
+    try:
+        await _apply_until_stopped(
+            settings,
+            stop_signal,
+            tick_interval,
+            clock,
+            shards=shards,
+            metrics_port=metrics_port,
+            metrics_host=metrics_host,
+        )
+    finally:
+        if shutdown_grace is not None:
+            exit_if_stuck(shutdown_grace)
+
+
+async def _apply_until_stopped(
+    settings: Settings,
+    stop_signal: Callable[[], asyncio.Event],
+    tick_interval: float,
+    clock: Clock | None,
+    *,
+    shards: ShardSpec | None,
+    metrics_port: int | None,
+    metrics_host: str,
+) -> None:
     thresholds = load_thresholds(settings.thresholds)
     timescales = load_timescales(settings.timescales)
     scoring = load_scoring(settings.scoring)
@@ -87,6 +151,9 @@ async def run_worker(
             asyncio.create_task(stop.wait()),
             asyncio.create_task(_until_failed(hub)),
         ]
+        parent = os.environ.get(PARENT_PID, "")
+        if parent.isdigit():
+            tasks.append(asyncio.create_task(parent_gone(int(parent))))
         if mode == "wall":
             tasks.append(asyncio.create_task(tick_forever(hub, wall, tick_interval)))
         try:
@@ -99,7 +166,7 @@ async def run_worker(
             failure = None if task.cancelled() else task.exception()
             if failure is not None:
                 raise failure
-        log.info("worker stopping")
+        log.info("worker stopping", parent_gone=not stop.is_set() and bool(parent))
 
 
 async def _until_failed(hub: Hub) -> None:

@@ -37,17 +37,31 @@ log = structlog.get_logger("mash.publish")
 AHEAD = 2  # steps published beyond what the workers have applied
 
 
-def read_jsonl(name: str, lines: Iterable[str]) -> Iterator[Envelope]:
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            event = parse_event(line)
-        except ValidationError as exc:
-            loc, message = describe(exc)
-            loc = loc[1:] if loc and isinstance(loc[0], str) and "." in loc[0] else loc
-            raise ScenarioError(name, number, dotted(loc), message) from exc
-        yield event
+def read_jsonl(name: str, lines: Iterable[bytes]) -> Iterator[Envelope]:
+    """Events of a JSONL file, each line checked; every mistake names the file and line.
+
+    Lines are decoded here rather than by a text stream, so a binary or wrongly encoded file
+    is an error at the line that holds the bad byte, not a traceback from deep in the reader.
+    """
+    number = 0
+    try:
+        for number, raw in enumerate(lines, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                why = f"not UTF-8 text (byte 0x{raw[exc.start]:02x}): is it the file you meant?"
+                raise ScenarioError(name, number, "", why) from exc
+            if not line.strip():
+                continue
+            try:
+                event = parse_event(line)
+            except ValidationError as exc:
+                loc, message = describe(exc)
+                loc = loc[1:] if loc and isinstance(loc[0], str) and "." in loc[0] else loc
+                raise ScenarioError(name, number, dotted(loc), message) from exc
+            yield event
+    except OSError as exc:
+        raise ScenarioError(name, number + 1, "", f"cannot read on ({exc.strerror})") from exc
 
 
 class Source:
@@ -78,7 +92,7 @@ def _generated(path: Path) -> Iterator[Envelope]:
 
 def source_of(name: str) -> Source:
     if name == "-":
-        return Source(read_jsonl("<stdin>", sys.stdin))
+        return Source(read_jsonl("<stdin>", sys.stdin.buffer))
     path = Path(name)
     if has_header(path):
         with open_generated(path) as (header, _events):
@@ -88,7 +102,7 @@ def source_of(name: str) -> Source:
         scenario = load_scenario(path)
         return Source(iter(scenario.events), scenario.end, scenario_meta(scenario))
     try:
-        handle = path.open(encoding="utf-8")
+        handle = path.open("rb")
     except OSError as exc:
         raise ScenarioError(name, None, "", f"cannot read ({exc.strerror})") from exc
     return Source(read_jsonl(name, handle))

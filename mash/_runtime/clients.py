@@ -12,19 +12,52 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any, cast
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 
+# A hub reads each shard through a faststream subscriber per input stream and one on the
+# clock (four), each holding a connection while it blocks in XREADGROUP, and the shard's edge
+# reads and commits beside them. redis-py 6 and later cap a pool at 100 and then fail with
+# MaxConnectionsError rather than wait, so the pool is sized for the shards (a hub of the
+# earlier design, with forty subscribers a shard, ran out at four shards).
+CONNECTIONS_PER_SHARD = 12
+SPARE_CONNECTIONS = 32  # publishing, leases, the replay's own reads
+POOL_WAIT = 30.0  # seconds our own client waits for a free connection before it fails
 
-async def open_client(url: str, timeout: float = 5.0) -> tuple[aioredis.Redis, bool]:
+
+def pool_size(shards: int) -> int:
+    """Connections a hub of `shards` shards may hold at once: never below redis-py's 100."""
+    return max(100, CONNECTIONS_PER_SHARD * shards + SPARE_CONNECTIONS)
+
+
+def sized_url(url: str, shards: int) -> str:
+    """`url` with `max_connections` for a hub of `shards` shards, for clients built from a
+    URL alone (faststream's broker); a `max_connections` the user gave is kept."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    if any(key == "max_connections" for key, _ in query):
+        return url
+    query.append(("max_connections", str(pool_size(shards))))
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+async def open_client(
+    url: str, timeout: float = 5.0, shards: int = 1
+) -> tuple[aioredis.Redis, bool]:
     """A connected async client for `url`, and whether it is a cluster's.
 
     The cluster client serves the same commands on one slot's keys, so callers keep the plain
     client's type and never need the difference.
     """
-    client = aioredis.from_url(url)
+    # Ours waits for a free connection (the edge's commits come in bursts from every
+    # subscriber at once) instead of failing at the cap.
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url, max_connections=pool_size(shards), timeout=POOL_WAIT
+    )
+    client = aioredis.Redis(connection_pool=pool)
     try:
         await asyncio.wait_for(client.ping(), timeout=timeout)
         info: Any = await client.info("cluster")
@@ -34,16 +67,20 @@ async def open_client(url: str, timeout: float = 5.0) -> tuple[aioredis.Redis, b
     if not int(info.get("cluster_enabled", 0)):
         return client, False
     await client.aclose()
-    cluster = RedisCluster.from_url(url)
+    cluster = RedisCluster.from_url(url, max_connections=pool_size(shards))
     await asyncio.wait_for(cluster.initialize(), timeout=timeout)
     return cast(aioredis.Redis, cluster), True
 
 
-def sync_client(url: str) -> redis.Redis:
-    """The blocking twin of `open_client`, for the pytest plugin's helpers."""
-    client = redis.Redis.from_url(url)
+def sync_client(url: str, socket_timeout: float = 30.0) -> redis.Redis:
+    """The blocking twin of `open_client`, for the pytest plugin's helpers.
+
+    Every reply is awaited at most `socket_timeout` seconds: a test against a Redis that
+    stopped answering fails with redis-py's TimeoutError rather than hang the suite.
+    """
+    client = redis.Redis.from_url(url, socket_timeout=socket_timeout)
     info: Any = client.info("cluster")
     if not int(info.get("cluster_enabled", 0)):
         return client
     client.close()
-    return cast(redis.Redis, redis.RedisCluster.from_url(url))
+    return cast(redis.Redis, redis.RedisCluster.from_url(url, socket_timeout=socket_timeout))

@@ -346,6 +346,10 @@ class ShardEdge:
             names = ", ".join(sorted(k.decode("utf-8", "replace") for k in fields)) or "none"
             detail = f"entry has no 'event' field (fields: {names})"
             return self.dead_letter(stream, entry_id, fields, "missing_field", detail)
+        if len(fields) > 1:  # the contract is one field: anything beside it is a mistake
+            extra = sorted(k.decode(errors="replace") for k in fields.keys() - {FIELD})
+            why = f"entry has fields beside 'event': {', '.join(extra)}"
+            return self.dead_letter(stream, entry_id, fields, "extra_fields", why)
         return None
 
     async def receive(self, stream: str, entries: Sequence[Entry]) -> None:

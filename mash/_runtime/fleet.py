@@ -3,7 +3,9 @@
 The replay's own hub publishes and waits; the workers apply, exactly as a deployment's
 workers would (the same command, the same environment variables), so a replay with workers
 proves what a deployment does. A worker that dies is started again: its replacement waits for
-the dead one's lease to run out, and reclaims what it had read but not applied.
+the dead one's lease to run out, and reclaims what it had read but not applied. Workers end
+with the replay, however it ends: on Linux a parent-death signal, elsewhere each worker
+watches its parent (`MASH_PARENT_PID`, see `mash._ops.workers`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 
 import structlog
 
+from mash._runtime.embedded_redis import die_with_parent
 from mash.errors import HubUnavailable
 
 log = structlog.get_logger("mash.fleet")
@@ -53,6 +56,8 @@ class Fleet:
                 "MASH_TIMESCALES": str(self.timescales),
                 "MASH_SCORING": str(self.scoring),
                 "MASH_SCREENING": self.screening,
+                # Where no parent-death signal exists, the worker watches for its parent.
+                "MASH_PARENT_PID": str(os.getpid()),
             }
         )
         env.setdefault("MASH_LOG_LEVEL", "WARNING")
@@ -66,6 +71,8 @@ class Fleet:
             env=self._environment(),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL,
+            # A SIGKILLed replay cannot stop its workers: the kernel does (Linux).
+            preexec_fn=die_with_parent if sys.platform == "linux" else None,
         )
 
     async def start(self) -> None:

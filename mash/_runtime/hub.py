@@ -32,7 +32,7 @@ from redis.exceptions import RedisClusterException, RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from mash._config.settings import Settings, redact_url
-from mash._runtime.clients import open_client
+from mash._runtime.clients import open_client, sized_url
 from mash._runtime.consumer import Consumer
 from mash._runtime.edge import MEMO, Entry, ShardEdge, ShardMoved
 from mash._runtime.embedded_redis import EmbeddedRedis
@@ -140,7 +140,7 @@ class Hub:
         """
         broker_type = RedisClusterBroker if self.cluster else RedisBroker
         self.broker = broker_type(
-            url,
+            sized_url(url, self.keys.shards),
             logger=logging.getLogger(BROKER_LOGGER),
             log_level=logging.DEBUG,  # per-batch "Received/Processed" lines are debug for us
             specification_url="redis://localhost:6379" if not connect else None,

@@ -26,7 +26,29 @@ def drop_sensitive(
 
 
 def configure(level: str = "WARNING", *, json: bool = False) -> None:
+    """Logging for a mash process (the CLI, a worker): structlog, the standard library's root
+    and the broker's logger, all at `level`."""
     numeric = logging.getLevelNamesMapping().get(level.upper(), logging.WARNING)
+    _structlog(numeric, json=json)
+    # faststream logs through the standard library; keep it at the same level and stream.
+    logging.basicConfig(level=numeric, stream=sys.stderr, format="%(message)s", force=True)
+    _quiet_broker(numeric)
+
+
+def configure_library() -> None:
+    """Logging for mash inside someone else's process (the pytest plugin, `MashHub`): nothing
+    below WARNING from mash or its broker, and their logging left as they set it.
+
+    Unconfigured structlog prints every level, debug included, and faststream announces each
+    read loop's life at INFO: a four-shard hub in a test used to fill the console. structlog
+    is configured only if the process has not done so itself.
+    """
+    if not structlog.is_configured():
+        _structlog(logging.WARNING, json=False)
+    _quiet_broker(logging.WARNING)
+
+
+def _structlog(numeric: int, *, json: bool) -> None:
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if json
@@ -44,8 +66,9 @@ def configure(level: str = "WARNING", *, json: bool = False) -> None:
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=False,
     )
-    # faststream logs through the standard library; keep it at the same level and stream.
-    logging.basicConfig(level=numeric, stream=sys.stderr, format="%(message)s", force=True)
+
+
+def _quiet_broker(numeric: int) -> None:
     # faststream sets the level of the logger we give the broker to its own choice, so its
     # lifecycle chatter ("callback for Task-7 is being executed") would pass at any setting;
     # a filter keeps the last word with --log-level.

@@ -39,6 +39,7 @@ REASONS: dict[str, str | None] = {
     "wrong_type": "invalid_event",
     "unknown_type": "unknown_type",
     "no_event_field": "missing_field",
+    "extra_fields": "extra_fields",
     "wrong_stream": "wrong_stream",
 }
 
@@ -63,6 +64,8 @@ def entry(kind: str, n: int, text: str) -> dict[str, str]:
         return {"event": json.dumps({**_good(n), "type": "contact.sideways"})}
     if kind == "no_event_field":
         return {"payload": text or "?"}
+    if kind == "extra_fields":  # a good event, but the contract is one field
+        return {"event": json.dumps(_good(n)), "source": text or "?"}
     assert kind == "wrong_stream"
     missing = event("missing.started", T0, event_id=f"m-{n}", missing_id=f"mi-{n}")
     return {"event": missing.model_dump_json()}
@@ -144,3 +147,29 @@ def test_every_entry_thrown_at_the_streams_is_applied_deduplicated_or_dead_lette
     redis_url: str, batch: list[tuple[str, int, str, int]]
 ) -> None:
     asyncio.run(_throw(redis_url, batch))
+
+
+async def _extra_fields(url: str) -> list[DeadLetter]:
+    hub_settings = Settings(
+        redis_url=SecretStr(url),
+        namespace=f"extra{uuid.uuid4().hex[:10]}",
+        poll_ms=20,
+        thresholds=DEFAULT_THRESHOLDS,
+    )
+    async with Hub(hub_settings, [screening.build(DEFAULT_THRESHOLDS)]) as hub:
+        good = json.dumps(_good(1))
+        await hub.publish_raw("contacts", {"event": good, "trace": "abc", "from": "team-b"})
+        await hub.publish_raw("contacts", {"event": json.dumps(_good(2))})
+        await settle(hub, timeout=30)
+        snap = await snapshot(hub.redis, hub.keys)
+        letters = [e for e in await hub.read("dlq") if isinstance(e, DeadLetter)]
+    (group,) = [g for g in snap.groups if g.consumer == HUB_GROUP and g.stream == "contacts"]
+    assert group.outcomes == {"applied": 1, "dead.extra_fields": 1}
+    return letters
+
+
+def test_an_entry_with_fields_beside_event_is_dead_lettered_naming_them(redis_url: str) -> None:
+    (letter,) = asyncio.run(_extra_fields(redis_url))
+    assert letter.reason == "extra_fields"
+    assert letter.detail == "entry has fields beside 'event': from, trace"
+    assert json.loads(letter.payload)["trace"] == "abc"  # kept whole, to be found and fixed
