@@ -6,8 +6,9 @@ discussions), so they live in a file beside their sources, not in code.
 
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -43,6 +44,12 @@ class Trigger(_Closed):
             if name != "child" and name not in model.model_fields:
                 raise ValueError(f"{self.event} has no field {name!r}")
         return self
+
+    @cached_property
+    def conditions(self) -> tuple[tuple[str, frozenset[Any]], ...]:
+        """`when` as sets, built once per trigger: a code list's enums hash as their values,
+        so `Outcome.S17_ASSESSMENT in {"section17_assessment"}` holds."""
+        return tuple((name, frozenset(allowed)) for name, allowed in self.when.items())
 
 
 class Limit(_Closed):

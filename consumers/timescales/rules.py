@@ -101,21 +101,7 @@ def lateness(
 def matches(trigger: Trigger, event: Event) -> bool:
     if event.type != trigger.event:
         return False
-    return all(getattr(event, name) in allowed for name, allowed in _conditions(trigger))
-
-
-_COMPILED: dict[int, tuple[tuple[str, frozenset[Any]], ...]] = {}
-
-
-def _conditions(trigger: Trigger) -> tuple[tuple[str, frozenset[Any]], ...]:
-    """A trigger's `when` as sets, built once: a code list's enums hash as their values, so
-    `Outcome.S17_ASSESSMENT in {"section17_assessment"}` holds."""
-    found = _COMPILED.get(id(trigger))
-    if found is None:
-        found = _COMPILED[id(trigger)] = tuple(
-            (name, frozenset(allowed)) for name, allowed in trigger.when.items()
-        )
-    return found
+    return all(getattr(event, name) in allowed for name, allowed in trigger.conditions)
 
 
 def cancels(cancel: str | Trigger, event: Event) -> bool:

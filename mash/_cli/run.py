@@ -96,6 +96,7 @@ def replay(
                     census_year=census_year,
                     workers=workers,
                     external_workers=external_workers,
+                    with_census=report is not None and fmt is Format.cin_xml,
                 )
             )
         else:
@@ -116,7 +117,11 @@ def replay(
                 )
             )
     if report is not None:
-        text = result.census.xml if fmt is Format.cin_xml else render(result.report, fmt.value)
+        if fmt is Format.cin_xml:
+            assert result.census is not None  # asked for with the format
+            text = result.census.xml
+        else:
+            text = render(result.report, fmt.value)
         try:
             report.write_text(text, encoding="utf-8")
         except OSError as exc:

@@ -175,13 +175,15 @@ class Hub:
             raise HubUnavailable(f"cannot reach Redis at {shown}: {why}") from exc
         try:
             await self._agree()
-        except HubUnavailable:
+            self._build_app(self.url)
+            await self.create_groups()
+            if self.run_consumers and self.consumers:
+                await self.start_applying()
+        except BaseException:
+            # Refused, failed, or cancelled half-way (a caller's timeout): a hub whose
+            # readers started must stop them, or they outlive the caller's event loop.
             await self.stop()
             raise
-        self._build_app(self.url)
-        await self.create_groups()
-        if self.run_consumers and self.consumers:
-            await self.start_applying()
         return self
 
     async def start_applying(self) -> None:

@@ -3,6 +3,7 @@ in-process hub stays quiet."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -24,6 +25,18 @@ def test_a_replay_that_cannot_finish_in_time_raises_timeout_error(redis_url: str
         hub.replay(GEMMA, timeout=0.05)
     assert time.monotonic() - started < 30
     assert hub.replay(GEMMA).ok  # the hub is fine afterwards
+
+
+def test_a_timeout_at_any_point_of_the_start_leaves_nothing_running(redis_url: str) -> None:
+    """Cut off while the hub was still starting, a replay used to leave its readers running:
+    they outlived the event loop, which then waited for them for ever. Each bound below
+    lands at a different point of the start; every one must give up at once."""
+    hub = MashHub(redis_url)
+    for bound in [0.01 * n for n in range(1, 21)]:
+        started = time.monotonic()
+        with contextlib.suppress(TimeoutError):
+            hub.replay(GEMMA, timeout=bound)
+        assert time.monotonic() - started < 15, f"a replay cut off at {bound:.2f}s hung"
 
 
 async def test_areplay_has_the_same_bound(redis_url: str) -> None:

@@ -278,3 +278,43 @@ def test_timescales_file_errors_name_line_and_field(
     assert f"{path}:" in message
     assert f": {field}: " in message, message
     assert why in message
+
+
+def test_a_trigger_is_judged_by_its_own_conditions_after_another_is_gone() -> None:
+    """Conditions once cached by `id()` outlived their trigger: a new trigger at the same
+    address (every later hub in a test process) was judged by the dead one's `when`, and a
+    contact was asked for a decision's `outcome`."""
+    import gc
+
+    from mash.consumers.timescales.config import Trigger
+    from mash.consumers.timescales.rules import matches
+
+    decided = parse_event_data(
+        {
+            "event_id": "d1",
+            "type": "screening.decided",
+            "occurred_at": T0.isoformat(),
+            "recorded_at": T0.isoformat(),
+            "child_id": "C1",
+            "agency": "mash",
+            "contact_id": "c1",
+            "level": 1,
+            "rag": "green",
+            "outcome": "nfa",
+            "reasons": [],
+            "decision_due": (T0 + timedelta(days=3)).isoformat(),
+            "thresholds": "t",
+        }
+    )
+    gone = Trigger(event="screening.decided", when={"outcome": ["nfa"]})
+    assert matches(gone, decided)
+    address = id(gone)
+    del gone
+    gc.collect()
+    # CPython hands the freed block out again to one of these; judge them all.
+    fresh = [
+        Trigger(event="screening.decided", when={"outcome": ["section17_assessment"]})
+        for _ in range(2000)
+    ]
+    assert address in {id(f) for f in fresh}  # the case that used to go wrong is here
+    assert not any(matches(f, decided) for f in fresh)
