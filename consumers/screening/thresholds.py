@@ -39,6 +39,9 @@ class Deadline(_Closed):
 class LevelResponse(_Closed):
     rag: Rag
     outcome: Outcome
+    # What a practitioner choosing a level reads (a training exercise offers these).
+    name: str | None = None
+    description: str | None = None
 
 
 class Conditions(_Closed):

@@ -252,8 +252,8 @@ def exercise(
         typer.Option(
             "--speed",
             min=0,
-            help="Seconds of event time per real second (default 3600; 0: no waiting). "
-            "Waits between events are capped at 10 s.",
+            help="Seconds of event time per real second (default 60: a red contact's 4 hours "
+            "are 4 minutes of yours; 0: no waiting). Waits between events are capped at 10 s.",
         ),
     ] = None,
     answers: Annotated[
@@ -279,6 +279,7 @@ def exercise(
     """
     import re  # noqa: PLC0415
 
+    from mash._bootstrap import configure  # noqa: PLC0415
     from mash._scenarios.library import resolve  # noqa: PLC0415
     from mash._scenarios.scenario import load_scenario  # noqa: PLC0415
     from mash._training.debrief import to_html, to_markdown  # noqa: PLC0415
@@ -288,10 +289,13 @@ def exercise(
     settings = settings_from(redis_url, namespace, None, log_level or "WARNING")
     try:
         loaded = load_scenario(resolve(scenario))
-        ask = load_answers(answers, loaded) if answers is not None else terminal_ask(out)
+        words_from = configure(loaded, settings, thresholds)[0]
+        ask = (
+            load_answers(answers, loaded) if answers is not None else terminal_ask(out, words_from)
+        )
     except MashError as exc:
         fail(str(exc))
-    pace = speed if speed is not None else (0.0 if answers is not None else 3600.0)
+    pace = speed if speed is not None else (0.0 if answers is not None else 60.0)
     if not out_dir.is_dir():
         fail(f"--out {out_dir}: not a folder")
     debrief = run(

@@ -7,15 +7,23 @@ trainee's, so the statutory clocks and CSE flags run on it. The reference decisi
 thresholds file's, made by the same pure rule on the same history, the instant before the
 contact arrived.
 
-The terminal (prompts, countdown, pauses) is the CLI's business: this module takes an `ask`
+A `Desk` is one trainee's hub and decisions: it publishes each instant's events with a
+watermark, builds the practitioner's view of each contact, holds the trainee's answer until
+it is locked, and publishes it as a decision. The terminal exercise drives one desk and locks
+each answer as it is given; the training room (`mash._room`) drives one per trainee and locks
+answers when the next contact arrives, so an answer can change until then. Either way a
+decision is published at its own instant of event time, before any watermark beyond it, so
+the hub applies it in event time like any other event.
+
+The terminal (prompts, countdown, pauses) is the CLI's business: `run_exercise` takes an `ask`
 coroutine and a `wait` coroutine, so an answers file, a test or another front end can drive
 the same exercise.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -34,6 +42,7 @@ from mash._time.clock import tick
 from mash._training.debrief import Answer, Decided, build_debrief
 from mash.consumers.screening.rules import ChildHistory, decide_contact, decision_due
 from mash.consumers.screening.thresholds import Thresholds
+from mash.consumers.timescales.config import Timescales
 from mash.consumers.timescales.rules import ChildClocks, OpenClock
 from mash.errors import ScenarioError
 from mash.schemas.codes import Agency, DecidedBy, Level, Outcome, Rag
@@ -41,6 +50,9 @@ from mash.schemas.events import (
     ChildDetails,
     ContactReceived,
     CSEFlag,
+    Envelope,
+    MissingReturned,
+    MissingStarted,
     Reason,
     ScreeningDecided,
     TimescaleBreached,
@@ -49,6 +61,25 @@ from mash.schemas.events import (
 )
 
 MAX_WAIT = 10.0  # real seconds between two events, whatever the gap in event time
+YEAR = timedelta(days=365)
+
+
+@dataclass(frozen=True)
+class PastContact:
+    """An earlier contact about the child, as the MASH's records show it."""
+
+    at: datetime
+    contact: ContactReceived
+
+
+@dataclass(frozen=True)
+class Episode:
+    """A missing episode: when the child went missing, and when (and how) they came back."""
+
+    missing_id: str
+    started: datetime
+    returned: datetime | None = None
+    with_adults: bool = False
 
 
 @dataclass(frozen=True)
@@ -65,6 +96,21 @@ class ContactView:
     earlier: tuple[Decided, ...]
     windows: Mapping[Rag, datetime]  # the decision deadline each RAG rating would set
     speed: float
+    # The child's full record of the last 12 months, from every event the hub was given: the
+    # hub's own state keeps only the few its rules need (the last 3 missing episodes).
+    contacts: tuple[PastContact, ...] = ()
+    episodes: tuple[Episode, ...] = ()
+
+    @property
+    def key(self) -> str:
+        """One child of one contact: what an answer is given to."""
+        return f"{self.local_id}/{self.child.child_id}"
+
+    @property
+    def open_case(self) -> bool:
+        """Social care already holds the child (a referral, assessment, S47, plan, or looked
+        after): closing such a contact with no action loses a child in plain sight."""
+        return self.history.allocated or self.child.looked_after
 
     @property
     def age(self) -> str:
@@ -88,6 +134,7 @@ class AnswerSpec(BaseModel):
     rag: Rag
     outcome: Outcome
     seconds: float = Field(default=0.0, ge=0, description="Real seconds the trainee took.")
+    rationale: str = ""
 
 
 class AnswersFile(BaseModel):
@@ -120,7 +167,7 @@ def load_answers(path: Path, scenario: Scenario) -> Ask:
 
     async def ask(view: ContactView) -> tuple[Answer, float]:
         found = wanted.get((view.local_id, view.child.child_id)) or wanted[(view.local_id, None)]
-        return Answer(found.level, found.rag, found.outcome), found.seconds
+        return Answer(found.level, found.rag, found.outcome, found.rationale), found.seconds
 
     return ask
 
@@ -129,7 +176,7 @@ async def no_wait(seconds: float, until: datetime) -> None:
     return None
 
 
-def _decision(
+def decision_event(
     contact: ContactReceived,
     child: str,
     answer: Answer,
@@ -138,6 +185,8 @@ def _decision(
     thresholds: Thresholds,
     calendar: WorkingDayCalendar,
 ) -> ScreeningDecided:
+    """The trainee's answer as the hub's decision. The rationale stays out of the event: it is
+    free text, for the debrief only, and streams are read by other teams' tools."""
     return ScreeningDecided(
         event_id=f"{contact.event_id}.decision.{child}",
         occurred_at=at,
@@ -163,6 +212,209 @@ async def _states(hub: Hub, consumer: str, children: list[str], model: Any) -> l
     return [model.model_validate_json(r) if r else model() for r in raw]
 
 
+def child_record(
+    events: Sequence[Envelope], child: str, at: datetime, before: str | None = None
+) -> tuple[tuple[PastContact, ...], tuple[Episode, ...]]:
+    """Every contact about the child and every missing episode of theirs in the 12 months up
+    to `at`, from the events given so far (the contact `before` itself left out). Pure."""
+    since = at - YEAR
+    contacts: list[PastContact] = []
+    episodes: dict[str, Episode] = {}
+    for event in events:
+        if event.occurred_at > at:
+            break
+        if isinstance(event, ContactReceived):
+            named = any(c.child_id == child for c in event.children)
+            if named and event.event_id != before and event.occurred_at >= since:
+                contacts.append(PastContact(event.occurred_at, event))
+        elif isinstance(event, MissingStarted) and event.child_id == child:
+            episodes[event.missing_id] = Episode(event.missing_id, event.occurred_at)
+        elif isinstance(event, MissingReturned) and event.child_id == child:
+            began = episodes.get(event.missing_id)
+            if began is not None:
+                episodes[event.missing_id] = replace(
+                    began, returned=event.occurred_at, with_adults=event.with_adults
+                )
+    recent = tuple(
+        e
+        for e in sorted(episodes.values(), key=lambda e: e.started)
+        if (e.returned or e.started) >= since
+    )
+    return tuple(contacts), recent
+
+
+@dataclass
+class Open:
+    """A contact put before the trainee and not yet locked: the view, the thresholds' own
+    decision, and the trainee's answer so far."""
+
+    view: ContactView
+    reference: ScreeningDecided
+    answer: Answer | None = None
+    at: datetime | None = None
+    seconds: float = 0.0
+
+
+class Desk:
+    """One trainee screening a scenario on a hub of their own (see the module's docstring)."""
+
+    def __init__(
+        self,
+        hub: Hub,
+        *,
+        trainee: str,
+        thresholds: Thresholds,
+        total: int,
+        local: Mapping[str, str],
+        speed: float = 0.0,
+        timeout: float = 120.0,
+    ) -> None:
+        self.hub = hub
+        self.trainee = trainee
+        self.thresholds = thresholds
+        self.calendar = WorkingDayCalendar()
+        self.total = total
+        self.local = local
+        self.speed = speed
+        self.timeout = timeout
+        self.given: list[Envelope] = []  # the scenario's events published so far
+        self.decided: list[Decided] = []
+        self.open: dict[str, Open] = {}
+        self.latest: datetime | None = None  # the last watermark published
+        self.seen = 0  # contacts (one per child) put before the trainee so far
+
+    def answer(self, key: str, answer: Answer, at: datetime, seconds: float = 0.0) -> None:
+        """Record (or change) the answer to an open contact; it is published when locked."""
+        found = self.open[key]
+        found.answer, found.at, found.seconds = answer, at, seconds
+
+    def lock(self, before: datetime) -> list[ScreeningDecided]:
+        """Lock every open contact (the next contact is arriving at `before`): answered ones
+        become decisions at their instant, kept after the last watermark and before `before`,
+        so event time never runs backwards; unanswered ones are recorded as not decided."""
+        out: list[ScreeningDecided] = []
+        for found in self.open.values():
+            view = found.view
+            decided_at: datetime | None = None
+            if found.answer is not None and found.at is not None:
+                decided_at = max(found.at, view.contact.occurred_at)
+                if self.latest is not None:
+                    decided_at = max(decided_at, self.latest)
+                if decided_at >= before:
+                    decided_at = max(before - timedelta(seconds=1), self.latest or before)
+                out.append(
+                    decision_event(
+                        view.contact,
+                        view.child.child_id,
+                        found.answer,
+                        decided_at,
+                        self.trainee,
+                        self.thresholds,
+                        self.calendar,
+                    )
+                )
+            self.decided.append(
+                Decided(
+                    contact=view.local_id,
+                    child=view.child.child_id,
+                    received_at=view.contact.occurred_at,
+                    decided_at=decided_at,
+                    trainee=found.answer,
+                    reference=found.reference,
+                    seconds=found.seconds,
+                    open_case=view.open_case,
+                )
+            )
+        self.open = {}
+        return out
+
+    async def publish(self, events: Sequence[Envelope], watermark: datetime) -> None:
+        await self.hub.publish([*events, tick(watermark)])
+        self.latest = watermark
+        await drain_step(self.hub, self.timeout, watermark)
+
+    async def flush(self, at: datetime) -> None:
+        """Lock the open contacts now and have the hub apply their decisions (the terminal
+        exercise: an answer given is final)."""
+        decisions = self.lock(at + timedelta(seconds=1))
+        if decisions:
+            await self.publish(decisions, max(d.occurred_at for d in decisions))
+
+    async def arrive(self, instant: datetime, step: Sequence[Envelope]) -> list[ContactView]:
+        """The instant's events reach the hub (after the open contacts' decisions, locked now);
+        returns the view of each child of each contact at that instant, as the hub holds it."""
+        decisions = self.lock(instant)
+        await self.publish([*decisions, *step], instant)
+        self.given.extend(step)
+        views: list[ContactView] = []
+        for contact in (e for e in step if isinstance(e, ContactReceived)):
+            ids = [c.child_id for c in contact.children]
+            histories = dict(
+                zip(ids, await _states(self.hub, "screening", ids, ChildHistory), strict=True)
+            )
+            # The reference decision, from the same history the rules would have used: the
+            # contact is in it, but only earlier contacts count.
+            _, references = decide_contact(histories, contact, self.thresholds, self.calendar)
+            clocks = await _states(self.hub, "timescales", ids, ChildClocks)
+            for child, reference, held in zip(contact.children, references, clocks, strict=True):
+                assert isinstance(reference, ScreeningDecided)
+                contacts, episodes = child_record(
+                    self.given, child.child_id, instant, before=contact.event_id
+                )
+                self.seen += 1
+                view = ContactView(
+                    number=self.seen,
+                    total=self.total,
+                    local_id=self.local.get(contact.event_id, contact.event_id),
+                    contact=contact,
+                    child=child,
+                    history=histories[child.child_id],
+                    clocks=held.open,
+                    earlier=tuple(d for d in self.decided if d.child == child.child_id),
+                    windows={
+                        rag: decision_due(contact.occurred_at, rag, self.thresholds, self.calendar)
+                        for rag in Rag
+                    },
+                    speed=self.speed,
+                    contacts=contacts,
+                    episodes=episodes,
+                )
+                self.open[view.key] = Open(view, reference)
+                views.append(view)
+        return views
+
+    async def finish(self, end: datetime, scenario: str, timescales: Timescales) -> dict[str, Any]:
+        """Lock what is open, run the hub on to `end` (so late clocks breach), and debrief."""
+        final = max(end, self.latest) if self.latest is not None else end
+        decisions = self.lock(final + timedelta(seconds=1))
+        await self.publish(decisions, final)
+        clocks = [
+            e
+            for e in await self.hub.read("timescales")
+            if isinstance(e, TimescaleMet | TimescaleBreached | TimescaleStoppedLate)
+        ]
+        flags = [e for e in await self.hub.read("cse") if isinstance(e, CSEFlag)]
+        return build_debrief(
+            scenario=scenario,
+            trainee=self.trainee,
+            thresholds=self.thresholds.name,
+            decided=self.decided,
+            clocks=clocks,
+            flags=flags,
+            clock_names={c.id: c.name for c in timescales.clocks},
+        )
+
+
+def contacts_to_decide(events: Sequence[Envelope]) -> int:
+    """How many answers a run asks for: one per child of each contact."""
+    return sum(len(e.children) for e in events if isinstance(e, ContactReceived))
+
+
+def exercise_events(scenario: Scenario) -> list[Envelope]:
+    """The scenario's events less its decisions: those are the answers the exercise asks for."""
+    return [e for e in scenario.events if not isinstance(e, ScreeningDecided)]
+
+
 async def run_exercise(
     scenario: Scenario,
     settings: Settings,
@@ -176,92 +428,34 @@ async def run_exercise(
 ) -> dict[str, Any]:
     """Run the exercise to its end and return the debrief."""
     thresholds, timescales, scoring = configure(scenario, settings, thresholds_override)
-    calendar = WorkingDayCalendar()
-    # Decisions written into the scenario are the answers the exercise is asking for.
-    events = [e for e in scenario.events if not isinstance(e, ScreeningDecided)]
+    events = exercise_events(scenario)
     plan = by_instant(events)
-    start = plan[0][0] if plan else scenario.end
     local = {v: k for k, v in scenario.local_ids.items()}
-    total = sum(len(e.children) for e in events if isinstance(e, ContactReceived))
-    decided: list[Decided] = []
     consumers = build_consumers(thresholds, timescales, scoring, decide=False)
     settings = settings.model_copy(update={"clock": "event"})
     async with Hub(settings, consumers) as hub:
         await refuse_used_namespace(hub)
-        latest = start
+        desk = Desk(
+            hub,
+            trainee=trainee,
+            thresholds=thresholds,
+            total=contacts_to_decide(events),
+            local=local,
+            speed=speed,
+            timeout=timeout,
+        )
         for index, (instant, step) in enumerate(plan):
             following = plan[index + 1][0] if index + 1 < len(plan) else None
-            contacts = [e for e in step if isinstance(e, ContactReceived)]
-            # The instant's events and its watermark: the hub applies them and everything
-            # due by then, so what the trainee sees is the hub at that instant.
-            await hub.publish([*step, tick(instant)])
-            await drain_step(hub, timeout, instant)
-            latest = max(latest, instant)
-            for contact in contacts:
-                ids = [c.child_id for c in contact.children]
-                histories = dict(
-                    zip(ids, await _states(hub, "screening", ids, ChildHistory), strict=True)
-                )
-                # The reference decision, from the same history the rules would have used:
-                # the contact is in it, but only earlier contacts count.
-                _, references = decide_contact(histories, contact, thresholds, calendar)
-                for child, reference in zip(contact.children, references, strict=True):
-                    assert isinstance(reference, ScreeningDecided)
-                    clocks = (await _states(hub, "timescales", [child.child_id], ChildClocks))[0]
-                    view = ContactView(
-                        number=len(decided) + 1,
-                        total=total,
-                        local_id=local.get(contact.event_id, contact.event_id),
-                        contact=contact,
-                        child=child,
-                        history=histories[child.child_id],
-                        clocks=clocks.open,
-                        earlier=tuple(d for d in decided if d.child == child.child_id),
-                        windows={
-                            rag: decision_due(contact.occurred_at, rag, thresholds, calendar)
-                            for rag in Rag
-                        },
-                        speed=speed,
-                    )
-                    answer, seconds = await ask(view)
-                    # Never before a watermark already published (a sibling's slower answer).
-                    at = max(_decided_at(instant, following, seconds * speed), latest)
-                    latest = at
-                    decision = _decision(
-                        contact, child.child_id, answer, at, trainee, thresholds, calendar
-                    )
-                    await hub.publish([decision, tick(at)])
-                    await drain_step(hub, timeout, at)
-                    decided.append(
-                        Decided(
-                            contact=view.local_id,
-                            child=child.child_id,
-                            received_at=contact.occurred_at,
-                            decided_at=at,
-                            trainee=answer,
-                            reference=reference,
-                            seconds=seconds,
-                        )
-                    )
+            for view in await desk.arrive(instant, step):
+                answer, seconds = await ask(view)
+                at = _decided_at(instant, following, seconds * speed)
+                desk.answer(view.key, answer, at, seconds)
+                # An answer given at the terminal is final: the hub applies it at once.
+                await desk.flush(max(at, desk.latest or at))
             if following is not None and speed > 0:
                 gap = (following - instant).total_seconds() / speed
                 await wait(min(gap, MAX_WAIT), following)
-        await hub.publish([tick(max(latest, scenario.end))])
-        await drain_step(hub, timeout, max(latest, scenario.end))
-        clocks = [
-            e
-            for e in await hub.read("timescales")
-            if isinstance(e, TimescaleMet | TimescaleBreached | TimescaleStoppedLate)
-        ]
-        flags = [e for e in await hub.read("cse") if isinstance(e, CSEFlag)]
-    return build_debrief(
-        scenario=scenario.name,
-        trainee=trainee,
-        thresholds=thresholds.name,
-        decided=decided,
-        clocks=clocks,
-        flags=flags,
-    )
+        return await desk.finish(scenario.end, scenario.name, timescales)
 
 
 def _decided_at(instant: datetime, following: datetime | None, elapsed: float) -> datetime:
@@ -271,36 +465,3 @@ def _decided_at(instant: datetime, following: datetime | None, elapsed: float) -
     if following is not None and at >= following:
         at = following - timedelta(seconds=1)
     return max(at, instant)
-
-
-def describe_history(view: ContactView) -> list[tuple[str, str]]:
-    """The history panel as (label, value) rows, for any front end."""
-    h = view.history
-    on = view.contact.occurred_at
-    year_ago = on - timedelta(days=365)
-    rows = [
-        ("earlier contacts (12 months)", str(sum(1 for c in h.contacts if c >= year_ago))),
-        ("missing episodes (12 months)", str(sum(1 for m in h.missing if m >= year_ago))),
-        ("CSE risk", h.cse_level.value),
-        ("open referral", _yes(h.open_referral)),
-        ("assessment open", _yes(h.open_assessment)),
-        ("S47 enquiry open", _yes(h.open_s47)),
-        ("child protection plan", _yes(h.cp_plan)),
-        ("looked after", _yes(h.looked_after or view.child.looked_after)),
-    ]
-    for d in view.earlier:
-        rows.append(
-            (
-                f"decision {d.decided_at:%d %b %Y}",
-                f"level {int(d.trainee.level)}, {d.trainee.rag.value}, {d.trainee.outcome.value}",
-            )
-        )
-    for c in view.clocks:
-        due = f"due {c.deadline:%d %b %Y %H:%M}" if c.deadline else "due when decided"
-        state = "OUT OF TIMESCALE" if c.breached else due
-        rows.append((f"clock {c.clock}", state))
-    return rows
-
-
-def _yes(flag: bool) -> str:
-    return "yes" if flag else "no"

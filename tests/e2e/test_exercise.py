@@ -46,24 +46,32 @@ def test_a_trainee_screens_gemma_in_the_terminal_and_the_debrief_flags_the_miss(
     )
     # The first contact: what the hub holds the instant it arrives.
     until(child, "Contact 1 of 2: c1")
-    child.expect("10A missing")
+    child.expect("Sat 11 Jan 2014 09:30 GMT")  # London time, labelled
+    child.expect("the police")  # the referral source in words
+    child.expect("going or being missing")  # 10A, in words
+    # Her whole year, not the last three episodes the hub keeps for its rules.
+    child.expect("missing episodes \\(12 months\\) 5")
     child.expect("CSE risk[^a-z]+medium")
     child.expect("child protection plan[^a-z]+yes")
-    child.expect("time left: red")
-    answer(child, "Level of need", "7")
-    child.expect("choose one of")
-    answer(child, "Level of need", "pause")  # the facilitator stops the clock
+    # The choices are listed before anything is typed.
+    child.expect("1\\) universal  2\\) early help  3\\) targeted  4\\) specialist")
+    child.expect("time left: red 3 h")
+    answer(child, "Level of need >", "7")
+    child.expect("is not one of the choices")
+    answer(child, "Level of need >", "pause")  # the facilitator stops the clock
     child.expect("paused")
     child.sendline("")
-    answer(child, "Level of need", "2")  # the deliberate mistake: a level 4 child
-    answer(child, "RAG rating", "green")
-    answer(child, "Outcome", "early_help")
+    answer(child, "Level of need >", "early help")  # the deliberate mistake: a level 4 child
+    answer(child, "RAG rating >", "g")
+    answer(child, "Outcome >", "early")
     until(child, "Contact 2 of 2: c2")
     child.expect("CSE risk[^a-z]+high")
-    child.expect("decision 11 Jan 2014[^a-z]+level 2, green, early_help")  # her earlier decision
-    answer(child, "Level of need", "4")
-    answer(child, "RAG rating", "red")
-    answer(child, "Outcome", "pass_to_allocated_worker")
+    # Her earlier decision, in words.
+    child.expect("your decision on c1")
+    child.expect("level 2 \\(early")
+    answer(child, "Level of need >", "4")
+    answer(child, "RAG rating >", "r")
+    answer(child, "Outcome >", "pass")
     until(child, "debrief saved")
     child.expect(pexpect.EOF)
     child.close()
@@ -94,10 +102,12 @@ def test_an_answers_file_runs_the_exercise_unattended(
     assert result.returncode == 0, result.stderr
     md = (tmp_path / "gemma-sam-debrief.md").read_text()
     assert "Score 4 of 8 (50%)" in md
+    assert "2 for the same level of need, 1 for the same RAG rating" in md  # what it counts
     assert md.index("SAFETY-CRITICAL") < md.index("### c2 / G (agrees)")
     # The trainee's decisions ran the clocks: c2 at level 4 wanted a strategy discussion.
-    assert "| strategy_discussion | 0 | 1 | 0 |" in md
+    assert "| Strategy discussion the same day as a level-4 decision | 0 | 1 | 0 |" in md
     assert "G medium to high" in md  # the CSE flag raised while the trainee was deciding
+    assert "referral_decision" not in md  # clocks by name, never by key
 
 
 def test_time_taken_runs_in_event_time_and_a_slow_red_decision_is_late(
@@ -125,8 +135,10 @@ def test_time_taken_runs_in_event_time_and_a_slow_red_decision_is_late(
     assert result.returncode == 0, result.stderr
     md = (tmp_path / "gemma-slow-debrief.md").read_text()
     # 20,000 s at one second of event time per second: 5 h 33 m after 09:30, past red's 4 h.
-    assert "decided 2014-01-11T15:03:20+00:00" in md
-    assert "| referral_decision_rag | 1 | 1 | 1 |" in md
+    assert "decided Sat 11 Jan 2014 15:03 GMT" in md
+    assert "| Decision within the contact's RAG window (red 4 h, amber 1 WD, green 3 WD) | 1 | 1 | 1 |" in md
+    # The answer agrees with the thresholds, but the red window ran out: safety-critical.
+    assert "SAFETY-CRITICAL: the red window was breached: decided 1 h 33 min after it closed" in md
 
 
 def test_answer_file_mistakes_are_one_line(tmp_path: Path, cli_env: dict[str, str]) -> None:
