@@ -21,6 +21,7 @@ ORDER = (
     "scenarios",
     "generate",
     "exercise",
+    "room",
     "worker",
     "publish",
     "report",

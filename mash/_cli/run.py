@@ -323,3 +323,111 @@ def exercise(
 
     out.print(Markdown(text))
     out.print(f"debrief saved: {paths[0]} and {paths[1]}", highlight=False)
+
+
+@app.command(rich_help_panel="Run a simulation")
+def room(
+    scenario: Annotated[
+        Path | None,
+        typer.Argument(
+            help="Scenario to open the room with (a file or a library name); without one the "
+            "facilitator picks it in the browser."
+        ),
+    ] = None,
+    host: Annotated[
+        str,
+        typer.Option("--host", help="Address to listen on; 0.0.0.0 lets other machines join."),
+    ] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", min=0, max=65535, help="Port to listen on (0: any free).")
+    ] = 8000,
+    speed: Annotated[
+        float,
+        typer.Option(
+            "--speed",
+            min=0.001,
+            help="Seconds of event time per real second (default 60: red's 4 hours are 4 "
+            "minutes); the facilitator may change it when opening a room.",
+        ),
+    ] = 60.0,
+    max_wait: Annotated[
+        float,
+        typer.Option(
+            "--max-wait",
+            min=1,
+            help="Longest real wait, in seconds, before the next contact arrives.",
+        ),
+    ] = 120.0,
+    thresholds: Annotated[
+        Path | None, typer.Option("--thresholds", help="Thresholds file for the reference.")
+    ] = None,
+    redis_url: RedisUrl = None,
+    namespace: Namespace = None,
+    log_level: LogLevel = None,
+) -> None:
+    """A training room in the browser: a facilitator, a room of trainees, one scenario.
+
+    Prints the facilitator's link (keep it to yourself) and the page trainees join at with
+    the room code. Each trainee screens on a hub of their own on the same Redis, so the
+    clocks and CSE flags run on their decisions; the debriefs, per trainee and for the room,
+    come at the end. Ctrl-C stops the room.
+    """
+    from mash._room.app import Venue  # noqa: PLC0415
+    from mash._room.room import RoomError  # noqa: PLC0415
+    from mash._room.server import serve_room  # noqa: PLC0415
+    from mash._scenarios.library import resolve  # noqa: PLC0415
+    from mash._scenarios.scenario import load_scenario  # noqa: PLC0415
+
+    settings = settings_from(redis_url, namespace or "room", None, log_level or "WARNING")
+    loaded = None
+    if scenario is not None:
+        try:
+            loaded = load_scenario(resolve(scenario))
+        except MashError as exc:
+            fail(str(exc))
+    if thresholds is not None and not thresholds.is_file():
+        fail(f"--thresholds {thresholds}: no such file")
+    venue = Venue(
+        settings,
+        redis_url=redis_url,
+        thresholds=thresholds,
+        scenario=loaded,
+        speed=speed,
+        max_wait=max_wait,
+    )
+
+    async def main() -> None:
+        def announce(base: str) -> None:
+            out.print(f"training room: {base}/ (trainees join here with the room code)")
+            out.print(f"facilitator:   {base}/f/{venue.key}", soft_wrap=True)
+            out.print("Ctrl-C stops the room", style="dim")
+
+        async def opener() -> None:
+            # Opened once the server is listening, so the code is printed after the links.
+            while venue.redis_url is None or not announced:
+                await asyncio.sleep(0.05)
+            try:
+                opened = await venue.open({})
+            except RoomError as exc:
+                err.print(f"error: {exc.message}", highlight=False)
+                return
+            out.print(f"room code:     {opened.code} ({opened.scenario.name})", highlight=False)
+
+        announced = False
+
+        def said(base: str) -> None:
+            nonlocal announced
+            announce(base)
+            announced = True
+
+        task = asyncio.create_task(opener()) if loaded is not None else None
+        try:
+            await serve_room(venue, host, port, said)
+        finally:
+            if task is not None:
+                task.cancel()
+
+    import asyncio  # noqa: PLC0415
+
+    run(main())
+    out.print("room closed")

@@ -383,11 +383,19 @@ class Desk:
                 views.append(view)
         return views
 
-    async def finish(self, end: datetime, scenario: str, timescales: Timescales) -> dict[str, Any]:
-        """Lock what is open, run the hub on to `end` (so late clocks breach), and debrief."""
+    async def finish(
+        self,
+        end: datetime,
+        scenario: str,
+        timescales: Timescales,
+        rest: Sequence[Envelope] = (),
+    ) -> dict[str, Any]:
+        """Lock what is open, give the hub the `rest` of the run's events, run it on to `end`
+        (so late clocks breach), and debrief."""
         final = max(end, self.latest) if self.latest is not None else end
         decisions = self.lock(final + timedelta(seconds=1))
-        await self.publish(decisions, final)
+        await self.publish([*decisions, *rest], final)
+        self.given.extend(rest)
         clocks = [
             e
             for e in await self.hub.read("timescales")

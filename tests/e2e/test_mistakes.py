@@ -120,6 +120,7 @@ BAD_OPTIONS = {
     "scenarios": ["--jsn"],
     "generate": ["--out", "x.jsonl", "--seed", "one"],
     "exercise": ["gemma", "--speed", "fast"],
+    "room": ["--port", "http"],
     "worker": ["--metrics-port", "0"],
     "publish": ["-", "--speed", "quick"],
     "report": ["--format", "pdf"],
@@ -185,7 +186,7 @@ def test_commands_that_need_a_url_do_not_offer_an_embedded_redis(
     assert "required, here or in the environment" in text
 
 
-@pytest.mark.parametrize("command", ["replay", "exercise", "bench"])
+@pytest.mark.parametrize("command", ["replay", "exercise", "room", "bench"])
 def test_commands_that_start_their_own_hub_still_offer_one(
     command: str, cli_env: dict[str, str]
 ) -> None:
