@@ -382,8 +382,12 @@ def build_app(venue: Venue) -> Starlette:
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )
 
+    async def no_icon(request: Request) -> Response:
+        return Response(status_code=204)  # the debrief pages ask; the room has no icon
+
     routes = [
         Route("/", guarded(join_page)),
+        Route("/favicon.ico", no_icon),
         Route("/assets/{name}", guarded(asset)),
         Route("/f/{key}", guarded(facilitator_page)),
         Route("/f/{key}/debrief", guarded(f_debrief)),

@@ -220,6 +220,8 @@ def build_debrief(
                 "indicators": [i.value for i in f.indicators],
             }
             for f in sorted(flags, key=lambda f: (f.occurred_at, f.event_id))
+            # Raised during the exercise: the history before its first contact is context.
+            if not decided or f.occurred_at >= min(d.received_at for d in decided)
         ],
     }
 

@@ -136,7 +136,10 @@ def test_time_taken_runs_in_event_time_and_a_slow_red_decision_is_late(
     md = (tmp_path / "gemma-slow-debrief.md").read_text()
     # 20,000 s at one second of event time per second: 5 h 33 m after 09:30, past red's 4 h.
     assert "decided Sat 11 Jan 2014 15:03 GMT" in md
-    assert "| Decision within the contact's RAG window (red 4 h, amber 1 WD, green 3 WD) | 1 | 1 | 1 |" in md
+    assert (
+        "| Decision within the contact's RAG window (red 4 h, amber 1 WD, green 3 WD) | 1 | 1 | 1 |"
+        in md
+    )
     # The answer agrees with the thresholds, but the red window ran out: safety-critical.
     assert "SAFETY-CRITICAL: the red window was breached: decided 1 h 33 min after it closed" in md
 

@@ -82,6 +82,7 @@ def test_a_room_of_three_through_join_decisions_pause_and_debrief(
             # A change of mind before the next contact arrives.
             changed = answer(room.base, tokens["cat"], "c1/G", 4, "red", "strategy_discussion")
             assert changed.json()["answer"]["outcome"] == "strategy_discussion"
+
             def cat_changed(s: dict) -> bool:
                 rows = {t["name"]: t for t in s["room"]["trainees"]}
                 said = rows.get("cat", {}).get("answers", {}).get("c1/G", "")
@@ -114,7 +115,9 @@ def test_a_room_of_three_through_join_decisions_pause_and_debrief(
             assert late.status_code == 409 and "closed" in late.json()["error"]
             # Ann's decision is the hub's now: the contact shows it, in words.
             assert "level 4 (specialist)" in ann["open"][0]["earlier"][0]["answer"]
-            assert answer(room.base, tokens["ann"], "c2/G", 4, "red", "pass_to_allocated_worker").is_success
+            assert answer(
+                room.base, tokens["ann"], "c2/G", 4, "red", "pass_to_allocated_worker"
+            ).is_success
             assert answer(room.base, tokens["ben"], "c2/G", 3, "amber", "nfa").is_success
             # cat leaves c2 undecided
 
