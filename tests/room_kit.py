@@ -114,7 +114,7 @@ class Stream:
                         snap = json.loads(line[6:])
                         self.latest = snap
                         self.snapshots.put(snap)
-        except Exception:  # noqa: BLE001 - the page was closed under it
+        except Exception:  # the page was closed under it
             return
 
     def wait_for(self, test: Any, timeout: float = 30.0) -> dict[str, Any]:
