@@ -18,7 +18,7 @@ import json
 import secrets
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,7 @@ from mash._scenarios.library import library
 from mash._scenarios.scenario import Scenario, load_scenario
 from mash._training.debrief import room_html, room_markdown, to_html, to_markdown
 from mash.errors import MashError
+from mash.schemas.events import ContactReceived
 
 log = structlog.get_logger("mash.room")
 HEARTBEAT = 15.0  # seconds between keep-alive comments on a quiet event stream
@@ -174,7 +175,7 @@ def generated_slice(body: dict[str, Any]) -> Scenario:
     try:
         preset = PRESETS[str(body.get("preset", "borough-2013-14"))]
         seed = int(body.get("seed", 1))
-        scale = float(body.get("scale", 0.05))
+        scale = float(body.get("scale", 0.25))
         days = float(body.get("days", 2))
     except (KeyError, TypeError, ValueError) as exc:
         raise RoomError(400, f"a generated slice needs a preset of {sorted(PRESETS)}") from exc
@@ -182,12 +183,24 @@ def generated_slice(body: dict[str, Any]) -> Scenario:
         raise RoomError(400, "a generated slice: scale above 0 and at most 1, 1 to 31 days")
     with tempfile.TemporaryDirectory(prefix="mash-room-") as folder:
         path = Path(folder) / "year.jsonl"
-        Generator(preset, seed=seed, scale=scale).write(path)
+        generator = Generator(preset, seed=seed, scale=scale)
+        generator.write(path)
         with open_generated(path) as (header, events):
             listed = list(events)
-    start = listed[0].occurred_at if listed else header.end
-    chosen: list[Any] = slice_of(listed, start, days)
-    end = chosen[-1].occurred_at if chosen else header.end
+    start = generator.start  # the year's first day; before it, the plans already open
+    run_in = [e for e in listed if e.occurred_at < start and not isinstance(e, ContactReceived)]
+    # `days` from the first contact of the year (1 April may be a bank holiday, with none).
+    first = next(
+        (
+            e.occurred_at
+            for e in listed
+            if isinstance(e, ContactReceived) and e.occurred_at >= start
+        ),
+        start,
+    )
+    window = days + (first - start).total_seconds() / 86400
+    chosen: list[Any] = run_in + slice_of(listed, start, window)
+    end = start + timedelta(days=window)  # a last watermark: the slice's late clocks breach
     name = f"{preset.name}-seed{seed}-{days:g}d"
     return Scenario.from_events(name, chosen, end, description=f"{days:g} days of {header.name}")
 

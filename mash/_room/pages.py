@@ -274,7 +274,7 @@ function setup(s) {
       el("input", {name: "max_wait", type: "number", step: "any", value: String(s.defaults.max_wait)})), el("br", {}),
     el("details", {}, el("summary", {}, "generated slice"),
       el("label", {}, "days ", el("input", {name: "days", type: "number", value: "2"})),
-      el("label", {}, " scale ", el("input", {name: "scale", type: "number", step: "any", value: "0.05"})),
+      el("label", {}, " scale ", el("input", {name: "scale", type: "number", step: "any", value: "0.25"})),
       el("label", {}, " seed ", el("input", {name: "seed", type: "number", value: "1"}))),
     el("button", {type: "submit"}, "Open the room"));
   form.addEventListener("submit", (e) => { e.preventDefault();

@@ -251,3 +251,24 @@ def test_a_join_without_a_code_is_refused_with_a_reason(
         reply = httpx.post(f"{room.base}/api/join", json=body, timeout=10)
         assert reply.status_code in (400, 404)
         assert reply.json()["error"]
+
+
+def test_a_facilitator_opens_a_slice_of_a_generated_year(
+    redis_url: str, cli_env: dict[str, str]
+) -> None:
+    with mash_room(redis_url, env=cli_env, wait_code=False) as room:
+        opened = act(room, "open", scenario="generated", days=1, scale=0.25, seed=3, speed=600)
+        assert opened.status_code == 200, opened.text
+        code = opened.json()["code"]
+        again = act(room, "open", scenario="gemma")
+        assert again.status_code == 409  # one room at a time
+        token = join(room.base, code, "gus").json()["token"]
+        assert act(room, "start").status_code == 200
+        first = state(room.base, token)
+        assert first["room"]["scenario"] == "borough-2013-14-seed3-1d"
+        assert first["open"], "the slice's first contact is before the trainee"
+        assert first["total"] >= 2
+        unknown = act(room, "open", scenario="no-such-scenario")
+        assert unknown.status_code == 409  # still open: the running room comes first
+        assert act(room, "end").status_code == 200
+        assert act(room, "open", scenario="no-such-scenario").status_code == 404
