@@ -56,6 +56,8 @@ def test_a_trainee_screens_gemma_in_the_terminal_and_the_debrief_flags_the_miss(
     # The choices are listed before anything is typed.
     child.expect("1\\) universal  2\\) early help  3\\) targeted  4\\) specialist")
     child.expect("time left: red 3 h")
+    # The countdown moves while the prompt waits (a day of event time per second here).
+    child.expect("red PASSED")
     answer(child, "Level of need >", "7")
     child.expect("is not one of the choices")
     answer(child, "Level of need >", "pause")  # the facilitator stops the clock
@@ -64,6 +66,10 @@ def test_a_trainee_screens_gemma_in_the_terminal_and_the_debrief_flags_the_miss(
     answer(child, "Level of need >", "early help")  # the deliberate mistake: a level 4 child
     answer(child, "RAG rating >", "g")
     answer(child, "Outcome >", "early")
+    # Two Enters meant to skip ahead: the second never becomes an answer to the next contact.
+    child.expect("Enter skips ahead")
+    child.sendline("")
+    child.sendline("")
     until(child, "Contact 2 of 2: c2")
     child.expect("CSE risk[^a-z]+high")
     # Her earlier decision, in words.
@@ -80,8 +86,10 @@ def test_a_trainee_screens_gemma_in_the_terminal_and_the_debrief_flags_the_miss(
     html = (tmp_path / "gemma-pat-debrief.html").read_text()
     first = md.index("### c1 / G")
     assert md.index("SAFETY-CRITICAL: a level 4 contact screened as level 2") > first
-    assert first < md.index("### c2 / G (agrees)")  # the safety-critical one comes first
-    assert "1 safety-critical" in md
+    assert first < md.index("### c2 / G (agrees)")  # in event time among the safety-critical
+    # A day of event time per real second: c2's right answer came after its red window shut.
+    assert "2 safety-critical" in md
+    assert "### c2 / G (agrees) SAFETY-CRITICAL: the red window was breached" in md
     assert "a level 4 contact screened as level 2" in html
 
 

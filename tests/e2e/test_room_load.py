@@ -39,8 +39,9 @@ def test_twenty_trainees_each_decision_applied_within_a_second(
                 tokens = dict(zip(names, pool.map(join, names), strict=True))
             pages = [Stream(f"{room.base}/api/t/{t}/events") for t in tokens.values()]
             facilitator.wait_for(
-                lambda s: sum(t["connected"] and t["ready"] for t in s["room"]["trainees"])
-                == TRAINEES
+                lambda s: (
+                    sum(t["connected"] and t["ready"] for t in s["room"]["trainees"]) == TRAINEES
+                )
             )
             began = time.monotonic()
             assert client.post(room.api("start")).status_code == 200
