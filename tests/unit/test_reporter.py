@@ -239,25 +239,27 @@ def test_a_missed_level_4_is_safety_critical_and_comes_first() -> None:
     reference = decided(T0, "strategy_discussion", "c1", level=4)
     reference = reference.model_copy(update={"rag": Rag.RED})
     low = Answer(Level.EARLY_HELP, Rag.GREEN, Outcome.EARLY_HELP)
-    assert safety_critical(low, reference) == [
-        "a level 4 contact screened as level 2",
-        "a red contact rated green",
-    ]
     right = Answer(Level.SPECIALIST, Rag.RED, Outcome.STRATEGY_DISCUSSION)
-    assert safety_critical(right, reference) == []
     rows = [
         Decided("c0", "C1", T0 - timedelta(days=1), T0, right, reference, 3.0),
         Decided("c1", "C1", T0, T0, low, reference, 5.0),
     ]
+    assert safety_critical(rows[1]) == [
+        "a level 4 contact screened as level 2",
+        "a red contact rated green",
+    ]
+    assert safety_critical(rows[0]) == []
     debrief = build_debrief(
         scenario="s", trainee="t", thresholds="x", decided=rows, clocks=[], flags=[]
     )
     assert [r["contact"] for r in debrief["decisions"]] == ["c1", "c0"]
-    assert debrief["score"] == {
+    score = {k: v for k, v in debrief["score"].items() if k != "rule"}
+    assert score == {
         "points": 4,
         "out_of": 8,
         "percent": 50,
         "agreed": 1,
         "decisions": 2,
+        "undecided": 0,
         "safety_critical": 1,
     }
