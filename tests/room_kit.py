@@ -87,6 +87,10 @@ def mash_room(
         except subprocess.TimeoutExpired:
             proc.kill()
             raise
+    # Stopped by SIGTERM whatever state the room was in: a clean exit, no traceback.
+    time.sleep(0.1)
+    assert proc.returncode == 0, "\n".join(lines)
+    assert "Traceback" not in "\n".join(lines), "\n".join(lines)
 
 
 class Stream:

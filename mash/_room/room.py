@@ -205,7 +205,7 @@ class Room:
                 f"{name!r} is already in this room: choose another name (to rejoin, open the "
                 "link you joined with)",
             )
-        if self.state == "ended":
+        if self.state in ("ending", "ended"):
             raise RoomError(409, "this room has ended")
         self._joined += 1
         token = secrets.token_urlsafe(12)
@@ -441,6 +441,9 @@ class Room:
         self.state = "ended"
         self.wake.set()
         log.info("room ended", room=self.code, trainees=len(ready))
+        # The debriefs are made: the trainees' hubs have nothing left to do.
+        hubs = [t.hub for t in self.trainees.values() if t.hub is not None]
+        await asyncio.gather(*(h.stop() for h in hubs), return_exceptions=True)
 
     def _unpublished(self) -> list[Envelope]:
         later = [e for _, events in self.stops[self.index :] for e in events]
