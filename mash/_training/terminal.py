@@ -16,6 +16,7 @@ import contextlib
 import os
 import select
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
@@ -151,11 +152,19 @@ def drop_typeahead(stream: TextIO = sys.stdin) -> None:
         termios.tcflush(stream.fileno(), termios.TCIFLUSH)
 
 
+# Set when the exercise is cancelled (Ctrl-C, SIGTERM) while a prompt waits in its thread:
+# the prompt then gives up within a second and puts the terminal back as it was, instead of
+# holding the process open in character-at-a-time mode.
+_CANCELLED = threading.Event()
+
+
 def _read_live(console: Console, prompt: str, status: Callable[[], str]) -> str:
     """A line typed at `prompt` while `status()` (the countdown) is redrawn every second."""
     typed = ""
     fd = sys.stdin.fileno()
     while True:
+        if _CANCELLED.is_set():
+            raise KeyboardInterrupt
         console.file.write(f"\r\x1b[K{status()}  {prompt}{typed}")
         console.file.flush()
         ready, _, _ = select.select([fd], [], [], 1.0)
@@ -226,7 +235,12 @@ def _ask_sync(
 
 def terminal_ask(console: Console, thresholds: Thresholds | None = None) -> Ask:
     async def ask(view: ContactView) -> tuple[Answer, float]:
-        return await asyncio.to_thread(_ask_sync, console, view, thresholds)
+        _CANCELLED.clear()
+        try:
+            return await asyncio.to_thread(_ask_sync, console, view, thresholds)
+        except asyncio.CancelledError:
+            _CANCELLED.set()
+            raise
 
     return ask
 

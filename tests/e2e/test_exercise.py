@@ -75,6 +75,7 @@ def test_a_trainee_screens_gemma_in_the_terminal_and_the_debrief_flags_the_miss(
     # Her earlier decision, in words.
     child.expect("your decision on c1")
     child.expect("level 2 \\(early")
+    child.expect("red PASSED")  # she takes her time over c2: past its red window
     answer(child, "Level of need >", "4")
     answer(child, "RAG rating >", "r")
     answer(child, "Outcome >", "pass")
@@ -178,3 +179,15 @@ def test_an_exercise_will_not_run_into_a_namespace_already_used(
     first = mash(*args, *where, env=cli_env)
     assert first.returncode == 0, first.stderr
     assert "already holds a run" in one_line_error(mash(*args, *where, env=cli_env))
+
+
+def test_ctrl_c_at_a_live_prompt_exits_and_gives_the_terminal_back(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    child = spawn(GEMMA, "--speed", "60", "--out", str(tmp_path), env=cli_env)
+    until(child, "Level of need >")
+    child.sendcontrol("c")
+    child.expect("interrupted")
+    child.expect(pexpect.EOF, timeout=20)
+    child.close()
+    assert child.exitstatus == 130 or child.signalstatus is not None
