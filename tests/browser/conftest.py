@@ -33,8 +33,12 @@ def chromium_path() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Chromium for one module's tests. Not for the session: while Playwright's sync API is
+    open it leaves its event loop set as running in the main thread, and every asyncio test
+    collected after the browser tests would then fail ("Runner.run() cannot be called from a
+    running event loop")."""
     path = chromium_path()
     if path is None:
         why = "no Chromium found (apt-get install chromium, or set MASH_CHROMIUM)"
