@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
 from mash._time.calendar import LONDON
 from mash.schemas.codes import CSELevel, Ethnicity, Factor, Outcome, Sex
@@ -40,6 +40,7 @@ from mash.schemas.events import (
     S47Completed,
     S47Started,
     ScreeningDecided,
+    State,
     StrategyHeld,
     TimescaleBreached,
     TimescaleCancelled,
@@ -74,7 +75,7 @@ CLOCK_EVENTS = (
 )
 
 
-class Fact(BaseModel):
+class Fact(State):
     """One dated thing in a child's record; `ref` is the id that links facts together."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -87,7 +88,7 @@ class Fact(BaseModel):
     flag: bool = False
 
 
-class OpenPlan(BaseModel):
+class OpenPlan(State):
     """A CP plan counted as open, with the values it was counted under (to uncount them)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -98,7 +99,7 @@ class OpenPlan(BaseModel):
     dob: str
 
 
-class ChildRecord(BaseModel):
+class ChildRecord(State):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     dob: date | None = None

@@ -146,6 +146,8 @@ async def applied_by(
             "MASH_MAX_ENTRY_BYTES": str(hub.settings.max_entry_bytes),
             "MASH_BATCH_SIZE": str(hub.settings.batch_size),
             "MASH_POLL_MS": str(hub.settings.poll_ms),
+            "MASH_RETENTION": str(hub.settings.retention),
+            "MASH_DEDUPE_DAYS": str(hub.settings.dedupe_days),
         },
     )
     await fleet.start()
@@ -207,7 +209,8 @@ async def replay(
     )
     decide = scenario.spec.screening == "auto"
     consumers = build_consumers(thresholds, timescales, scoring, decide=decide)
-    settings = with_workers(settings, workers)
+    # A scenario's checks read its outputs back from the streams: nothing may be trimmed.
+    settings = with_workers(settings, workers).model_copy(update={"retention": 0})
     async with (
         Hub(settings, consumers, run_consumers=workers <= 0 and not external_workers) as hub,
         applied_by(hub, workers, paths, decide=decide) as fleet,
