@@ -17,6 +17,7 @@ keep the states it wrote in memory instead of reading them back.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import time
 from collections.abc import Mapping, Sequence
@@ -596,13 +597,21 @@ class ShardEdge:
             held = self.cache[consumer.name]
             for child in shard.changed[consumer.name]:
                 held[child] = shard.states[consumer.name][child]
+        ledgers = self.ledgers
         for child in shard.owned:
-            self.ledgers[child] = shard.ledgers[child]
-        if len(self.ledgers) > CACHE_LIMIT:
-            # Cheap and bounded: forget everything, and read back what the next rounds need.
-            self.ledgers.clear()
+            # Re-inserted, so the dict's order is the order children were last used in.
+            ledgers.pop(child, None)
+            ledgers[child] = shard.ledgers[child]
+        if len(ledgers) > CACHE_LIMIT:
+            # Bounded: forget the quarter used longest ago (read back from Redis if they come
+            # back). Forgetting everything at once made a nation's year, whose children
+            # outnumber the cache, read every child back on every round.
+            stale = list(itertools.islice(ledgers, len(ledgers) - CACHE_LIMIT * 3 // 4))
+            for child in stale:
+                del ledgers[child]
             for held in self.cache.values():
-                held.clear()
+                for child in stale:
+                    held.pop(child, None)
 
     # ---- letters and their commits ----------------------------------------------------
     async def commit_letters(

@@ -1,5 +1,7 @@
-"""Retention: with MASH_RETENTION set, every stream keeps that many entries as the run goes,
-never one a consumer group still owes, and the answers are the same as keeping everything."""
+"""Bounded memory, same answers. Retention: with MASH_RETENTION set, every stream keeps that
+many entries as the run goes, never one a consumer group still owes. The edge's cache of
+children: when a year's children outnumber it, the ones used longest ago are read back from
+Redis when they return."""
 
 from __future__ import annotations
 
@@ -81,3 +83,14 @@ async def test_a_worker_killed_mid_replay_with_retention_loses_nothing(
     assert to_json(result.report) == clean
     async with Hub(settings, [], run_consumers=False) as hub:
         assert max((await _lengths(hub)).values()) <= retention
+
+
+async def test_a_year_whose_children_outnumber_the_cache_gives_the_same_report(
+    year: Path, clean: str, redis_url: str, namespace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mash._runtime.edge as edge
+
+    monkeypatch.setattr(edge, "CACHE_LIMIT", 40)  # the year has about 700 children
+    settings = Settings(redis_url=SecretStr(redis_url), namespace=namespace)
+    result = await replay_generated(year, settings)
+    assert to_json(result.report) == clean
