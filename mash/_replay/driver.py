@@ -21,7 +21,6 @@ from typing import Any
 
 from mash._bootstrap import build_consumers, config_paths, configure
 from mash._config.settings import Settings
-from mash._ops.status import open_clocks, open_episodes
 from mash._replay.steps import STEP_EVENTS, Step, watermarked
 from mash._report.board import (
     board_figures,
@@ -32,6 +31,7 @@ from mash._report.board import (
     write_meta,
 )
 from mash._report.cin import Census
+from mash._report.holdings import open_clocks, open_episodes
 from mash._report.report import build_report, summarise
 from mash._runtime.fleet import Fleet
 from mash._runtime.hub import Hub
