@@ -22,6 +22,7 @@ from mash._cli.common import (
     ShardCount,
     Workers,
     app,
+    default_workers,
     err,
     fail,
     out,
@@ -57,7 +58,7 @@ def replay(
     batch_size: BatchSize = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only failures.")] = False,
     log_level: LogLevel = None,
-    workers: Workers = 0,
+    workers: Workers = None,
     external_workers: Annotated[
         bool,
         typer.Option(
@@ -84,8 +85,11 @@ def replay(
             scenario = resolve(scenario)
         except MashError as exc:
             fail(str(exc))
+    generated = is_generated(scenario)
+    if workers is None:
+        workers = 0 if external_workers else default_workers(generated, settings.shards)
     with ProgressSteps(quiet or not sys.stderr.isatty()) as on_step:
-        if is_generated(scenario):
+        if generated:
             result = run(
                 replay_generated(
                     scenario,
