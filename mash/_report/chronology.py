@@ -129,20 +129,20 @@ def _clock(event: Event) -> Entry | None:
         return Entry(
             event.occurred_at,
             "clock started",
-            f"Clock started: {label('clock', event.clock)}",
+            f"Clock started: {plain('clock', event.clock)}",
             (due, f"clock {event.clock_id}"),
             event.event_id,
         )
     if isinstance(event, TimescaleMet):
         details = (f"deadline {london(event.deadline)}", f"stopped {london(event.stopped_at)}")
-        what = f"Clock met: {label('clock', event.clock)}"
+        what = f"Clock met: {plain('clock', event.clock)}"
         return Entry(event.occurred_at, "clock met", what, details, event.event_id)
     if isinstance(event, TimescaleBreached):
-        what = f"Clock breached: {label('clock', event.clock)}"
+        what = f"Clock breached: {plain('clock', event.clock)}"
         details = (f"deadline {london(event.deadline)}", f"started {london(event.started_at)}")
         return Entry(event.occurred_at, "clock breached", what, details, event.event_id)
     if isinstance(event, TimescaleStoppedLate):
-        what = f"Clock stopped late: {label('clock', event.clock)}"
+        what = f"Clock stopped late: {plain('clock', event.clock)}"
         details = (
             f"deadline {london(event.deadline)}",
             f"stopped {london(event.stopped_at)}",
@@ -150,7 +150,7 @@ def _clock(event: Event) -> Entry | None:
         )
         return Entry(event.occurred_at, "clock late", what, details, event.event_id)
     if isinstance(event, TimescaleCancelled):
-        what = f"Clock cancelled: {label('clock', event.clock)}"
+        what = f"Clock cancelled: {plain('clock', event.clock)}"
         details = ("it had run out of timescale",) if event.breached else ()
         return Entry(event.occurred_at, "clock cancelled", what, details, event.event_id)
     return None
@@ -337,7 +337,7 @@ def to_html(child: str, entries: Sequence[Entry], back: str | None = None) -> st
     body = "".join(rows) or '<tr><td colspan="3">nothing recorded</td></tr>'
     parts.append(
         '<table class="chronology"><caption>Chronology</caption>'
-        "<tr><th>when (London)</th><th>what</th><th>detail</th></tr>" + body + "</table>"
+        "<tr><th>when (London)</th><th>kind</th><th>what happened</th></tr>" + body + "</table>"
     )
     return page(title, parts)
 

@@ -482,7 +482,7 @@ td.n{text-align:right}th{background:#eef2f7}
 figure{margin:0}figcaption{font-weight:600;margin-bottom:.3rem}
 figure svg{max-width:100%;height:auto}
 .fail{color:#c43c39}td.rag-Green{background:#d5ecd9}td.rag-Amber{background:#fbe5c8}
-td.rag-Red{background:#f6d0cf}
+td.rag-Red{background:#f6d0cf}td ul{margin:.15rem 0;padding-left:1.2rem}
 """
 RAGS = frozenset({"Green", "Amber", "Red"})
 

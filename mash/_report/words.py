@@ -234,7 +234,10 @@ def label(kind: str, code: Any) -> str:
     """`2A Schools`, `NEG Neglect`: the code first (what an analyst filters on), then words."""
     text = str(code)
     said = words(kind, text)
-    return f"{text} {said}" if said else text
+    if not said:
+        return text
+    # A clock's id is a word already (`referral_decision`): its words lead, the id follows.
+    return f"{said} ({text})" if kind == "clock" else f"{text} {said}"
 
 
 def plain(kind: str, code: Any) -> str:

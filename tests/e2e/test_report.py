@@ -36,7 +36,7 @@ def clock(started: int, met: int, **rest: int) -> dict[str, int]:
     row = {**CLOCKS_ZERO, "started": started, "met": met, **rest}
     decided = row["met"] + row["breached"]
     row["open"] = started - met - row["stopped_late"] - row["cancelled"]
-    row["percent_met"] = round(100 * met / decided) if decided else 100
+    row["percent_met"] = round(100 * met / decided) if decided else None  # a dash, not 100
     return row
 
 
@@ -123,18 +123,41 @@ HAND_COUNTED: dict[str, Any] = {
     },
     "closures": {"total": 1, "by_reason": {"RC7": 1}},
     "dead_letters": {"total": 0, "by_reason": {}, "by_consumer": {}},
+    # Every month of the period is on the axis, August and October (nothing in them) too.
     "series": {
-        "months": ["2013-07", "2013-09", "2013-11", "2013-12", "2014-01", "2014-02", "2014-03"],
-        "contacts": [2, 1, 1, 0, 1, 0, 1],
+        "months": [
+            "2013-07",
+            "2013-08",
+            "2013-09",
+            "2013-10",
+            "2013-11",
+            "2013-12",
+            "2014-01",
+            "2014-02",
+            "2014-03",
+        ],
+        "contacts": [2, 0, 1, 0, 1, 0, 1, 0, 1],
         "decisions_by_outcome": {
-            "early_help": [1, 0, 0, 0, 0, 0, 0],
-            "nfa": [1, 0, 0, 0, 0, 0, 0],
-            "section17_assessment": [0, 1, 0, 0, 1, 0, 2],
-            "strategy_discussion": [0, 0, 1, 0, 0, 0, 0],
+            "early_help": [1, 0, 0, 0, 0, 0, 0, 0, 0],
+            "nfa": [1, 0, 0, 0, 0, 0, 0, 0, 0],
+            "section17_assessment": [0, 0, 1, 0, 0, 0, 1, 0, 2],
+            "strategy_discussion": [0, 0, 0, 0, 1, 0, 0, 0, 0],
         },
-        "s47_started": [0, 0, 1, 0, 0, 0, 0],
-        "missing_incidents": [0, 0, 0, 1, 1, 1, 0],
-        "clock_breaches": [0, 0, 0, 0, 1, 1, 1],
+        # K1's referrals in September and January (the re-referral), K2's strategy discussion
+        # in November, K4's and K5's household contact in March.
+        "referrals": [0, 0, 1, 0, 1, 0, 1, 0, 2],
+        "re_referrals": [0, 0, 0, 0, 0, 0, 1, 0, 0],
+        "s47_started": [0, 0, 0, 0, 1, 0, 0, 0, 0],
+        "missing_incidents": [0, 0, 0, 0, 0, 1, 1, 1, 0],
+        "clock_breaches": [0, 0, 0, 0, 0, 0, 1, 1, 1],
+        # K2's physical-abuse plan from November to the end.
+        "cp_plans_open_by_category": {
+            "NEG": [0] * 9,
+            "PHY": [0, 0, 0, 0, 1, 1, 1, 1, 1],
+            "EMO": [0] * 9,
+            "SAB": [0] * 9,
+            "MUL": [0] * 9,
+        },
     },
 }
 
@@ -155,6 +178,12 @@ def test_every_table_matches_the_hand_count(board: ReplayResult) -> None:
             got.pop("list")
         if section == "clocks":
             got.pop("breaches")
+        if section == "series":
+            # Met and breached by month: each clock's months add up to its totals.
+            met, breached = got.pop("clocks_met"), got.pop("clocks_breached")
+            for name, row in report["clocks"]["by_clock"].items():
+                assert sum(met.get(name, [])) == row["met"], name
+                assert sum(breached.get(name, [])) == row["breached"], name
         assert got == expected, section
 
 
