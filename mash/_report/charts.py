@@ -65,7 +65,7 @@ TIMELINESS = (
     ("NI 67", "CP reviews in time (NI 67)", ("first_review", "later_review")),
 )
 TIMELINESS_COLOURS = ("#1b6ca8", "#3a9a5b", "#c43c39", "#8a5fb0")
-WIDE, NARROW, HEIGHT = 7.2, 4.8, 3.3  # inches
+WIDE, HEIGHT = 7.2, 3.3  # inches: one size for all, so a grid of charts lines up
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
@@ -267,7 +267,7 @@ def plans_by_category(series: Mapping[str, Any]) -> str:
 
 def missing_by_month(series: Mapping[str, Any]) -> str:
     months = series["months"]
-    fig, ax = _figure(NARROW)
+    fig, ax = _figure()
     ax.bar(range(len(months)), series["missing_incidents"], color=colour("series", "missing"))
     if not any(series["missing_incidents"]):
         _empty(ax, "missing episodes")
@@ -278,14 +278,23 @@ def missing_by_month(series: Mapping[str, Any]) -> str:
 
 
 def missing_per_child(per_child: Mapping[str, int]) -> str:
-    fig, ax = _figure(NARROW)
-    labels = list(per_child)
-    ax.bar(range(len(labels)), list(per_child.values()), color=colour("series", "missing"))
-    ax.set_xticks(range(len(labels)), labels)
+    """Children by their number of episodes, every count from 1 to the most (a heavy tail
+    shows as one), on an axis of at least six so a single bar is not a wall."""
+    fig, ax = _figure()
+    most = max((int(k) for k in per_child), default=0)
+    counts = list(range(1, most + 1))
+    ax.bar(
+        range(len(counts)),
+        [per_child.get(str(c), 0) for c in counts],
+        width=0.6,
+        color=colour("series", "missing"),
+    )
+    ax.set_xticks(range(len(counts)), [str(c) for c in counts])
+    ax.set_xlim(-0.6, max(len(counts), 6) - 0.4)
     ax.set_xlabel("missing episodes in the period")
     ax.set_ylabel("children")
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    if not labels:
+    if not counts:
         _empty(ax, "missing children")
     return _render(fig, "missing-per-child")
 

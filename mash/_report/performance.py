@@ -29,8 +29,9 @@ class Benchmark(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     id: str = Field(min_length=1)
+    ref: str = ""
     definition: str = Field(min_length=1)
-    good_is: Literal["high", "low"]
+    good_is: Literal["high", "low", "neither"]
     unit: Literal["%", "per 10,000"] = "%"
     statistical_neighbours: float | None = None
     national: float | None = None
@@ -68,7 +69,7 @@ def _better_or_equal(value: float, than: float, good_is: str) -> bool:
 def rag(value: float | None, first: float | None, second: float | None, good_is: str) -> str | None:
     """Green on or better than `first`; amber worse than it but on or better than `second`;
     red worse than both (the seeds' rule, §4.6). None when there is nothing to rate."""
-    if value is None or first is None:
+    if value is None or first is None or good_is == "neither":
         return None
     if _better_or_equal(value, first, good_is):
         return "Green"
@@ -83,6 +84,8 @@ def direction(value: float | None, last_year: float | None, good_is: str) -> str
         return None
     if abs(value - last_year) < STEADY:
         return "→ steady"
+    if good_is == "neither":
+        return "↑ higher" if value > last_year else "↓ lower"
     return "↑ improving" if _better_or_equal(value, last_year, good_is) else "↓ worsening"
 
 
@@ -96,6 +99,7 @@ def performance(report: dict[str, Any], benchmarks: Benchmarks) -> list[dict[str
         rows.append(
             {
                 "id": b.id,
+                "ref": b.ref or b.id,
                 "definition": b.definition,
                 "good_is": b.good_is,
                 "unit": b.unit,

@@ -146,9 +146,9 @@ def performance_table(report: dict[str, Any], benchmarks: Benchmarks) -> Table:
         unit = "" if r["unit"] == "%" else " (per 10,000)"
         rows.append(
             [
-                r["id"],
+                r["ref"],
                 r["definition"] + unit,
-                r["good_is"].upper(),
+                r["good_is"].upper() if r["good_is"] != "neither" else EMPTY,
                 _amount(r["statistical_neighbours"], r["unit"]) + note,
                 _amount(r["national"], r["unit"]) + note,
                 _amount(r["target"], r["unit"]),

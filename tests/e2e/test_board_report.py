@@ -59,8 +59,12 @@ def test_the_html_report_has_words_charts_the_framework_and_a_page_per_child(
         assert f"Chronology of child {child}" in chronology
         assert 'href="../board.html"' in chronology
     k2 = (tmp_path / "board-children" / "K2.html").read_text()
-    for said in ("Contact from 3E Health services: A&amp;E", "Strategy discussion: section 47",
-                 "Child protection plan started: PHY Physical abuse", "Clock met: ICPC within"):
+    for said in (
+        "Contact from 3E Health services: A&amp;E",
+        "Strategy discussion: section 47",
+        "Child protection plan started: PHY Physical abuse",
+        "Clock met: ICPC within",
+    ):
         assert said in k2, said  # fmt: skip
 
 
@@ -153,7 +157,10 @@ def test_annex_a_lists_as_csv_and_one_workbook(
     assert [r["Number of Referrals in Last 12 Months"] for r in k1] == ["1", "2"]
     assert len(rows("list-4-assessments.csv")) == 2
     (s47,) = rows("list-5-section-47.csv")
-    assert s47["Did the Initial Child Protection Conference Result in a Child Protection Plan"] == "Yes"
+    assert (
+        s47["Did the Initial Child Protection Conference Result in a Child Protection Plan"]
+        == "Yes"
+    )
     (plan,) = rows("list-7-child-protection.csv")
     assert plan["Initial Category of Abuse"] == "PHY Physical abuse"
     assert plan["Child Protection Plan Start Date"] == "28/11/2013"
