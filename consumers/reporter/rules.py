@@ -387,7 +387,7 @@ class ReporterRules:
             plan = OpenPlan(cpp_id=event.cpp_id, category=category, **_demographics(record))
             _plan_counts(tally, plan, 1)
             # Plans open by category at each month's end are the running sum of these.
-            _add(tally, f"cpp.open_delta|{month(at)}|{category}")
+            _add(tally, f"cpp.plans_delta|{month(at)}|{category}")
             return record.model_copy(update={"open_plan": plan})
         _add(tally, "cpp.ended")
         _add(tally, f"cpp.ended_month|{month(at)}")
@@ -400,7 +400,7 @@ class ReporterRules:
         record = _with_fact(record, Fact(kind="cpp_ended", at=at, ref=event.cpp_id, codes=latest))
         if record.open_plan is not None and record.open_plan.cpp_id == event.cpp_id:
             _plan_counts(tally, record.open_plan, -1)
-            _add(tally, f"cpp.open_delta|{month(at)}|{record.open_plan.category}", -1)
+            _add(tally, f"cpp.plans_delta|{month(at)}|{record.open_plan.category}", -1)
             record = record.model_copy(update={"open_plan": None})
         return record
 

@@ -134,7 +134,7 @@ def _series(tallies: Mapping[str, int], at: datetime, since: datetime | None) ->
     s47 = _group(tallies, "s47.month")
     referrals = _group(tallies, "referrals.month")
     re_referrals = _group(tallies, "referrals.re_referrals_month")
-    open_delta = _nested(tallies, "cpp.open_delta")
+    open_delta = _nested(tallies, "cpp.plans_delta")
     seen = sorted({*decisions, *breaches, *met, *contacts, *missing, *s47})
     first = since.astimezone(LONDON).strftime("%Y-%m") if since else (seen[0] if seen else "")
     months = _months_between(first, at.astimezone(LONDON).strftime("%Y-%m"))

@@ -91,8 +91,8 @@ def test_every_month_of_the_period_is_in_the_series() -> None:
 
 def test_plans_by_category_at_each_month_end_count_the_run_in() -> None:
     report = report_of(
-        {"cpp.open_delta|2013-02|NEG": 2, "cpp.open_delta|2013-05|NEG": 1,
-         "cpp.open_delta|2013-07|NEG": -1}
+        {"cpp.plans_delta|2013-02|NEG": 2, "cpp.plans_delta|2013-05|NEG": 1,
+         "cpp.plans_delta|2013-07|NEG": -1}
     )  # fmt: skip
     neglect = report["series"]["cp_plans_open_by_category"]["NEG"]
     assert neglect[:5] == [2, 3, 3, 2, 2]
