@@ -131,6 +131,7 @@ def replay(
                 )
             )
     if report is not None:
+        pages: str | None = None
         if fmt is Format.cin_xml:
             assert result.census is not None  # asked for with the format
             text = result.census.xml
