@@ -200,6 +200,8 @@ def test_report_mistakes_are_one_line_each(
         mash("replay", str(BOARD), "--benchmarks", str(tmp_path / "none.yaml"), env=cli_env)
     )
     assert "none.yaml" in missing
+    replay_annex = one_line_error(mash("replay", str(BOARD), "--format", "annex-a", env=cli_env))
+    assert "mash report --format annex-a --out DIR" in replay_annex
 
 
 def test_a_council_swaps_the_benchmarks(

@@ -173,3 +173,33 @@ def test_a_bad_benchmarks_file_names_file_line_and_field(tmp_path: Path) -> None
     with pytest.raises(BenchmarksError) as caught:
         load_benchmarks(bad)
     assert str(caught.value).startswith(f"{bad}:5: indicators[0].good_is:")
+
+
+# ---- charts -------------------------------------------------------------------------------
+def test_charts_are_the_same_bytes_and_keep_one_colour_per_outcome() -> None:
+    from mash._report.charts import COLOURS, decisions_by_month
+
+    one = report_of({"decisions.month|2013-05|nfa": 2, "decisions.month|2013-06|early_help": 1})
+    two = report_of({"decisions.month|2013-09|nfa": 1, "decisions.month|2013-09|police": 4})
+    first = decisions_by_month(one["series"])
+    assert first == decisions_by_month(one["series"])  # deterministic, byte for byte
+    nfa = COLOURS["outcome"]["nfa"]
+    assert f"fill: {nfa}" in first and f"fill: {nfa}" in decisions_by_month(two["series"])
+    assert "<metadata>" not in first and "Date" not in first
+    for month in ("Apr 13", "Aug 13", "Mar 14"):  # every month of the period, empty ones too
+        assert f">{month}<" in first
+    assert ">screening decisions<" in first and ">month (London time)<" in first
+
+
+def test_clock_compliance_is_drawn_in_percentages() -> None:
+    from mash._report.charts import clock_compliance
+
+    report = report_of(
+        {"clocks|referral_decision|started": 1337, "clocks|referral_decision|met": 1337,
+         "clocks|icpc|started": 3, "clocks|icpc|met": 1, "clocks|icpc|breached": 2,
+         "clocks|later_review|started": 1}
+    )  # fmt: skip
+    svg = clock_compliance(report["clocks"]["by_clock"])
+    assert ">100%<" in svg and ">0%<" in svg
+    assert "100% (1337 of 1337)" in svg and "33% (1 of 3)" in svg
+    assert "— (none decided)" in svg
