@@ -24,6 +24,7 @@ ORDER = (
     "worker",
     "publish",
     "report",
+    "child",
     "status",
     "clocks",
     "missing",

@@ -11,6 +11,7 @@ import os
 import signal
 from collections.abc import Callable, Coroutine
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
@@ -71,6 +72,27 @@ class Format(StrEnum):
     json = "json"
     html = "html"
     cin_xml = "cin-xml"
+    annex_a = "annex-a"
+
+
+BenchmarksFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--benchmarks",
+        help="Benchmarks file for the performance table (statistical neighbours, national, "
+        "targets, last year). Default: Rotherham LSCB 2013-14, from the seeds.",
+    ),
+]
+
+
+def benchmarks_from(path: Path | None) -> Any:
+    """The benchmarks file, read before anything runs: a mistake in it is one line."""
+    from mash._report.performance import load_benchmarks  # noqa: PLC0415
+
+    try:
+        return load_benchmarks(path)
+    except MashError as exc:
+        fail(str(exc))
 
 
 RedisUrl = Annotated[

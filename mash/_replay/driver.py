@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 from collections import Counter, deque
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from mash._report.board import (
     scenario_meta,
     write_meta,
 )
+from mash._report.chronology import Entry, chronology, read_child_events
 from mash._report.cin import Census
 from mash._report.holdings import open_clocks, open_episodes
 from mash._report.report import build_report, summarise
@@ -61,6 +62,9 @@ class ReplayResult:
     report: dict[str, Any]
     census: Census | None  # the CIN return, when it was asked for
     namespace: str = ""
+    # Each child the report lists (a scenario's decisions), their chronology, read from the
+    # streams before an embedded Redis goes: the HTML report links a page per child.
+    chronologies: dict[str, list[Entry]] = field(default_factory=dict)
 
     @property
     def decisions(self) -> list[ScreeningDecided]:
@@ -252,6 +256,9 @@ async def replay(
             hub.redis, hub.keys, scenario.end, population=scenario.spec.population
         )
         cin = await census(hub.redis, hub.keys, scenario.end, year=census_year)
+        listed = sorted({d.child_id for d in outputs.decisions if d.child_id})
+        events = await read_child_events(hub.redis, hub.keys, listed)
+        chronologies = {child: chronology(child, events[child]) for child in listed}
     report = build_report(
         figures=board,
         scenario=scenario.name,
@@ -266,7 +273,9 @@ async def replay(
     # Figures are expectations too, so the report is built first and checked after.
     checks = check(scenario, outputs, report)
     report["expectations"] = summarise(checks)
-    return ReplayResult(scenario, thresholds, outputs, checks, report, cin)
+    return ReplayResult(
+        scenario, thresholds, outputs, checks, report, cin, chronologies=chronologies
+    )
 
 
 async def replay_generated(

@@ -33,8 +33,11 @@ def chromium_path() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Playwright's sync API holds an asyncio loop running on the main thread while it is
+    open, so every `asyncio.run` after it fails: the browser lives for one module, not the
+    session, and the tests that run after the browser's get their loop back."""
     path = chromium_path()
     if path is None:
         why = "no Chromium found (apt-get install chromium, or set MASH_CHROMIUM)"
