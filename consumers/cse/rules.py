@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
 from mash.consumers.cse.scoring import Scoring
 from mash.schemas.codes import Agency, CSEIndicator, CSELevel
@@ -26,6 +26,7 @@ from mash.schemas.events import (
     MissingReturned,
     MissingStarted,
     ReturnInterviewCompleted,
+    State,
     construct,
 )
 
@@ -39,7 +40,7 @@ SCORED = (
 LEVELS_BY_RANK = sorted(CSELevel, key=lambda level: level.rank)
 
 
-class Seen(BaseModel):
+class Seen(State):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     indicator: CSEIndicator
@@ -47,7 +48,7 @@ class Seen(BaseModel):
     until: datetime
 
 
-class Episode(BaseModel):
+class Episode(State):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     missing_id: str
@@ -56,7 +57,7 @@ class Episode(BaseModel):
     with_adults: bool = False
 
 
-class Assessed(BaseModel):
+class Assessed(State):
     """The level a practitioner's screening tool gave, counted for the assessment window."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -66,7 +67,7 @@ class Assessed(BaseModel):
     until: datetime
 
 
-class ChildRisk(BaseModel):
+class ChildRisk(State):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     indicators: tuple[Seen, ...] = ()

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
 from mash._time.calendar import LONDON
 from mash.schemas.codes import CSELevel, Ethnicity, Factor, Outcome, Sex
@@ -40,6 +40,7 @@ from mash.schemas.events import (
     S47Completed,
     S47Started,
     ScreeningDecided,
+    State,
     StrategyHeld,
     TimescaleBreached,
     TimescaleCancelled,
@@ -60,6 +61,7 @@ DOMESTIC_ABUSE = frozenset(
 )
 RECENT_RETURNS = 8  # returns remembered for the 72-hour interview figure
 UNKNOWN = "unknown"
+PLAN_LONG_YEARS = 2  # NI 64: plans lasting two years or more when they end
 
 Tally = dict[str, int]
 ClockEvent = (
@@ -74,7 +76,7 @@ CLOCK_EVENTS = (
 )
 
 
-class Fact(BaseModel):
+class Fact(State):
     """One dated thing in a child's record; `ref` is the id that links facts together."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -87,7 +89,7 @@ class Fact(BaseModel):
     flag: bool = False
 
 
-class OpenPlan(BaseModel):
+class OpenPlan(State):
     """A CP plan counted as open, with the values it was counted under (to uncount them)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -98,7 +100,7 @@ class OpenPlan(BaseModel):
     dob: str
 
 
-class ChildRecord(BaseModel):
+class ChildRecord(State):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     dob: date | None = None
@@ -274,12 +276,18 @@ class ReporterRules:
         _add(tally, f"decisions.rag|{event.rag.value}")
         _add(tally, f"decisions.decided_by|{event.decided_by.value}")
         _add(tally, f"decisions.month|{month(event.occurred_at)}|{event.outcome.value}")
+        if event.outcome is Outcome.EARLY_HELP:
+            # Annex A's list 2 (early help) is cut from the record, as the CIN return is.
+            fact = Fact(kind="early_help", at=event.occurred_at, ref=event.contact_id)
+            return _with_fact(record, fact)
         if event.outcome not in REFERRAL_OUTCOMES:
             return record
         _add(tally, "referrals.total")
+        _add(tally, f"referrals.month|{month(event.occurred_at)}")
         last = record.last_referral
         if last is not None and event.occurred_at - last <= RE_REFERRAL_WINDOW:
             _add(tally, "referrals.re_referrals_12m")
+            _add(tally, f"referrals.re_referrals_month|{month(event.occurred_at)}")
         fact = Fact(
             kind="referral",
             at=event.occurred_at,
@@ -344,6 +352,7 @@ class ReporterRules:
             _add(tally, f"{name}|started")
         elif isinstance(event, TimescaleMet):
             _add(tally, f"{name}|met")
+            _add(tally, f"clocks.met_month|{month(event.occurred_at)}|{event.clock}")
         elif isinstance(event, TimescaleBreached):
             _add(tally, f"{name}|breached")
             _add(tally, f"clocks.breached_month|{month(event.occurred_at)}|{event.clock}")
@@ -364,6 +373,8 @@ class ReporterRules:
             _add(tally, f"cpp.started|category|{category}")
             # By month too: a run-in of plans begun before the year is not the year's starts.
             _add(tally, f"cpp.started_month|{month(at)}")
+            if event.previous_plans:
+                _add(tally, f"cpp.started_repeat_month|{month(at)}")  # NI 65
             fact = Fact(
                 kind="cpp_started",
                 at=at,
@@ -376,14 +387,29 @@ class ReporterRules:
                 return record  # overlapping plans: counted as started, open once
             plan = OpenPlan(cpp_id=event.cpp_id, category=category, **_demographics(record))
             _plan_counts(tally, plan, 1)
+            # Plans open by category at each month's end are the running sum of these.
+            _add(tally, f"cpp.plans_delta|{month(at)}|{category}")
             return record.model_copy(update={"open_plan": plan})
         _add(tally, "cpp.ended")
+        _add(tally, f"cpp.ended_month|{month(at)}")
+        started = next(
+            (f.at for f in record.facts if f.kind == "cpp_started" and f.ref == event.cpp_id), None
+        )
+        if started is not None and _years_between(started, at) >= PLAN_LONG_YEARS:
+            _add(tally, f"cpp.ended_2y_month|{month(at)}")  # NI 64
         latest = (event.latest_category.value,) if event.latest_category else ()
         record = _with_fact(record, Fact(kind="cpp_ended", at=at, ref=event.cpp_id, codes=latest))
         if record.open_plan is not None and record.open_plan.cpp_id == event.cpp_id:
             _plan_counts(tally, record.open_plan, -1)
+            _add(tally, f"cpp.plans_delta|{month(at)}|{record.open_plan.category}", -1)
             record = record.model_copy(update={"open_plan": None})
         return record
+
+
+def _years_between(start: datetime, end: datetime) -> int:
+    """Whole years from one London date to another (a plan's length, as NI 64 counts it)."""
+    a, b = start.astimezone(LONDON).date(), end.astimezone(LONDON).date()
+    return b.year - a.year - ((b.month, b.day) < (a.month, a.day))
 
 
 def _demographics(record: ChildRecord) -> dict[str, str]:

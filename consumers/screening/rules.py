@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
 from mash._time.calendar import LONDON, WorkingDayCalendar
 from mash.consumers.screening.thresholds import Conditions, Deadline, Descriptor, Thresholds
@@ -41,6 +41,7 @@ from mash.schemas.events import (
     S47Completed,
     S47Started,
     ScreeningDecided,
+    State,
     construct,
 )
 
@@ -50,7 +51,7 @@ OPENS_CASE = frozenset({Outcome.S17_ASSESSMENT, Outcome.STRATEGY_DISCUSSION})
 OPEN_CASE_REASON = "OPEN-CASE"
 
 
-class ChildHistory(BaseModel):
+class ChildHistory(State):
     """What the hub knows of one child when the next contact arrives."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
 from mash._time.calendar import LONDON, WorkingDayCalendar
 from mash.consumers.timescales.config import ClockDef, Timescales, Trigger
@@ -23,6 +23,7 @@ from mash.schemas.events import (
     ContactReceived,
     Envelope,
     Event,
+    State,
     TimescaleBreached,
     TimescaleCancelled,
     TimescaleMet,
@@ -34,7 +35,7 @@ from mash.schemas.events import (
 EARLY_STOP_MEMORY = timedelta(days=7)
 
 
-class OpenClock(BaseModel):
+class OpenClock(State):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     clock: str
@@ -46,7 +47,7 @@ class OpenClock(BaseModel):
     correlation_id: str | None = None
 
 
-class EarlyStop(BaseModel):
+class EarlyStop(State):
     """A stop read before its start (they came on different streams in the same instant)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -58,7 +59,7 @@ class EarlyStop(BaseModel):
     deadline: datetime | None = None
 
 
-class ChildClocks(BaseModel):
+class ChildClocks(State):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     open: tuple[OpenClock, ...] = ()
@@ -132,12 +133,17 @@ class ClockRules:
         self.by_id = {c.id: c for c in timescales.clocks}
         # The clocks an event type can stop or cancel, and those it can start, in file order:
         # most events touch one clock or none, and the rule looks at no other.
-        self.ending: dict[str, list[ClockDef]] = {}
+        # With each ending clock, the cancellations an event of that type can be: only those
+        # are tried.
+        self.ending: dict[str, list[tuple[ClockDef, tuple[str | Trigger, ...]]]] = {}
         self.starting: dict[str, list[ClockDef]] = {}
         for clock in timescales.clocks:
             ends = {clock.stop.event, *(c if isinstance(c, str) else c.event for c in clock.cancel)}
             for kind in sorted(ends):
-                self.ending.setdefault(kind, []).append(clock)
+                cancellers = tuple(
+                    c for c in clock.cancel if (c if isinstance(c, str) else c.event) == kind
+                )
+                self.ending.setdefault(kind, []).append((clock, cancellers))
             self.starting.setdefault(clock.start.event, []).append(clock)
 
     # ---- outcomes ------------------------------------------------------------------------
@@ -253,11 +259,15 @@ class ClockRules:
         nothing changed."""
         out: list[Envelope] = []
         open_clocks = list(state.open)
-        early = [e for e in state.early if event.occurred_at - e.stopped_at <= EARLY_STOP_MEMORY]
+        early: list[EarlyStop] = []
+        if state.early:
+            early = [
+                e for e in state.early if event.occurred_at - e.stopped_at <= EARLY_STOP_MEMORY
+            ]
         touched = len(early) != len(state.early)
         # Cancellations and stops first: one event may stop a clock and start the next (reviews).
-        for clock in self.ending.get(event.type, ()):
-            if any(cancels(c, event) for c in clock.cancel):
+        for clock, cancellers in self.ending.get(event.type, ()):
+            if cancellers and any(cancels(c, event) for c in cancellers):
                 for gone in (o for o in open_clocks if o.clock == clock.id):
                     if not gone.breached and gone.deadline and gone.deadline < event.occurred_at:
                         # Passed its deadline before it was cancelled: breached then, whether
@@ -323,7 +333,11 @@ class ClockRules:
                     deadline=opened.deadline,
                 )
             )
-            waiting = next((e for e in early if e.clock == clock.id and e.key == key), None)
+            waiting = (
+                next((e for e in early if e.clock == clock.id and e.key == key), None)
+                if early
+                else None
+            )
             if waiting is not None and waiting.stopped_at >= opened.started_at:
                 early.remove(waiting)
                 out.extend(

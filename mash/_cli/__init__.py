@@ -25,6 +25,7 @@ ORDER = (
     "worker",
     "publish",
     "report",
+    "child",
     "status",
     "clocks",
     "missing",

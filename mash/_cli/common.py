@@ -7,9 +7,11 @@ and exit code 2; a failed expectation is exit code 1.
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 from collections.abc import Callable, Coroutine
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
@@ -70,6 +72,27 @@ class Format(StrEnum):
     json = "json"
     html = "html"
     cin_xml = "cin-xml"
+    annex_a = "annex-a"
+
+
+BenchmarksFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--benchmarks",
+        help="Benchmarks file for the performance table (statistical neighbours, national, "
+        "targets, last year). Default: Rotherham LSCB 2013-14, from the seeds.",
+    ),
+]
+
+
+def benchmarks_from(path: Path | None) -> Any:
+    """The benchmarks file, read before anything runs: a mistake in it is one line."""
+    from mash._report.performance import load_benchmarks  # noqa: PLC0415
+
+    try:
+        return load_benchmarks(path)
+    except MashError as exc:
+        fail(str(exc))
 
 
 RedisUrl = Annotated[
@@ -120,14 +143,27 @@ ShardCount = Annotated[
     ),
 ]
 Workers = Annotated[
-    int,
+    int | None,
     typer.Option(
         "--workers",
         min=0,
         max=64,
-        help="Worker processes that apply the replay (0: this process). Same report.",
+        help="Worker processes that apply the replay (0: this process). Default: a generated "
+        "year gets one per core, up to 2; a scenario, this process. Same report either way.",
+        show_default=False,
     ),
 ]
+
+
+def default_workers(generated: bool, shards: int | None) -> int:
+    """Two worker processes for a generated year where there are two cores (about 1.6 times
+    the events a second of one process: the replay publishes while both apply), else this
+    process; never more than a shard count the user fixed."""
+    if not generated:
+        return 0
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    workers = min(2, cores or 1, shards or 2)
+    return workers if workers >= 2 else 0
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from mash._cli.common import (
     BatchSize,
+    BenchmarksFile,
     CensusYear,
     ClockMode,
     Format,
@@ -22,6 +23,7 @@ from mash._cli.common import (
     Namespace,
     ShardCount,
     app,
+    benchmarks_from,
     fail,
     need_redis,
     out,
@@ -227,10 +229,18 @@ def report(
     namespace: Namespace = None,
     fmt: Annotated[
         Format,
-        typer.Option("--format", "-f", help="md, json, html, or cin-xml (the DfE CIN census)."),
+        typer.Option(
+            "--format",
+            "-f",
+            help="md, json, html, cin-xml (the DfE CIN census), or annex-a (Ofsted's lists: "
+            "CSV files and a workbook, into the --out folder).",
+        ),
     ] = Format.md,
     output: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Write here instead of standard output.")
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Write here instead of standard output (annex-a: a folder)."
+        ),
     ] = None,
     at: Annotated[
         str | None,
@@ -244,6 +254,7 @@ def report(
     lea: Annotated[
         str, typer.Option("--lea", help="DfE local authority number for the CIN return.")
     ] = DEFAULT_LEA,
+    benchmarks: BenchmarksFile = None,
 ) -> None:
     """The board's figures of a running (or finished) hub, read live from its Redis.
 
@@ -265,7 +276,20 @@ def report(
             fail(f"--at {at!r}: not an ISO 8601 instant (e.g. 2014-03-31T23:59:59+01:00)")
         if instant.tzinfo is None:
             fail(f"--at {at!r}: give a UTC offset (e.g. +00:00); event time is unambiguous")
+    chosen = benchmarks_from(benchmarks)
     settings = settings_from(redis_url, namespace)
+    if fmt is Format.annex_a:
+        from mash._report.annex_a import summary  # noqa: PLC0415
+        from mash._report.board import live_annex_a  # noqa: PLC0415
+
+        if output is None:
+            fail("--format annex-a writes a folder of files: give it with --out DIR")
+        if output.exists() and not output.is_dir():
+            fail(f"--out {output}: exists and is not a folder (annex-a writes a folder)")
+        lists = run(live_annex_a(settings, output, at=instant))
+        rows = ", ".join(f"{sheet}: {n}" for sheet, n in summary(lists).items())
+        out.print(f"wrote Annex A lists to {output} ({rows})", highlight=False)
+        return
     text = run(
         render_live(
             settings,
@@ -274,6 +298,7 @@ def report(
             population=population,
             census_year=census_year,
             lea=lea,
+            benchmarks=chosen,
         )
     )
     if output is None:
@@ -366,3 +391,37 @@ def tail(
         )
 
     run(follow(settings, stream, show, from_start=from_start, count=count))
+
+
+@app.command(rich_help_panel="Work with a running hub")
+def child(
+    child_id: Annotated[str, typer.Argument(metavar="ID", help="The child's id (LAchildID).")],
+    redis_url: HubRedisUrl = None,
+    namespace: Namespace = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON, for machines.")] = False,
+    output: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Write the chronology as an HTML page here."),
+    ] = None,
+) -> None:
+    """A child's chronology: every event, decision with its reasons, CSE flag with its
+    indicators, and clock with its deadline and outcome, in event time (London time)."""
+    from mash._report import chronology  # noqa: PLC0415
+    from mash._report.board import live_chronology  # noqa: PLC0415
+
+    redis_url = need_redis(redis_url, "child needs the hub's Redis")
+    settings = settings_from(redis_url, namespace)
+    entries = run(live_chronology(settings, child_id))
+    if output is not None:
+        try:
+            output.write_text(chronology.to_html(child_id, entries), encoding="utf-8")
+        except OSError as exc:
+            fail(f"cannot write {output}: {exc.strerror}")
+        out.print(f"wrote the chronology of {len(entries)} entries to {output}", highlight=False)
+        return
+    if as_json:
+        sys.stdout.write(
+            json.dumps(chronology.to_dict(child_id, entries), indent=2, ensure_ascii=False) + "\n"
+        )
+        return
+    sys.stdout.write(chronology.to_text(child_id, entries))

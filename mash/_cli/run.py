@@ -13,6 +13,7 @@ from rich.table import Table
 
 from mash._cli.common import (
     BatchSize,
+    BenchmarksFile,
     CensusYear,
     Format,
     LogLevel,
@@ -22,6 +23,8 @@ from mash._cli.common import (
     ShardCount,
     Workers,
     app,
+    benchmarks_from,
+    default_workers,
     err,
     fail,
     out,
@@ -43,9 +46,15 @@ def replay(
     report: Annotated[Path | None, typer.Option("--report", help="Write the report here.")] = None,
     fmt: Annotated[
         Format,
-        typer.Option("--format", "-f", help="md, json, html, or cin-xml (the DfE CIN census)."),
+        typer.Option(
+            "--format",
+            "-f",
+            help="md, json, html (with a chronology page per child it lists, in a folder "
+            "beside it), or cin-xml (the DfE CIN census).",
+        ),
     ] = Format.md,
     census_year: CensusYear = None,
+    benchmarks: BenchmarksFile = None,
     thresholds: Annotated[
         Path | None, typer.Option("--thresholds", help="Thresholds file overriding the scenario's.")
     ] = None,
@@ -57,7 +66,7 @@ def replay(
     batch_size: BatchSize = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only failures.")] = False,
     log_level: LogLevel = None,
-    workers: Workers = 0,
+    workers: Workers = None,
     external_workers: Annotated[
         bool,
         typer.Option(
@@ -78,14 +87,23 @@ def replay(
     from mash._scenarios.library import resolve  # noqa: PLC0415
     from mash._scenarios.scenario import load_scenario  # noqa: PLC0415
 
+    if fmt is Format.annex_a:
+        fail(
+            "--format annex-a: Ofsted's lists are read from a hub; replay with --redis-url "
+            "and --namespace, then `mash report --format annex-a --out DIR`"
+        )
+    chosen = benchmarks_from(benchmarks)
     settings = settings_from(redis_url, namespace, batch_size, log_level, shards=shard_count)
     if not is_generated(scenario):
         try:
             scenario = resolve(scenario)
         except MashError as exc:
             fail(str(exc))
+    generated = is_generated(scenario)
+    if workers is None:
+        workers = 0 if external_workers else default_workers(generated, settings.shards)
     with ProgressSteps(quiet or not sys.stderr.isatty()) as on_step:
-        if is_generated(scenario):
+        if generated:
             result = run(
                 replay_generated(
                     scenario,
@@ -117,13 +135,17 @@ def replay(
                 )
             )
     if report is not None:
+        pages: str | None = None
         if fmt is Format.cin_xml:
             assert result.census is not None  # asked for with the format
             text = result.census.xml
         else:
-            text = render(result.report, fmt.value)
+            pages = _child_pages(report) if fmt is Format.html and result.chronologies else None
+            text = render(result.report, fmt.value, chosen, pages)
         try:
             report.write_text(text, encoding="utf-8")
+            if pages is not None:
+                _write_pages(report, pages, result.chronologies)
         except OSError as exc:
             fail(f"cannot write report {report}: {exc.strerror}")
     failed = [c for c in result.checks if not c.passed]
@@ -133,6 +155,23 @@ def replay(
         err.print(f"[red]FAILED[/] {check.expectation}: {check.detail}", highlight=False)
     if failed:
         raise typer.Exit(1)
+
+
+def _child_pages(report: Path) -> str:
+    """The folder of chronology pages, beside the report and named after it."""
+    return f"{report.stem}-children"
+
+
+def _write_pages(report: Path, folder: str, chronologies: dict[str, Any]) -> None:
+    """A page per child the report lists (a scenario's: a handful). A generated year's report
+    lists no children, so it writes none: thousands of files nobody asked for; one child's is
+    `mash child ID --out FILE` on the hub's Redis."""
+    from mash._report.chronology import pages  # noqa: PLC0415
+
+    where = report.parent / folder
+    where.mkdir(exist_ok=True)
+    for name, html in pages(chronologies, back=f"../{report.name}").items():
+        (where / name).write_text(html, encoding="utf-8")
 
 
 def _summary(report: dict[str, Any]) -> None:

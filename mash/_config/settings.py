@@ -59,7 +59,8 @@ class Settings(BaseSettings):
     retention: int = Field(
         default=0,
         ge=0,
-        description="Entries each stream keeps once the hub has applied them (0: all).",
+        description="Entries each stream keeps as a run goes (0: all), never trimming one "
+        "a consumer group has not acked; a scenario replay keeps all (its checks read them).",
     )
     thresholds: Path = DEFAULT_THRESHOLDS
     timescales: Path = DEFAULT_TIMESCALES

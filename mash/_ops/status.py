@@ -1,4 +1,5 @@
-"""What a running hub holds now: the open statutory clocks, read from the timescales state."""
+"""What a running hub holds now, for the terminal: open clocks, children missing, a stream's
+entries as they arrive."""
 
 from __future__ import annotations
 
@@ -6,15 +7,10 @@ from collections.abc import Callable
 from typing import Any
 
 from mash._config.settings import Settings
+from mash._report.holdings import open_clocks, open_episodes
 from mash._runtime.hub import Hub
-from mash.consumers.cse.rules import ChildRisk, Episode
-from mash.consumers.timescales.rules import ChildClocks, OpenClock, all_open
 
-
-async def open_clocks(hub: Hub) -> list[tuple[str, OpenClock]]:
-    """(child, clock) for every clock open now, soonest deadline first."""
-    raw: dict[Any, Any] = await hub.redis.hgetall(hub.keys.state("timescales"))
-    return all_open((k.decode(), ChildClocks.model_validate_json(v)) for k, v in raw.items())
+__all__ = ["follow", "list_open_clocks", "list_open_episodes", "open_clocks", "open_episodes"]
 
 
 async def follow(
@@ -40,17 +36,6 @@ async def follow(
                     if count is not None and shown >= count:
                         return shown
     return shown
-
-
-async def open_episodes(hub: Hub) -> list[tuple[str, Episode]]:
-    """(child, episode) for every missing episode not yet ended, earliest first."""
-    raw: dict[Any, Any] = await hub.redis.hgetall(hub.keys.state("cse"))
-    rows = []
-    for key, value in raw.items():
-        episode = ChildRisk.model_validate_json(value).open_episode
-        if episode is not None:
-            rows.append((key.decode(), episode))
-    return sorted(rows, key=lambda row: (row[1].started_at, row[0]))
 
 
 async def list_open_episodes(settings: Settings) -> list[dict[str, Any]]:

@@ -14,14 +14,13 @@ import asyncio
 import contextlib
 from collections import Counter, deque
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from mash._bootstrap import build_consumers, config_paths, configure
 from mash._config.settings import Settings
-from mash._ops.status import open_clocks, open_episodes
 from mash._replay.steps import STEP_EVENTS, Step, watermarked
 from mash._report.board import (
     board_figures,
@@ -31,7 +30,9 @@ from mash._report.board import (
     scenario_meta,
     write_meta,
 )
+from mash._report.chronology import Entry, chronology, read_child_events
 from mash._report.cin import Census
+from mash._report.holdings import open_clocks, open_episodes
 from mash._report.report import build_report, summarise
 from mash._runtime.fleet import Fleet
 from mash._runtime.hub import Hub
@@ -61,6 +62,9 @@ class ReplayResult:
     report: dict[str, Any]
     census: Census | None  # the CIN return, when it was asked for
     namespace: str = ""
+    # Each child the report lists (a scenario's decisions), their chronology, read from the
+    # streams before an embedded Redis goes: the HTML report links a page per child.
+    chronologies: dict[str, list[Entry]] = field(default_factory=dict)
 
     @property
     def decisions(self) -> list[ScreeningDecided]:
@@ -146,6 +150,8 @@ async def applied_by(
             "MASH_MAX_ENTRY_BYTES": str(hub.settings.max_entry_bytes),
             "MASH_BATCH_SIZE": str(hub.settings.batch_size),
             "MASH_POLL_MS": str(hub.settings.poll_ms),
+            "MASH_RETENTION": str(hub.settings.retention),
+            "MASH_DEDUPE_DAYS": str(hub.settings.dedupe_days),
         },
     )
     await fleet.start()
@@ -207,7 +213,8 @@ async def replay(
     )
     decide = scenario.spec.screening == "auto"
     consumers = build_consumers(thresholds, timescales, scoring, decide=decide)
-    settings = with_workers(settings, workers)
+    # A scenario's checks read its outputs back from the streams: nothing may be trimmed.
+    settings = with_workers(settings, workers).model_copy(update={"retention": 0})
     async with (
         Hub(settings, consumers, run_consumers=workers <= 0 and not external_workers) as hub,
         applied_by(hub, workers, paths, decide=decide) as fleet,
@@ -249,6 +256,9 @@ async def replay(
             hub.redis, hub.keys, scenario.end, population=scenario.spec.population
         )
         cin = await census(hub.redis, hub.keys, scenario.end, year=census_year)
+        listed = sorted({d.child_id for d in outputs.decisions if d.child_id})
+        events = await read_child_events(hub.redis, hub.keys, listed)
+        chronologies = {child: chronology(child, events[child]) for child in listed}
     report = build_report(
         figures=board,
         scenario=scenario.name,
@@ -263,7 +273,9 @@ async def replay(
     # Figures are expectations too, so the report is built first and checked after.
     checks = check(scenario, outputs, report)
     report["expectations"] = summarise(checks)
-    return ReplayResult(scenario, thresholds, outputs, checks, report, cin)
+    return ReplayResult(
+        scenario, thresholds, outputs, checks, report, cin, chronologies=chronologies
+    )
 
 
 async def replay_generated(

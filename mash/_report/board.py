@@ -10,13 +10,18 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aioredis
 
 from mash._config.settings import DEFAULT_LEA, Settings
+from mash._report.annex_a import AnnexList, annex_a, write_annex_a
+from mash._report.chronology import Entry, chronology, read_child_events
 from mash._report.cin import Census, census_xml, census_year_of
 from mash._report.figures import figures
+from mash._report.indicators import fill_indicators
+from mash._report.performance import Benchmarks
 from mash._runtime.keys import Keys
 from mash._scenarios.generated import GeneratedHeader
 from mash._scenarios.scenario import Scenario
@@ -131,7 +136,7 @@ async def board_figures(
     for name in ("scenario", "description", "thresholds", "timescales", "scoring"):
         if name in meta:
             result[name] = meta[name]
-    return result
+    return fill_indicators(result)
 
 
 async def census(
@@ -166,6 +171,7 @@ async def render_live(
     population: int | None = None,
     census_year: int | None = None,
     lea: str = DEFAULT_LEA,
+    benchmarks: Benchmarks | None = None,
 ) -> str:
     """A report of a running hub (or one that has finished) in any format, starting nothing."""
     from mash._report.report import render  # noqa: PLC0415
@@ -181,4 +187,44 @@ async def render_live(
             raise ReportError(msg)
         if fmt == "cin-xml":
             return (await census(hub.redis, hub.keys, instant, census_year, lea)).xml
-        return render(await board_figures(hub.redis, hub.keys, instant, population), fmt)
+        figures_now = await board_figures(hub.redis, hub.keys, instant, population)
+    return render(figures_now, fmt, benchmarks)
+
+
+async def _hub_instant(hub: Any, settings: Settings, at: datetime | None) -> datetime:
+    instant = await report_instant(hub.redis, hub.keys, at)
+    if instant is None:
+        msg = (
+            f"namespace {settings.namespace!r} has no clock ticks and no run metadata: "
+            "nothing to report (wrong --namespace?)"
+        )
+        raise ReportError(msg)
+    return instant
+
+
+async def live_annex_a(
+    settings: Settings, out: Path, *, at: datetime | None = None
+) -> list[AnnexList]:
+    """Ofsted's Annex A lists of a running (or finished) hub, written into folder `out`."""
+    from mash._runtime.hub import Hub  # noqa: PLC0415 - the hub imports the reporter's consumers
+
+    async with Hub(settings, [], run_consumers=False) as hub:
+        instant = await _hub_instant(hub, settings, at)
+        meta = await read_meta(hub.redis, hub.keys)
+        records = await read_records(hub.redis, hub.keys)
+    since = datetime.fromisoformat(meta["start"]) if meta.get("start") else None
+    lists = annex_a(records, at=instant, since=since)
+    write_annex_a(lists, out, instant)
+    return lists
+
+
+async def live_chronology(settings: Settings, child: str) -> list[Entry]:
+    """One child's chronology, read from a hub's streams; unknown child: a `ReportError`."""
+    from mash._runtime.hub import Hub  # noqa: PLC0415
+
+    async with Hub(settings, [], run_consumers=False) as hub:
+        events = (await read_child_events(hub.redis, hub.keys, [child]))[child]
+    if not events:
+        msg = f"child {child!r}: no events about this child in namespace {settings.namespace!r}"
+        raise ReportError(msg)
+    return chronology(child, events)

@@ -148,6 +148,10 @@ _ORDER = {
 }
 
 
+# Facts kept for other returns (Annex A's early help list) that open no CIN episode.
+NOT_SOCIAL_CARE = frozenset({"early_help"})
+
+
 def episodes(record: ChildRecord, until: date) -> list[Episode]:
     """The child's CIN episodes from their record, with every fact dated on or before `until`."""
     facts = sorted(
@@ -170,6 +174,8 @@ def episodes(record: ChildRecord, until: date) -> list[Episode]:
         day = _date(fact.at)
         if fact.kind == "contact":
             last_contact = fact
+            continue
+        if fact.kind in NOT_SOCIAL_CARE:
             continue
         if fact.kind == "referral":
             if current is None:

@@ -89,18 +89,56 @@ def _clocks(tallies: Mapping[str, int]) -> dict[str, Any]:
             "cancelled": cancelled,
             "open": started - met - late - cancelled,
             "out_of_timescale": breached - late - counts.get("cancelled_breached", 0),
-            "percent_met": round(100 * met / decided) if decided else 100,
+            # Nothing decided is no rate at all (a dash), not 100% met.
+            "percent_met": round(100 * met / decided) if decided else None,
         }
     return dict(sorted(per.items()))
 
 
-def _series(tallies: Mapping[str, int]) -> dict[str, Any]:
+def _months_between(first: str, last: str) -> list[str]:
+    """Every month from `first` to `last` ("YYYY-MM"), so a month with nothing in it still
+    has its place on a chart's axis."""
+    if not first or not last or first > last:
+        return []
+    year, mon = int(first[:4]), int(first[5:7])
+    out: list[str] = []
+    while (label := f"{year:04d}-{mon:02d}") <= last:
+        out.append(label)
+        year, mon = (year + 1, 1) if mon == 12 else (year, mon + 1)
+    return out
+
+
+def _open_by_category(
+    deltas: Mapping[str, Mapping[str, int]], months: list[str]
+) -> dict[str, list[int]]:
+    """Children on a plan at each month's end, by category: the running sum of the starts and
+    ends, counted from the first delta (the run-in before the period included)."""
+    out: dict[str, list[int]] = {}
+    earlier = [m for m in deltas if not months or m < months[0]]
+    for category in CPCategory:
+        running = sum(deltas[m].get(category.value, 0) for m in earlier)
+        values: list[int] = []
+        for m in months:
+            running += deltas.get(m, {}).get(category.value, 0)
+            values.append(running)
+        out[category.value] = values
+    return out
+
+
+def _series(tallies: Mapping[str, int], at: datetime, since: datetime | None) -> dict[str, Any]:
     decisions = _nested(tallies, "decisions.month")
     breaches = _nested(tallies, "clocks.breached_month")
+    met = _nested(tallies, "clocks.met_month")
     contacts = _group(tallies, "contacts.month")
     missing = _group(tallies, "missing.month")
     s47 = _group(tallies, "s47.month")
-    months = sorted({*decisions, *breaches, *contacts, *missing, *s47})
+    referrals = _group(tallies, "referrals.month")
+    re_referrals = _group(tallies, "referrals.re_referrals_month")
+    open_delta = _nested(tallies, "cpp.plans_delta")
+    seen = sorted({*decisions, *breaches, *met, *contacts, *missing, *s47})
+    first = since.astimezone(LONDON).strftime("%Y-%m") if since else (seen[0] if seen else "")
+    months = _months_between(first, at.astimezone(LONDON).strftime("%Y-%m"))
+    clocks = sorted({c for row in (*met.values(), *breaches.values()) for c in row})
     return {
         "months": months,
         "contacts": [contacts.get(m, 0) for m in months],
@@ -108,9 +146,15 @@ def _series(tallies: Mapping[str, int]) -> dict[str, Any]:
             outcome: [decisions.get(m, {}).get(outcome, 0) for m in months]
             for outcome in sorted({o for row in decisions.values() for o in row})
         },
+        "referrals": [referrals.get(m, 0) for m in months],
+        "re_referrals": [re_referrals.get(m, 0) for m in months],
         "s47_started": [s47.get(m, 0) for m in months],
         "missing_incidents": [missing.get(m, 0) for m in months],
         "clock_breaches": [sum(breaches.get(m, {}).values()) for m in months],
+        # Met and breached by the month each was decided in: timeliness month by month.
+        "clocks_met": {c: [met.get(m, {}).get(c, 0) for m in months] for c in clocks},
+        "clocks_breached": {c: [breaches.get(m, {}).get(c, 0) for m in months] for c in clocks},
+        "cp_plans_open_by_category": _open_by_category(open_delta, months),
     }
 
 
@@ -180,6 +224,9 @@ def figures(
             "plans_started": t.get("cpp.started", 0),
             "plans_started_in_period": _since(_group(t, "cpp.started_month"), since),
             "plans_ended": t.get("cpp.ended", 0),
+            "plans_ended_in_period": _since(_group(t, "cpp.ended_month"), since),
+            "plans_ended_2y_plus_in_period": _since(_group(t, "cpp.ended_2y_month"), since),
+            "plans_started_repeat_in_period": _since(_group(t, "cpp.started_repeat_month"), since),
             "plans_started_by_category": _group(t, "cpp.started|category"),
             "reviews": t.get("cpp.reviews", 0),
         },
@@ -220,5 +267,5 @@ def figures(
             "by_reason": _group(t, "dlq.reason"),
             "by_consumer": _group(t, "dlq.consumer"),
         },
-        "series": _series(t),
+        "series": _series(t, at, since),
     }

@@ -10,14 +10,19 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from html import escape
 from typing import Any
+from urllib.parse import quote
 
+from mash._report.indicators import fill_indicators
+from mash._report.performance import Benchmarks, load_benchmarks, performance
+from mash._report.words import EMPTY, label, natural, plain
 from mash._scenarios.expectations import Check, Outputs
 from mash._time.calendar import LONDON
 from mash.schemas.events import Event, TimescaleBreached
 
-FORMATS = ("md", "json", "html", "cin-xml")
+FORMATS = ("md", "json", "html", "cin-xml", "annex-a")
 
 
 def _counts(values: Sequence[str]) -> dict[str, int]:
@@ -92,23 +97,121 @@ def to_json(report: dict[str, Any]) -> str:
 
 
 # ---- the tables every format shares ------------------------------------------------------
+@dataclass(frozen=True)
+class Link:
+    """A cell that is a link in HTML (a child's chronology page) and plain text elsewhere."""
+
+    text: str
+    href: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
 Table = tuple[str, list[str], list[list[Any]]]  # title, header, rows
+NOTHING = "nothing recorded"  # an empty table's one row: never "none", a CSE level
 
 
-def _pairs(title: str, key: str, counts: dict[str, Any]) -> Table:
-    return (title, [key, "count"], [[k, v] for k, v in counts.items()])
+def _pairs(title: str, key: str, counts: dict[str, Any], kind: str | None = None) -> Table:
+    """A count per code, codes in natural order (1B before 19C), words beside each code."""
+    codes = natural(counts) if kind in NATURAL else list(counts)
+    return (
+        title,
+        [key, "count"],
+        [[label(kind, k) if kind else k, counts[k]] for k in codes],
+    )
+
+
+NATURAL = frozenset({"source", "factor", "closure"})
 
 
 def _na(value: Any) -> Any:
-    return "n/a" if value is None else value
+    return EMPTY if value is None else value
 
 
-def tables(report: dict[str, Any]) -> list[tuple[str, list[Table]]]:
-    """The report as sections of tables, in the order a board reads them."""
+def _amount(value: float | None, unit: str) -> str:
+    if value is None:
+        return EMPTY
+    return f"{value:g}%" if unit == "%" else f"{value:g}"
+
+
+def performance_table(report: dict[str, Any], benchmarks: Benchmarks) -> Table:
+    """The seeds' Figure 1: each indicator beside its benchmarks, target and last year."""
+    rows = []
+    for r in performance(report, benchmarks):
+        note = f" ({r['benchmark_note']})" if r["benchmark_note"] else ""
+        value = _amount(r["value"], r["unit"])
+        if r["value"] is not None and r["denominator"]:
+            value += f" ({r['numerator']}/{r['denominator']})"
+        unit = "" if r["unit"] == "%" else " (per 10,000)"
+        rows.append(
+            [
+                r["ref"],
+                r["definition"] + unit,
+                r["good_is"].upper() if r["good_is"] != "neither" else EMPTY,
+                _amount(r["statistical_neighbours"], r["unit"]) + note,
+                _amount(r["national"], r["unit"]) + note,
+                _amount(r["target"], r["unit"]),
+                _amount(r["last_year"], r["unit"]),
+                value,
+                r["direction"] or EMPTY,
+                r["rag_target"] or EMPTY,
+                r["rag_national"] or EMPTY,
+            ]
+        )
+    return (
+        f"{benchmarks.name}: performance indicators ({benchmarks.source or 'benchmarks file'})",
+        [
+            "ref",
+            "definition",
+            "good is",
+            "statistical neighbours",
+            "national average",
+            "local target",
+            f"{benchmarks.last_period} performance",
+            f"{benchmarks.period} performance (this run)",
+            "direction of travel",
+            "RAG against target",
+            "RAG against national",
+        ],
+        rows,
+    )
+
+
+def _clock_rows(clocks: dict[str, Any]) -> list[list[Any]]:
+    return [
+        [
+            label("clock", name),
+            c["started"],
+            c["met"],
+            c["breached"],
+            c["stopped_late"],
+            c["cancelled"],
+            c["open"],
+            c["out_of_timescale"],
+            _na(c["percent_met"]),
+        ]
+        for name, c in clocks.items()
+    ]
+
+
+def tables(
+    report: dict[str, Any],
+    benchmarks: Benchmarks | None = None,
+    child_pages: str | None = None,
+) -> list[tuple[str, list[Table]]]:
+    """The report as sections of tables, in the order a board reads them.
+
+    `child_pages` is the folder (relative to the report) holding a chronology page per child
+    the report lists; the decision list then links each child to theirs.
+    """
+    benchmarks = benchmarks or load_benchmarks()
+    report = fill_indicators(dict(report))
     contacts, decisions = report["contacts"], report["decisions"]
     referrals, cp, now = report["referrals"], report["child_protection"], report["cp_plans_now"]
     clocks, missing, cse = report["clocks"]["by_clock"], report["missing"], report["cse"]
     sections: list[tuple[str, list[Table]]] = [
+        ("Performance framework", [performance_table(report, benchmarks)]),
         (
             "Contacts",
             [
@@ -121,16 +224,21 @@ def tables(report: dict[str, Any]) -> list[tuple[str, list[Table]]]:
                         ["contacts naming several children", contacts["multi_child"]],
                     ],
                 ),
-                _pairs("Contacts by referral source (CIN code)", "source", contacts["by_source"]),
+                _pairs(
+                    "Contacts by referral source (CIN code)",
+                    "source",
+                    contacts["by_source"],
+                    "source",
+                ),
             ],
         ),
         (
             f"Screening decisions ({decisions['total']})",
             [
-                _pairs("By outcome", "outcome", decisions["by_outcome"]),
-                _pairs("By level of need", "level", decisions["by_level"]),
-                _pairs("By RAG rating", "RAG", decisions["by_rag"]),
-                _pairs("By who decided", "decided by", decisions["by_decided_by"]),
+                _pairs("By outcome", "outcome", decisions["by_outcome"], "outcome"),
+                _pairs("By level of need", "level", decisions["by_level"], "level"),
+                _pairs("By RAG rating", "RAG", decisions["by_rag"], "rag"),
+                _pairs("By who decided", "decided by", decisions["by_decided_by"], "decided_by"),
                 (
                     "Referrals",
                     ["figure", "value"],
@@ -158,20 +266,7 @@ def tables(report: dict[str, Any]) -> list[tuple[str, list[Table]]]:
                         "out of timescale now",
                         "% met",
                     ],
-                    [
-                        [
-                            name,
-                            c["started"],
-                            c["met"],
-                            c["breached"],
-                            c["stopped_late"],
-                            c["cancelled"],
-                            c["open"],
-                            c["out_of_timescale"],
-                            c["percent_met"],
-                        ]
-                        for name, c in clocks.items()
-                    ],
+                    _clock_rows(clocks),
                 )
             ],
         ),
@@ -186,9 +281,17 @@ def tables(report: dict[str, Any]) -> list[tuple[str, list[Table]]]:
                         ["completed", report["assessments"]["completed"]],
                     ],
                 ),
-                _pairs("Outcome of assessment", "outcome", report["assessments"]["by_outcome"]),
                 _pairs(
-                    "Factors at assessment (CIN code)", "factor", report["assessments"]["by_factor"]
+                    "Outcome of assessment",
+                    "outcome",
+                    report["assessments"]["by_outcome"],
+                    "assessment_outcome",
+                ),
+                _pairs(
+                    "Factors at assessment (CIN code)",
+                    "factor",
+                    report["assessments"]["by_factor"],
+                    "factor",
                 ),
             ],
         ),
@@ -214,7 +317,7 @@ def tables(report: dict[str, Any]) -> list[tuple[str, list[Table]]]:
                     f"rate per 10,000: {_na(now['rate_per_10k'])})",
                     ["category", "children", "%"],
                     [
-                        [cat, n, _na(now["by_category_percent"][cat])]
+                        [label("category", cat), n, _na(now["by_category_percent"][cat])]
                         for cat, n in now["by_category"].items()
                     ],
                 ),
@@ -242,13 +345,13 @@ def tables(report: dict[str, Any]) -> list[tuple[str, list[Table]]]:
         (
             "CSE risk",
             [
-                _pairs("Flags raised, by level", "level", cse["flags_by_level"]),
-                _pairs("Children by level now", "level", cse["children_by_level_now"]),
+                _pairs("Flags raised, by level", "level", cse["flags_by_level"], "cse_level"),
+                _pairs("Children by level now", "level", cse["children_by_level_now"], "cse_level"),
                 (
                     "Indicators behind the flags",
                     ["level", "indicator", "count"],
                     [
-                        [level, indicator, n]
+                        [label("cse_level", level), label("cse_indicator", indicator), n]
                         for level, row in cse["indicators_by_level"].items()
                         for indicator, n in row.items()
                     ],
@@ -257,7 +360,7 @@ def tables(report: dict[str, Any]) -> list[tuple[str, list[Table]]]:
         ),
         (
             "Case closures",
-            [_pairs("By reason (CIN code)", "reason", report["closures"]["by_reason"])],
+            [_pairs("By reason (CIN code)", "reason", report["closures"]["by_reason"], "closure")],
         ),
         (
             f"Dead letters ({report['dead_letters']['total']})",
@@ -268,24 +371,39 @@ def tables(report: dict[str, Any]) -> list[tuple[str, list[Table]]]:
         ),
     ]
     if "list" in decisions:
+
+        def child(ident: str) -> Any:
+            if child_pages is None:
+                return ident
+            return Link(ident, f"{child_pages}/{quote(ident, safe='')}.html")
+
         sections.insert(
-            2,
+            3,
             (
                 "Decision on each contact",
                 [
                     (
                         "Decisions",
-                        ["contact", "child", "at", "level", "RAG", "outcome", "by", "reasons"],
+                        [
+                            "contact",
+                            "child",
+                            "at (London)",
+                            "level",
+                            "RAG",
+                            "outcome",
+                            "by",
+                            "reasons",
+                        ],
                         [
                             [
                                 d["contact"],
-                                d["child"],
+                                child(d["child"]),
                                 d["at"],
-                                d["level"],
+                                label("level", d["level"]),
                                 d["rag"],
-                                d["outcome"],
-                                d["decided_by"],
-                                ", ".join(d["reasons"]),
+                                plain("outcome", d["outcome"]),
+                                plain("decided_by", d["decided_by"]),
+                                ", ".join(d["reasons"]) or EMPTY,
                             ]
                             for d in decisions["list"]
                         ],
@@ -323,23 +441,23 @@ def _md_table(table: Table) -> list[str]:
     lines = [f"**{title}**", "", "| " + " | ".join(header) + " |", "|" + "|".join(align) + "|"]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     if not rows:
-        lines.append("| (none) |" + " |" * (len(header) - 1))
+        lines.append(f"| {NOTHING} |" + " |" * (len(header) - 1))
     return [*lines, ""]
 
 
-def to_markdown(report: dict[str, Any]) -> str:
+def to_markdown(report: dict[str, Any], benchmarks: Benchmarks | None = None) -> str:
     lines = [f"# {_title(report)}", ""]
     if report.get("description"):
         lines += [report["description"], ""]
     lines += [*_preamble(report), ""]
-    for heading, section in tables(report):
+    for heading, section in tables(report, benchmarks):
         lines += [f"## {heading}", ""]
         for table in section:
             lines += _md_table(table)
     breaches = report["clocks"].get("breaches", [])
     if breaches:
         lines += ["**Breaches**", ""]
-        lines += [f"- {b['clock']}: {b['instance']} at {b['at']}" for b in breaches]
+        lines += [f"- {label('clock', b['clock'])}: {b['instance']} at {b['at']}" for b in breaches]
         lines.append("")
     expectations = report.get("expectations")
     if expectations is not None:
@@ -352,144 +470,78 @@ def to_markdown(report: dict[str, Any]) -> str:
 
 
 # ---- HTML with inline SVG charts ---------------------------------------------------------
-PALETTE = ("#1b6ca8", "#e07b39", "#3a9a5b", "#c43c39", "#8a5fb0", "#7f7f7f", "#b8a31b")
 STYLE = """
-body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2rem auto;max-width:70rem;
+body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2rem auto;max-width:80rem;
 color:#1d1d1d;padding:0 1rem;line-height:1.4}
 h1{font-size:1.6rem}h2{font-size:1.25rem;margin-top:2rem;border-bottom:2px solid #1b6ca8}
 table{border-collapse:collapse;margin:.5rem 0 1.2rem;font-size:.92rem}
 caption{text-align:left;font-weight:600;padding:.3rem 0}
-th,td{border:1px solid #ccd;padding:.25rem .6rem;text-align:left}td.n{text-align:right}
-th{background:#eef2f7}.charts{display:flex;flex-wrap:wrap;gap:1.5rem}
-figure{margin:0}figcaption{font-weight:600;margin-bottom:.3rem}.fail{color:#c43c39}
+th,td{border:1px solid #ccd;padding:.25rem .6rem;text-align:left;vertical-align:top}
+td.n{text-align:right}th{background:#eef2f7}
+.charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(34rem,1fr));gap:1.5rem}
+figure{margin:0}figcaption{font-weight:600;margin-bottom:.3rem}
+figure svg{max-width:100%;height:auto}
+.fail{color:#c43c39}td.rag-Green{background:#d5ecd9}td.rag-Amber{background:#fbe5c8}
+td.rag-Red{background:#f6d0cf}td ul{margin:.15rem 0;padding-left:1.2rem}
 """
+RAGS = frozenset({"Green", "Amber", "Red"})
 
 
-def _svg_bars(
-    labels: Sequence[str], series: dict[str, Sequence[float]], *, width: int = 520
-) -> str:
-    """A stacked bar chart as inline SVG: no script, no network, prints as it shows."""
-    height, left, bottom, top = 240, 40, 60, 10
-    if not labels:
-        return (
-            f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="40" role="img">'
-            '<text x="10" y="25" font-size="13">none in this period</text></svg>'
-        )
-    # A series shorter than the labels (no decisions in a month of missing episodes) is zero.
-    series = {
-        name: [*values, *[0] * (len(labels) - len(values))] for name, values in series.items()
-    }
-    totals = [sum(values[i] for values in series.values()) for i in range(len(labels))]
-    peak = max(*totals, 1)
-    step = (width - left - 10) / len(labels)
-    bar = max(step * 0.7, 1)
-    scale = (height - bottom - top) / peak
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}"'
-        f' height="{height + 20 * len(series)}" role="img" font-size="11">',
-        f'<line x1="{left}" y1="{height - bottom}" x2="{width - 5}" y2="{height - bottom}"'
-        ' stroke="#444"/>',
-        f'<text x="{left - 5}" y="{top + 8}" text-anchor="end">{peak:g}</text>',
-        f'<text x="{left - 5}" y="{height - bottom}" text-anchor="end">0</text>',
-    ]
-    for i, label in enumerate(labels):
-        x = left + i * step + (step - bar) / 2
-        y = float(height - bottom)
-        for s, values in enumerate(series.values()):
-            h = values[i] * scale
-            if h:
-                y -= h
-                parts.append(
-                    f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{h:.1f}"'
-                    f' fill="{PALETTE[s % len(PALETTE)]}"><title>{escape(label)}: '
-                    f"{values[i]:g}</title></rect>"
-                )
-        lx, ly = x + bar / 2, height - bottom + 12
-        parts.append(
-            f'<text x="{lx:.1f}" y="{ly}" text-anchor="end" '
-            f'transform="rotate(-45 {lx:.1f} {ly})">{escape(label)}</text>'
-        )
-    if len(series) > 1 or next(iter(series)) != "":
-        for s, name in enumerate(series):
-            y = height + 5 + 20 * s
-            colour = PALETTE[s % len(PALETTE)]
-            parts.append(
-                f'<rect x="{left}" y="{y}" width="12" height="12" fill="{colour}"/>'
-                f'<text x="{left + 18}" y="{y + 10}">{escape(name)}</text>'
-            )
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def charts(report: dict[str, Any]) -> list[tuple[str, str]]:
-    series = report["series"]
-    clocks = report["clocks"]["by_clock"]
-    now = report["cp_plans_now"]["by_category"]
-    per_child = report["missing"]["children_by_episodes"]
-    return [
-        (
-            "Decisions by month and outcome",
-            _svg_bars(series["months"], series["decisions_by_outcome"] or {"none": []}),
-        ),
-        (
-            "Clock compliance: met and breached",
-            _svg_bars(
-                list(clocks),
-                {
-                    "met": [c["met"] for c in clocks.values()],
-                    "breached": [c["breached"] for c in clocks.values()],
-                },
-            ),
-        ),
-        (
-            "Children on a CP plan by category",
-            _svg_bars(list(now), {"": list(now.values())}, width=320),
-        ),
-        (
-            "Children by number of missing episodes",
-            _svg_bars(list(per_child), {"": list(per_child.values())}, width=320),
-        ),
-    ]
+def _html_cell(c: Any) -> str:
+    if isinstance(c, Link):
+        return f'<td><a href="{escape(c.href)}">{escape(c.text)}</a></td>'
+    if isinstance(c, int | float):
+        return f'<td class="n">{c}</td>'
+    if c in RAGS:
+        return f'<td class="rag-{c}">{c}</td>'
+    return f"<td>{escape(str(c))}</td>"
 
 
 def _html_table(table: Table) -> str:
     title, header, rows = table
     head = "".join(f"<th>{escape(h)}</th>" for h in header)
     body = (
-        "".join(
-            "<tr>"
-            + "".join(
-                f'<td class="n">{c}</td>'
-                if isinstance(c, int | float)
-                else f"<td>{escape(str(c))}</td>"
-                for c in row
-            )
-            + "</tr>"
-            for row in rows
-        )
-        or f'<tr><td colspan="{len(header)}">none</td></tr>'
+        "".join("<tr>" + "".join(_html_cell(c) for c in row) + "</tr>" for row in rows)
+        or f'<tr><td colspan="{len(header)}">{NOTHING}</td></tr>'
     )
     return f"<table><caption>{escape(title)}</caption><tr>{head}</tr>{body}</table>"
 
 
-def to_html(report: dict[str, Any]) -> str:
-    title = escape(_title(report))
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{title}</title><style>{STYLE}</style></head><body>",
-        f"<h1>{title}</h1>",
-    ]
+def page(title: str, body: list[str]) -> str:
+    """A whole HTML page, styles inline, nothing fetched: it opens offline, from anywhere."""
+    return (
+        "\n".join(
+            [
+                "<!DOCTYPE html>",
+                '<html lang="en"><head><meta charset="utf-8">',
+                '<meta name="viewport" content="width=device-width, initial-scale=1">',
+                f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>",
+                *body,
+                "</body></html>",
+            ]
+        )
+        + "\n"
+    )
+
+
+def to_html(
+    report: dict[str, Any], benchmarks: Benchmarks | None = None, child_pages: str | None = None
+) -> str:
+    from mash._report.charts import charts  # noqa: PLC0415 - matplotlib only when drawing
+
+    benchmarks = benchmarks or load_benchmarks()
+    title = _title(report)
+    parts = [f"<h1>{escape(title)}</h1>"]
     if report.get("description"):
         parts.append(f"<p>{escape(report['description'])}</p>")
     parts += [f"<p>{escape(line.replace('`', ''))}</p>" for line in _preamble(report)]
     parts.append('<h2>Charts</h2><div class="charts">')
     parts += [
-        f"<figure><figcaption>{escape(t)}</figcaption>{svg}</figure>" for t, svg in charts(report)
+        f"<figure><figcaption>{escape(t)}</figcaption>{svg}</figure>"
+        for t, svg in charts(report, benchmarks)
     ]
     parts.append("</div>")
-    for heading, section in tables(report):
+    for heading, section in tables(report, benchmarks, child_pages):
         parts.append(f"<h2>{escape(heading)}</h2>")
         parts += [_html_table(t) for t in section]
     expectations = report.get("expectations")
@@ -501,15 +553,19 @@ def to_html(report: dict[str, Any]) -> str:
             f'<p class="fail">FAILED {escape(f["expectation"])}: {escape(f["detail"])}</p>'
             for f in expectations["failed"]
         ]
-    parts.append("</body></html>")
-    return "\n".join(parts) + "\n"
+    return page(title, parts)
 
 
-def render(report: dict[str, Any], fmt: str) -> str:
+def render(
+    report: dict[str, Any],
+    fmt: str,
+    benchmarks: Benchmarks | None = None,
+    child_pages: str | None = None,
+) -> str:
     if fmt == "json":
-        return to_json(report)
+        return to_json(fill_indicators(dict(report)))
     if fmt == "md":
-        return to_markdown(report)
+        return to_markdown(report, benchmarks)
     if fmt == "html":
-        return to_html(report)
+        return to_html(report, benchmarks, child_pages)
     raise ValueError(f"unknown report format {fmt!r} (md, json or html)")

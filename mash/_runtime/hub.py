@@ -295,6 +295,7 @@ class Hub:
                     max_entry_bytes=settings.max_entry_bytes,
                     lease_ms=settings.lease_ms,
                     on_commit=self.committed,
+                    retention=settings.retention,
                 )
                 self.edges[shard] = edge
                 for stream in (*self.pipeline.inputs, "clock"):

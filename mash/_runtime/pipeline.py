@@ -101,7 +101,10 @@ class ShardStates:
         ledgers: Mapping[str, Ledger],
         owned: Iterable[str],
     ) -> None:
+        # A child a consumer holds nothing of starts from its empty state: states are
+        # immutable, so one instance per consumer serves every such child.
         self._types = {c.name: c.state_type for c in consumers}
+        self._empty = {c.name: shared_empty(c.state_type) for c in consumers}
         self.states: dict[str, dict[str, Any]] = {
             c.name: dict(states.get(c.name, {})) for c in consumers
         }
@@ -117,7 +120,8 @@ class ShardStates:
         held = self.states[consumer]
         state = held.get(child)
         if state is None:
-            state = held[child] = self._types[consumer]()
+            empty = self._empty[consumer]
+            state = held[child] = empty if empty is not None else self._types[consumer]()
         return state
 
     def put(self, consumer: str, child: str, state: BaseModel) -> None:
@@ -129,6 +133,18 @@ class ShardStates:
         if found is None:
             found = self.ledgers[child] = Ledger()
         return found
+
+
+_EMPTY: dict[type[Any], Any] = {}
+
+
+def shared_empty(state_type: type[Any]) -> Any | None:
+    """One empty state for every child of a frozen state type (None for a mutable one,
+    which each child must get afresh)."""
+    if state_type not in _EMPTY:
+        frozen = getattr(state_type, "model_config", {}).get("frozen", False)
+        _EMPTY[state_type] = state_type() if frozen else None
+    return _EMPTY[state_type]
 
 
 @dataclass
@@ -158,6 +174,7 @@ class Pipeline:
         self.timed = [c for c in self.consumers if c.next_due is not None]
         self._check_order()
         emitted = {s for c in self.consumers for s in c.emits}
+        self.emits = frozenset(emitted)  # the streams this pipeline writes
         # What the hub reads from Redis: every stream a consumer reads that no consumer of
         # this pipeline writes (those reach their readers in-process).
         self.inputs = tuple(

@@ -16,6 +16,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
+from mash._runtime.edge import TRIMMED
 from mash._runtime.keys import HUB_GROUP, UNSHARDED, Keys
 from mash.schemas.events import STREAMS
 
@@ -28,6 +29,7 @@ class GroupProgress:
     length: int
     pending: int
     outcomes: dict[str, int]
+    trimmed: int = 0  # entries the retention setting removed from the stream
 
     @property
     def acked(self) -> int:
@@ -35,8 +37,9 @@ class GroupProgress:
 
     @property
     def lag(self) -> int:
-        """Entries not yet applied: never read, or read and not yet committed."""
-        return max(self.length - self.acked, 0)
+        """Entries not yet applied: never read, or read and not yet committed. Trimmed
+        entries were acked by every group before they went, so they count as in the stream."""
+        return max(self.length + self.trimmed - self.acked, 0)
 
     @property
     def dead(self) -> int:
@@ -65,6 +68,7 @@ class Snapshot:
                     "acked": g.acked,
                     "pending": g.pending,
                     "lag": g.lag,
+                    "trimmed": g.trimmed,
                     "outcomes": dict(sorted(g.outcomes.items())),
                 }
                 for g in self.groups
@@ -107,10 +111,14 @@ async def snapshot(redis: aioredis.Redis, keys: Keys, now_ms: int | None = None)
     if not replies:  # XINFO GROUPS on a key that is not there yet: ask one by one
         replies = await _one_by_one(redis, keys, where, dlq_keys, since)
     progress: dict[tuple[str, str], dict[str, int]] = {}
+    trimmed: dict[str, int] = {}
     raw_progress: dict[bytes, bytes] = replies[2 * len(where)]
     for name, value in raw_progress.items():
         consumer, key, outcome = name.decode().split("|")
-        progress.setdefault((consumer, key), {})[outcome] = int(value)
+        if consumer == TRIMMED:
+            trimmed[key] = int(value)
+        else:
+            progress.setdefault((consumer, key), {})[outcome] = int(value)
     groups: list[GroupProgress] = []
     for index, (stream, shard, key) in enumerate(where):
         length, infos = replies[2 * index], replies[2 * index + 1]
@@ -126,6 +134,7 @@ async def snapshot(redis: aioredis.Redis, keys: Keys, now_ms: int | None = None)
                     length=int(length),
                     pending=int(info["pending"]),
                     outcomes=progress.get((consumer, key), {}),
+                    trimmed=trimmed.get(key, 0),
                 )
             )
     groups.sort(key=lambda g: (g.consumer, g.stream, g.shard))

@@ -35,10 +35,9 @@ def chromium_path() -> str | None:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Chromium for one module's tests. Not for the session: while Playwright's sync API is
-    open it leaves its event loop set as running in the main thread, and every asyncio test
-    collected after the browser tests would then fail ("Runner.run() cannot be called from a
-    running event loop")."""
+    """Playwright's sync API holds an asyncio loop running on the main thread while it is
+    open, so every `asyncio.run` after it fails: the browser lives for one module, not the
+    session, and the tests that run after the browser's get their loop back."""
     path = chromium_path()
     if path is None:
         why = "no Chromium found (apt-get install chromium, or set MASH_CHROMIUM)"

@@ -22,6 +22,9 @@ def clean(year: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
     """The clean run's report: one process, one shard, the embedded default."""
     out = tmp_path_factory.mktemp("clean") / "report.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith("MASH_")}
-    done = mash("replay", str(year), "-f", "json", "--report", str(out), "-q", env=env, timeout=300)
+    done = mash(
+        "replay", str(year), "-f", "json", "--report", str(out), "-q", "--workers", "0",
+        env=env, timeout=300,
+    )  # fmt: skip
     assert done.returncode == 0, done.stderr
     return out.read_text()

