@@ -689,10 +689,22 @@ def settle_garbage() -> None:
     on a nation's year that was a pause of up to 6.5 s every few rounds and a third of the
     run's time (stalls that also tripped redis-py's 5 s socket timeout). A cycle that dies
     after being frozen is not collected: a few objects a round at most, since what a round
-    makes and drops is collected here first.
+    makes and drops is collected here first, and every `FULL_COLLECT_EVERY` rounds the frozen
+    objects are thawed and collected once (a long-lived wall-clock worker never creeps).
     """
-    gc.collect(1)
+    global _rounds_since_full  # noqa: PLW0603 - one collector per process, one count
+    _rounds_since_full += 1
+    if _rounds_since_full >= FULL_COLLECT_EVERY:
+        _rounds_since_full = 0
+        gc.unfreeze()
+        gc.collect()
+    else:
+        gc.collect(1)
     gc.freeze()
+
+
+FULL_COLLECT_EVERY = 1000  # rounds: a worker ticking the wall clock every second, 17 minutes
+_rounds_since_full = 0
 
 
 class ShardMoved(Exception):

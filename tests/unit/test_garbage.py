@@ -1,0 +1,45 @@
+"""The edge's collector policy: young garbage collected each round, survivors frozen, and
+now and then everything thawed and collected, so a cycle that dies late is not kept for ever."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+
+import pytest
+
+from mash._runtime import edge
+
+
+class Node:
+    def __init__(self) -> None:
+        self.me = self  # a cycle: only the collector frees it
+
+
+def test_a_cycle_frozen_while_alive_is_freed_at_the_next_full_collection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(edge, "FULL_COLLECT_EVERY", 3)
+    monkeypatch.setattr(edge, "_rounds_since_full", 0)
+    node = Node()
+    alive = weakref.ref(node)
+    try:
+        edge.settle_garbage()  # round 1: the node survives, and is frozen
+        del node
+        edge.settle_garbage()  # round 2: frozen objects are not looked at
+        assert alive() is not None
+        edge.settle_garbage()  # round 3: thawed and collected
+        assert alive() is None
+    finally:
+        gc.unfreeze()
+
+
+def test_a_rounds_own_cyclic_garbage_goes_in_that_round() -> None:
+    node = Node()
+    alive = weakref.ref(node)
+    del node
+    try:
+        edge.settle_garbage()
+        assert alive() is None
+    finally:
+        gc.unfreeze()
