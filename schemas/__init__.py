@@ -2,6 +2,7 @@
 
 from mash.schemas.codes import (
     Agency,
+    AssessmentKind,
     AssessmentOutcome,
     ClosureReason,
     CPCategory,
@@ -61,6 +62,7 @@ __all__ = [
     "STREAMS",
     "Agency",
     "AssessmentCompleted",
+    "AssessmentKind",
     "AssessmentOutcome",
     "AssessmentStarted",
     "CPCategory",

@@ -274,6 +274,21 @@ class AssessmentOutcome(StrEnum):
     LOOKED_AFTER = "looked_after"
 
 
+class AssessmentKind(StrEnum):
+    """Which assessment framework an assessment belongs to.
+
+    Working Together 2013 replaced the initial assessment (10 working days from the referral,
+    NI 59) and the core assessment (35 working days from its start, NI 60) with one child and
+    family assessment (45 working days from the referral). Councils moved at different times
+    (the seeds' borough still reported NI 59 and NI 60 for 2013-14), so an assessment says
+    which it is and a timescales file times each kind.
+    """
+
+    SINGLE = "single"
+    INITIAL = "initial"
+    CORE = "core"
+
+
 class MissingFrom(StrEnum):
     HOME = "home"
     FOSTER = "foster"

@@ -25,6 +25,7 @@ from pydantic import (
 
 from mash.schemas.codes import (
     Agency,
+    AssessmentKind,
     AssessmentOutcome,
     ClosureReason,
     CPCategory,
@@ -204,6 +205,11 @@ class AssessmentStarted(Envelope):
     stream: ClassVar[str] = "casework"
     type: Literal["assessment.started"] = "assessment.started"
     assessment_id: Id
+    kind: AssessmentKind = Field(
+        default=AssessmentKind.SINGLE,
+        description="single (Working Together 2013 on), or the older initial or core "
+        "assessment, which a timescales file may time separately (NI 59, NI 60).",
+    )
 
 
 class AssessmentCompleted(Envelope):
@@ -212,6 +218,9 @@ class AssessmentCompleted(Envelope):
     assessment_id: Id
     factors: Annotated[list[Factor], Field(min_length=1, max_length=50)]
     outcome: AssessmentOutcome
+    kind: AssessmentKind = Field(
+        default=AssessmentKind.SINGLE, description="As the assessment's start gave it."
+    )
 
 
 class StrategyHeld(Envelope):

@@ -58,6 +58,7 @@ REPEAT_MISSING = 3
 DOMESTIC_ABUSE = frozenset(
     {Factor.DOMESTIC_ABUSE_CHILD, Factor.DOMESTIC_ABUSE_PARENT, Factor.DOMESTIC_ABUSE_OTHER}
 )
+LONG_PLAN_YEARS = 2  # NI 64: plans lasting two years or more when they end
 RECENT_RETURNS = 8  # returns remembered for the 72-hour interview figure
 UNKNOWN = "unknown"
 
@@ -364,6 +365,11 @@ class ReporterRules:
             _add(tally, f"cpp.started|category|{category}")
             # By month too: a run-in of plans begun before the year is not the year's starts.
             _add(tally, f"cpp.started_month|{month(at)}")
+            earlier = any(f.kind == "cpp_started" and f.ref != event.cpp_id for f in record.facts)
+            if event.previous_plans > 0 or earlier:
+                # NI 65: a second or later plan (the census's NumberOfPreviousCPP, or one
+                # this hub has seen).
+                _add(tally, f"cpp.started_repeat_month|{month(at)}")
             fact = Fact(
                 kind="cpp_started",
                 at=at,
@@ -378,12 +384,24 @@ class ReporterRules:
             _plan_counts(tally, plan, 1)
             return record.model_copy(update={"open_plan": plan})
         _add(tally, "cpp.ended")
+        began = next(
+            (f.at for f in record.facts if f.kind == "cpp_started" and f.ref == event.cpp_id),
+            None,
+        )
+        if began is not None and _years_between(began, at) >= LONG_PLAN_YEARS:
+            _add(tally, "cpp.ended_2y_or_more")
         latest = (event.latest_category.value,) if event.latest_category else ()
         record = _with_fact(record, Fact(kind="cpp_ended", at=at, ref=event.cpp_id, codes=latest))
         if record.open_plan is not None and record.open_plan.cpp_id == event.cpp_id:
             _plan_counts(tally, record.open_plan, -1)
             record = record.model_copy(update={"open_plan": None})
         return record
+
+
+def _years_between(first: datetime, last: datetime) -> int:
+    """Whole years from one London date to another (a plan's length at its end)."""
+    a, b = first.astimezone(LONDON).date(), last.astimezone(LONDON).date()
+    return b.year - a.year - ((b.month, b.day) < (a.month, a.day))
 
 
 def _demographics(record: ChildRecord) -> dict[str, str]:

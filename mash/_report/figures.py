@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
+from mash._report.indicators import indicators as performance
 from mash._time.calendar import LONDON
 from mash.schemas.codes import CPCategory, CSELevel
 
@@ -138,7 +139,7 @@ def figures(
     decisions_total = t.get("decisions.total", 0)
     referrals = t.get("referrals.total", 0)
     indicators = _nested(t, "cse.indicators")
-    return {
+    board: dict[str, Any] = {
         "as_of": at.isoformat(),
         "population": population,
         "contacts": {
@@ -179,7 +180,11 @@ def figures(
             "icpcs_plan_required": t.get("icpc.plan_required", 0),
             "plans_started": t.get("cpp.started", 0),
             "plans_started_in_period": _since(_group(t, "cpp.started_month"), since),
+            "plans_started_repeat_in_period": _since(
+                _group(t, "cpp.started_repeat_month"), since
+            ),
             "plans_ended": t.get("cpp.ended", 0),
+            "plans_ended_2y_or_more": t.get("cpp.ended_2y_or_more", 0),
             "plans_started_by_category": _group(t, "cpp.started|category"),
             "reviews": t.get("cpp.reviews", 0),
         },
@@ -222,3 +227,6 @@ def figures(
         },
         "series": _series(t),
     }
+    # The performance table's ratios, from the figures above (mash/_report/indicators.py).
+    board["indicators"] = performance(board)
+    return board
