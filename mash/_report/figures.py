@@ -180,9 +180,7 @@ def figures(
             "icpcs_plan_required": t.get("icpc.plan_required", 0),
             "plans_started": t.get("cpp.started", 0),
             "plans_started_in_period": _since(_group(t, "cpp.started_month"), since),
-            "plans_started_repeat_in_period": _since(
-                _group(t, "cpp.started_repeat_month"), since
-            ),
+            "plans_started_repeat_in_period": _since(_group(t, "cpp.started_repeat_month"), since),
             "plans_ended": t.get("cpp.ended", 0),
             "plans_ended_2y_or_more": t.get("cpp.ended_2y_or_more", 0),
             "plans_started_by_category": _group(t, "cpp.started|category"),

@@ -63,9 +63,7 @@ class Indicator(TypedDict):
 def ratio(numerator: int | None, denominator: int | None) -> Indicator:
     """A percentage of two counts, `None` when there is nothing to divide by."""
     value = (
-        round(100 * numerator / denominator, 1)
-        if numerator is not None and denominator
-        else None
+        round(100 * numerator / denominator, 1) if numerator is not None and denominator else None
     )
     return {"value": value, "numerator": numerator, "denominator": denominator}
 

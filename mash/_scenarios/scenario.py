@@ -151,7 +151,10 @@ class FlagsExpectation(_Closed):
 class FigureExpectation(_Closed):
     """A figure of the report, by its dotted path (e.g. `missing.incidents`)."""
 
-    path: Annotated[str, Field(pattern=r"^[a-zA-Z0-9_]+(\.[a-zA-Z0-9_]+)*$")]
+    # A part may hold single spaces: the performance indicators are keyed "NI 59"...
+    path: Annotated[
+        str, Field(pattern=r"^[a-zA-Z0-9_]+( [a-zA-Z0-9_]+)*(\.[a-zA-Z0-9_]+( [a-zA-Z0-9_]+)*)*$")
+    ]
     equals: int | float | str | bool
     within: float | None = Field(
         default=None,

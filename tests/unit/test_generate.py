@@ -93,7 +93,8 @@ def test_the_file_is_a_header_then_events_in_time_order(small: Path) -> None:
     assert len({e.event_id for e in read}) == len(read)
     q = Quotas.of(BOROUGH_2013_14, 0.1)
     types = Counter(e.type for e in read)
-    assert types["s47.started"] == q.s47
+    # S47s are dealt, but for the CSE pathway's, which are drawn (children found with adults).
+    assert abs(types["s47.started"] - q.s47) <= max(3, q.s47 // 10)
     assert types["cp_plan.started"] == q.plans_at_start + q.plans_started
     assert types["cp_plan.ended"] == q.plans_ended
     assert types["missing.started"] == q.missing_incidents
@@ -107,9 +108,10 @@ def test_the_file_is_a_header_then_events_in_time_order(small: Path) -> None:
     ]
     assert len(marac) == q.da_contacts
     assert sum(len(e.children) for e in marac) == q.da_children
-    # Plans begun before the year are its run-in; nothing else precedes the year.
+    # Plans begun before the year are its run-in, with core assessments begun in it;
+    # nothing else precedes the year.
     early = {e.type for e in read if e.occurred_at < header.start}
-    assert early <= {"cp_plan.started", "core_group.held", "cp_review.held"}
+    assert early <= {"cp_plan.started", "core_group.held", "cp_review.held", "assessment.started"}
     assert all(e.occurred_at <= header.end for e in read)
 
 
