@@ -272,6 +272,9 @@ class AssessmentOutcome(StrEnum):
     CIN_PLAN = "cin_plan"
     STRATEGY = "strategy"
     LOOKED_AFTER = "looked_after"
+    # An initial assessment that leads to a core assessment (before Working Together 2013):
+    # the case stays open, and no plan starts until the core assessment says which.
+    CORE_ASSESSMENT = "core_assessment"
 
 
 class AssessmentKind(StrEnum):

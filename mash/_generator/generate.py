@@ -172,7 +172,8 @@ BOROUGH_2013_14 = Preset(
         "population": "under-18s implied by the seeds: 388 plans / 70 per 10,000 (§3.4, §5.6)",
         "plans": "388 at 31 March 2014, 406 started, 351 ended: 333 at 1 April (§3.4, NI 64-65)",
         "ended_from_start_share": "ours: plans last about a year, most endings are older plans",
-        "year_end_categories": "emotional 73, neglect 143, physical 20, sexual 28, multiple 124",
+        "year_end_categories": "emotional 73, neglect 143, physical 20, sexual 28, multiple 124 "
+        "(§3.4)",
         "s47_per_10k": "110 per 10,000 (§5.6): one enquiry per child in the year",
         "referrals_per_10k": "England 2013-14: 657,800 referrals, 573 per 10,000 (DfE SFR43/2014)",
         "contacts_per_referral": "ours: contacts were not collected nationally in 2013-14",
@@ -595,10 +596,12 @@ class Story:
                 done = self.assessment(child, after, outcome, factors)
             elif rng.random() < gen.initial_share:
                 core = rng.random() < gen.core_after_initial
-                first = "cin_plan" if core else outcome
+                first = "core_assessment" if core else outcome
                 done = self.assessment(child, after, first, factors, "initial", referral)
                 if core:
-                    start = datetime.combine(done, time(17, 0), tzinfo=LONDON)
+                    # Begun after the initial one was authorised, never the same day (DfE
+                    # rule 8863Q: no assessment starts while another is open).
+                    start = datetime.combine(self.wd(done, 1), time(8, 0), tzinfo=LONDON)
                     done = self.assessment(child, start, outcome, factors, "core")
             else:
                 done = self.assessment(child, after, outcome, factors, "core")
@@ -634,7 +637,9 @@ class Story:
         previous, months = plan_start, 3
         while True:
             due = add_months(previous, months)
-            if self.rng.random() < self.gen.preset.plan_review_in_time:
+            # The run-in's reviews were held in time: its breaches would be last year's.
+            in_time = self.rng.random() < self.gen.preset.plan_review_in_time
+            if in_time or due < self.gen.start_day:
                 day = due - timedelta(days=self.rng.randint(1, 12))
                 while not self.gen.calendar.is_working_day(day):
                     day -= timedelta(days=1)
@@ -941,7 +946,7 @@ class Generator:
             story.contact(
                 datetime.combine(self.start_day, time(8, 0), tzinfo=LONDON), [child], concerns
             )
-        room = (until - self.start_day).days - 60
+        room = (until - self.start_day).days - 90  # authorised before the plan ends
         if self.two_stage and room > 0 and rng.random() < self.preset.plan_core_assessment:
             # Some begun in the run-in: the year's return counts those it completes.
             on = self.start_day + timedelta(days=rng.randint(-40, room))
@@ -1241,15 +1246,126 @@ class Generator:
         return GenerateResult(path, total, self.children, timer.perf_counter() - began, self.quotas)
 
     def unit_count(self) -> int:
+        """About how many units `units` yields (for a progress bar: the missing children's
+        own referrals are known only as they are drawn)."""
         q = self.quotas
+        protection = q.plans_started + max(0, q.s47 - q.plans_started - self.cse_s47)
         return (
             q.plans_at_start
-            + q.s47
+            + protection
             + q.da_contacts
             + q.missing_children
-            + max(0, q.referrals - q.s47 - q.da_children)
+            + max(0, q.referrals - q.s47 - q.da_children - self.re_referrals)
             + q.light_contacts
         )
+
+    def explain(self) -> list[dict[str, str]]:
+        """Each target of the year: its value at this scale and where it comes from (a seed
+        section, England's 2013-14 statistics, or ours with the reason): `--explain`."""
+        p, q = self.preset, self.quotas
+        o = p.origins
+
+        def pct(x: float) -> str:
+            return f"{100 * x:.1f}%"
+
+        rows: list[tuple[str, str, str]] = [
+            ("population", f"{q.population:,} children under 18", o["population"]),
+            (
+                "plans",
+                f"{q.plans_at_start} at 1 April, {q.plans_started} started, "
+                f"{q.plans_ended} ended, {q.plans_at_end} at 31 March",
+                o["plans"],
+            ),
+            ("ended_from_start_share", pct(p.ended_from_start_share), o["ended_from_start_share"]),
+            (
+                "year_end_categories",
+                ", ".join(f"{c} {n}" for c, n in q.year_end_categories.items()),
+                o["year_end_categories"],
+            ),
+            (
+                "s47_per_10k",
+                f"{q.s47} S47 enquiries ({p.s47_per_10k:g} per 10,000)",
+                o["s47_per_10k"],
+            ),
+            (
+                "referrals_per_10k",
+                f"{q.referrals:,} referrals ({p.referrals_per_10k:g} per 10,000)",
+                o["referrals_per_10k"],
+            ),
+            (
+                "contacts_per_referral",
+                f"{p.contacts_per_referral:g} ({q.light_contacts:,} contacts that stay contacts)",
+                o["contacts_per_referral"],
+            ),
+            (
+                "missing",
+                f"{q.missing_incidents} incidents, {q.missing_children} children",
+                o["missing"],
+            ),
+            ("rhi", f"{q.rhi_offered} offered, {q.rhi_done} held", o["rhi"]),
+            ("da", f"{q.da_contacts} notifications naming {q.da_children} children", o["da"]),
+            ("sex", f"{pct(p.male_share)} male; plans {pct(p.plan_female_share)} female", o["sex"]),
+            (
+                "sources",
+                f"{len(p.sources)} referral sources, police {pct(p.sources[0][1])}",
+                o["sources"],
+            ),
+            ("ethnicities", f"{len(p.ethnicities)} codes, WBRI the most", o["ethnicities"]),
+            (
+                "plan_ages",
+                ", ".join(
+                    f"{'under 1' if hi < 365 else f'{lo // 365}-{hi // 365}'} {pct(w)}"
+                    for (lo, hi), w in p.plan_ages
+                ),
+                o["plan_ages"],
+            ),
+        ]
+        if p.timescales:
+            rows.append(("timescales", f"mash/timescales/{p.timescales}.yaml", o["timescales"]))
+        if q.initial_assessments:
+            rows += [
+                (
+                    "initial_assessments",
+                    f"{q.initial_assessments:,} completed",
+                    o["initial_assessments"],
+                ),
+                ("initial_in_time", f"NI 59 {pct(p.initial_in_time)}", o["initial_in_time"]),
+                ("core_assessments", f"{q.core_assessments:,} completed", o["core_assessments"]),
+                ("core_in_time", f"NI 60 {pct(p.core_in_time)}", o["core_in_time"]),
+                ("plan_core_assessment", pct(p.plan_core_assessment), o["plan_core_assessment"]),
+            ]
+        rows += [
+            ("nfa_before_assessment", pct(p.nfa_before_assessment), o["nfa_before_assessment"]),
+            (
+                "re_referral_rate",
+                f"{pct(p.re_referral_rate)} (about {self.re_referrals:,} referrals)",
+                o["re_referral_rate"],
+            ),
+            (
+                "repeat_plan_rate",
+                f"NI 65 {pct(p.repeat_plan_rate)}: {q.repeat_plans} of {q.plans_started} plans",
+                o["repeat_plan_rate"],
+            ),
+            (
+                "long_plan_rate",
+                f"NI 64 {pct(p.long_plan_rate)}: {q.long_plans} of {q.plans_ended} ended",
+                o["long_plan_rate"],
+            ),
+            ("icpc_plan_rate", pct(p.icpc_plan_rate), o["icpc_plan_rate"]),
+            (
+                "plan_review_in_time",
+                f"NI 67 {pct(p.plan_review_in_time)}",
+                o["plan_review_in_time"],
+            ),
+            ("unborn_at_end", f"{q.unborn_at_end} children", o["unborn_at_end"]),
+            (
+                "cse_high_rate",
+                f"{pct(p.cse_high_rate)} of missing children (about {self.cse_s47})",
+                o["cse_high_rate"],
+            ),
+            ("cse_disclosure_rate", pct(p.cse_disclosure_rate), o["cse_disclosure_rate"]),
+        ]
+        return [{"target": t, "value": v, "source": src} for t, v, src in rows]
 
 
 @contextmanager
