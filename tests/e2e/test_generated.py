@@ -38,6 +38,13 @@ SEEDS: dict[str, float] = {
     "missing.interviews_done": 74,  # young people engaged in a return interview
     "contacts.domestic_abuse.contacts": 328,  # MARAC cases with children, 5.7
     "contacts.domestic_abuse.children": 518,
+    # The performance table (§4.6, Figure 1) and England's re-referral rate (SFR43/2014).
+    "indicators.NI 59.value": 56.1,
+    "indicators.NI 60.value": 61.0,
+    "indicators.NI 64.value": 6.8,
+    "indicators.NI 65.value": 11.3,
+    "indicators.NI 67.value": 99.6,
+    "indicators.re_referrals.value": 23.4,
 }
 
 
