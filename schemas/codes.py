@@ -292,6 +292,17 @@ class AssessmentKind(StrEnum):
     CORE = "core"
 
 
+class PlacementType(StrEnum):
+    """Where a looked-after child lives (the SSDA903 placement types, grouped)."""
+
+    FOSTER = "foster"
+    KINSHIP = "kinship"
+    RESIDENTIAL = "residential"
+    ADOPTION = "adoption"
+    PARENTS = "parents"
+    OTHER = "other"
+
+
 class MissingFrom(StrEnum):
     HOME = "home"
     FOSTER = "foster"

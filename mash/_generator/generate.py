@@ -98,6 +98,18 @@ class Preset:
     plan_core_assessment: float = 0.0  # children on a plan given a core assessment in the year
     cse_high_rate: float = 0.0  # missing children found with adults while missing
     cse_disclosure_rate: float = 0.0  # engaged children who disclose indicators at interview
+    # Looked-after children: at the year's start, entering in it, at its end, and the counts
+    # behind NI 61 (adoptions in time), NI 62 (3+ placements), NI 63 (long-term stability).
+    lac_at_start: int = 0
+    lac_entries: int = 0
+    lac_at_end: int = 0
+    lac_long_term: int = 0
+    lac_long_stable: int = 0
+    lac_three_placements: int = 0
+    adoptions: int = 0
+    adoptions_in_time: int = 0
+    lac_review_in_time: float = 1.0  # NI 66
+    lac_leaving: tuple[tuple[str, float], ...] = ()  # reasons for leaving other than adoption
 
 
 BOROUGH_2013_14 = Preset(
@@ -204,6 +216,19 @@ BOROUGH_2013_14 = Preset(
         "first month; police: 41 interviews under caution, 23 arrests, §5.2.5)",
         "cse_disclosure_rate": "ours: half the children who engage in a return interview "
         "disclose an exploitation indicator (SAFE@LAST, §5.2.4)",
+        "lac_at_end": "NI 62: 397 children looked after at 31 March 2014 (§4.6)",
+        "lac_at_start": "ours: the stock a little lower a year earlier",
+        "lac_entries": "ours: about a third of the stock enters care in a year (England 2013-14: "
+        "30,430 started, 68,840 looked after, SFR36/2014)",
+        "lac_long_term": "NI 63: 159 looked after 2.5 years or more and under 16 (§4.6)",
+        "lac_long_stable": "NI 63: 108 of them in one placement two years, 67.9% (§4.6)",
+        "lac_three_placements": "NI 62: 44 of 397 with three or more placements, 11.1% (§4.6)",
+        "adoptions": "NI 61: 34 children adopted (§4.6)",
+        "adoptions_in_time": "NI 61: 23 of 34 placed within 12 months of the decision, "
+        "67.6% (§4.6; its table says 20)",
+        "lac_review_in_time": "NI 66: 728 of 738 reviews in time, 98.6% (§4.6)",
+        "lac_leaving": "ours: the other ways out of care (child arrangements, special "
+        "guardianship, another authority, adult services, any other reason)",
     },
     timescales="2013-14",
     initial_assessments=1560,
@@ -220,6 +245,16 @@ BOROUGH_2013_14 = Preset(
     plan_core_assessment=1.0,
     cse_high_rate=0.2,
     cse_disclosure_rate=0.5,
+    lac_at_start=390,
+    lac_entries=140,
+    lac_at_end=397,
+    lac_long_term=159,
+    lac_long_stable=108,
+    lac_three_placements=44,
+    adoptions=34,
+    adoptions_in_time=23,
+    lac_review_in_time=728 / 738,
+    lac_leaving=(("RC3", 0.20), ("RC4", 0.15), ("RC5", 0.06), ("RC6", 0.05), ("RC7", 0.54)),
 )
 
 PRESETS = {BOROUGH_2013_14.name: BOROUGH_2013_14}
@@ -313,6 +348,18 @@ class Quotas:
     repeat_plans: int = 0
     long_plans: int = 0
     unborn_at_end: int = 0
+    lac_at_start: int = 0
+    lac_entries: int = 0
+    lac_at_end: int = 0
+    lac_long_term: int = 0
+    lac_long_stable: int = 0
+    lac_three_placements: int = 0
+    adoptions: int = 0
+    adoptions_in_time: int = 0
+
+    @property
+    def lac_leavers(self) -> int:
+        return self.lac_at_start + self.lac_entries - self.lac_at_end
 
     @property
     def plans_at_end(self) -> int:
@@ -360,7 +407,31 @@ class Quotas:
             repeat_plans=min(started, quota(started * preset.repeat_plan_rate, 1)),
             long_plans=min(from_start, quota(ended * preset.long_plan_rate, 1)),
             unborn_at_end=min(started - (ended - from_start), quota(preset.unborn_at_end, scale)),
+            **_lac_quotas(preset, scale),
         )
+
+
+def _lac_quotas(preset: Preset, scale: float) -> dict[str, int]:
+    """The looked-after totals at a scale, kept consistent: leavers come from the children
+    looked after at the start or entering, adoptions are leavers, the long-term children and
+    those with three placements are among those looked after at the end."""
+    start, entries = quota(preset.lac_at_start, scale), quota(preset.lac_entries, scale)
+    end = min(quota(preset.lac_at_end, scale), start + entries)
+    leavers = start + entries - end
+    stayers = start - max(0, leavers - entries // 7)  # about a seventh of entrants leave
+    long_term = min(quota(preset.lac_long_term, scale), max(0, stayers))
+    stable = min(quota(preset.lac_long_stable, scale), long_term)
+    adoptions = min(quota(preset.adoptions, scale), leavers)
+    return {
+        "lac_at_start": start,
+        "lac_entries": entries,
+        "lac_at_end": end,
+        "lac_long_term": long_term,
+        "lac_long_stable": stable,
+        "lac_three_placements": min(quota(preset.lac_three_placements, scale), end - stable),
+        "adoptions": adoptions,
+        "adoptions_in_time": min(quota(preset.adoptions_in_time, scale), adoptions),
+    }
 
 
 def expectations(preset: Preset, quotas: Quotas) -> list[dict[str, Any]]:
@@ -402,6 +473,11 @@ def indicator_targets(preset: Preset, quotas: Quotas) -> dict[str, float]:
         "NI 67": 100 * preset.plan_review_in_time,
         "re_referrals": 100 * preset.re_referral_rate,
     }
+    if quotas.lac_at_end:
+        targets["NI 61"] = 100 * quotas.adoptions_in_time / max(1, quotas.adoptions)
+        targets["NI 62"] = 100 * quotas.lac_three_placements / quotas.lac_at_end
+        targets["NI 63"] = 100 * quotas.lac_long_stable / max(1, quotas.lac_long_term)
+        targets["NI 66"] = 100 * preset.lac_review_in_time
     if quotas.initial_assessments:
         targets["NI 59"] = 100 * preset.initial_in_time
     if quotas.core_assessments:
@@ -414,6 +490,10 @@ def indicator_expectations(preset: Preset, quotas: Quotas) -> list[dict[str, Any
         return {"figure": {"path": path, "equals": value, "within": TOLERANCE}}
 
     out = [figure(f"indicators.{k}.value", v) for k, v in indicator_targets(preset, quotas).items()]
+    if quotas.lac_at_end:
+        out.append(figure("looked_after.now", quotas.lac_at_end))
+        out.append(figure("indicators.NI 63.denominator", quotas.lac_long_term))
+        out.append(figure("indicators.NI 61.denominator", quotas.adoptions))
     if quotas.initial_assessments:
         out.append(figure("indicators.NI 59.denominator", quotas.initial_assessments))
     if quotas.core_assessments:
@@ -789,11 +869,14 @@ class Generator:
         measured on replays); each return may return again, a geometric tail. Initial and core
         assessments split the year's assessed referrals so their totals are the seeds'."""
         q, p = self.quotas, self.preset
+        self.lac_entry_leavers = min(q.lac_leavers, q.lac_entries // 7)
         self.cse_s47 = quota(q.missing_children * p.cse_high_rate, 1)
         no_plan = max(1, q.s47 - q.plans_started - self.cse_s47)
         extra_icpcs = q.plans_started * (1 / p.icpc_plan_rate - 1)
         self.icpc_no_plan_chance = min(1.0, extra_icpcs / no_plan)
-        s17 = max(1, q.referrals - q.s47)  # referrals for assessment, returns included
+        # Referrals for assessment, returns included (children entering care are assessed
+        # by a core assessment of their own).
+        s17 = max(1, q.referrals - q.s47 - q.lac_entries)
         self.re_referrals = quota(q.referrals * p.re_referral_rate, 1)
         first = max(1, s17 - self.re_referrals)
         back = self.re_referrals / (first + self.re_referrals)
@@ -805,7 +888,7 @@ class Generator:
         self.initial_share = min(1.0, q.initial_assessments / assessed) if assessed else 0.0
         straight = assessed * (1 - self.initial_share)
         on_plans = q.plans_at_start * p.plan_core_assessment
-        rest = q.core_assessments / CORE_COMPLETES - q.s47 - straight - on_plans
+        rest = q.core_assessments / CORE_COMPLETES - q.s47 - straight - on_plans - q.lac_entries
         self.core_after_initial = (
             min(1.0, max(0.0, rest / q.initial_assessments)) if q.initial_assessments else 0.0
         )
@@ -857,6 +940,7 @@ class Generator:
                 rng, [True] * q.unborn_at_end + [False] * max(0, opened - q.unborn_at_end)
             ),
             "households": dealt(rng, [1] * ones + [2] * twos + [3] * threes),
+            **self._lac_decks(rng),
             "missing": dealt(
                 rng,
                 heavy_tail(
@@ -871,6 +955,35 @@ class Generator:
                 rng,
                 [True] * (q.rhi_offered - q.rhi_done)
                 + [False] * (q.missing_incidents - q.rhi_offered),
+            ),
+        }
+
+    def _lac_decks(self, rng: random.Random) -> dict[str, list[Any]]:
+        """Who among the looked-after children plays which part: the totals of NI 61, 62 and
+        63 are dealt (a few dozen children each: drawn, they would miss a 10% band)."""
+        q = self.quotas
+        entry_leavers = self.lac_entry_leavers
+        run_in_leavers = q.lac_leavers - entry_leavers
+        stayers = q.lac_at_start - run_in_leavers
+        roles = (
+            ["long_stable"] * q.lac_long_stable
+            + ["long_moved"] * (q.lac_long_term - q.lac_long_stable)
+            + ["short"] * max(0, stayers - q.lac_long_term)
+            + ["adopted"] * q.adoptions
+            + ["left"] * max(0, run_in_leavers - q.adoptions)
+            + ["entry_stays"] * (q.lac_entries - entry_leavers)
+            + ["entry_leaves"] * entry_leavers
+        )
+        movers = q.lac_at_end - q.lac_long_stable
+        return {
+            "lac": dealt(rng, roles),
+            "lac_three": dealt(
+                rng,
+                [True] * q.lac_three_placements + [False] * (movers - q.lac_three_placements),
+            ),
+            "adopted_in_time": dealt(
+                rng,
+                [True] * q.adoptions_in_time + [False] * (q.adoptions - q.adoptions_in_time),
             ),
         }
 
@@ -898,6 +1011,15 @@ class Generator:
             yield self._protection(f"S{i:07d}", role, category, repeat, before_birth)
         for i, size in enumerate(decks["households"]):
             yield self._household(f"D{i:07d}", size)
+        three, in_time = iter(decks["lac_three"]), iter(decks["adopted_in_time"])
+        for i, role in enumerate(decks["lac"]):
+            moves = role not in ("long_stable", "adopted", "left", "entry_leaves")
+            yield self._looked_after(
+                f"C{i:07d}",
+                role,
+                three=moves and next(three, False),
+                in_time=role == "adopted" and next(in_time, False),
+            )
         offers = iter(decks["offers"])
         repeat_referrals = 0
         for i, (count, engaged) in enumerate(zip(decks["missing"], decks["engaged"], strict=True)):
@@ -908,7 +1030,12 @@ class Generator:
         # journeys above and these draw, and the CSE strategy discussions.
         assessed = max(
             0,
-            q.referrals - q.s47 - q.da_children - repeat_referrals - self.re_referrals,
+            q.referrals
+            - q.s47
+            - q.da_children
+            - repeat_referrals
+            - self.re_referrals
+            - q.lac_entries,
         )
         for i in range(assessed):
             yield self._assessed(f"A{i:07d}")
@@ -1166,6 +1293,131 @@ class Generator:
         story.social("s47.completed", completed, unit, s47_id=s47, outcome=outcome)
         closed = max(story.wd(completed.date(), rng.randint(40, 120)), story.wd(assessed, 1))
         story.close(unit, closed, "RC7")
+
+    def _looked_after(
+        self, unit: str, role: str, three: bool = False, in_time: bool = False
+    ) -> list[dict[str, Any]]:
+        """A looked-after child: in care on 1 April (its run-in: care, placements, reviews),
+        or entering in the year after a referral and assessment; placements (three or more
+        begun in the year if `three`: NI 62), reviews (NI 66), and for some the end of care
+        (adopted, in time if `in_time`: NI 61; or another reason, RC3-RC7). `role` says
+        which: long_stable and long_moved are NI 63's children (looked after 2.5 years or more
+        and under 16 at the end; in one placement two years, or not)."""
+        rng, p = self.rng(unit), self.preset
+        story = Story(self, unit, rng)
+        start, end = self.start_day, self.end_day
+        care = f"{unit}-LAC"
+        moves: list[date] = []
+        leaves: tuple[date, str] | None = None
+        adoption: tuple[date, date] | None = None  # decided on, placed
+        entry = role.startswith("entry")
+        if role in ("long_stable", "long_moved"):
+            began = end - timedelta(days=rng.randint(945, 6 * 365))
+            dob = end - timedelta(days=rng.randint((end - began).days + 30, 16 * 365 - 30))
+            if role == "long_moved":
+                moves.append(end - timedelta(days=rng.randint(30, 700)))
+        elif role == "short":
+            began = start - timedelta(days=rng.randint(10, 540))
+            dob = began - timedelta(days=rng.randint(30, 15 * 365))
+        elif role == "adopted":
+            began = start - timedelta(days=rng.randint(200, 700))
+            dob = began - timedelta(days=rng.randint(30, 3 * 365))
+            decided = began + timedelta(days=rng.randint(60, 200))
+            placed = decided + timedelta(days=rng.randint(30, 330) if in_time else 380)
+            placed = min(placed, end - timedelta(days=60))
+            if not in_time:
+                decided = min(decided, placed - timedelta(days=380))
+            order = max(placed + timedelta(days=rng.randint(40, 160)), start + timedelta(days=3))
+            adoption = (decided, placed)
+            leaves = (min(order, end - timedelta(days=5)), "RC1")
+        elif role == "left":
+            began = start - timedelta(days=rng.randint(30, 1500))
+            reason = _pick(rng, p.lac_leaving)
+            out = start + timedelta(days=rng.randint(5, 355))
+            if reason == "RC6":  # to adult services at 18
+                dob = out - timedelta(days=18 * 365 + rng.randint(0, 60))
+            else:
+                dob = began - timedelta(days=rng.randint(30, 14 * 365))
+            leaves = (out, reason)
+        else:
+            on = self.day(rng, 0, 240)  # assessed, and in care, before the year ends
+            began = on  # replaced by the assessment's end below
+            dob = on - timedelta(days=rng.randint(30, 16 * 365))
+        child = story.child("", began, (0, 0))
+        child["dob"] = dob.isoformat()
+        self.children += 1
+        if entry:
+            # The referral, and the assessment that decides the child must be looked after.
+            concerns = list(rng.choice((["16A", "1B"], ["18A"], ["17A", "4B"], ["2B", "4B"])))
+            at = story.office(began)
+            story.contact(at, [child], concerns)
+            kind = "core" if self.two_stage else "single"
+            done = story.assessment(unit, at, "looked_after", concerns, kind)
+            began = done
+            if role == "entry_leaves":
+                out = began + timedelta(days=rng.randint(20, 100))
+                leaves = (min(out, end - timedelta(days=2)), _pick(rng, p.lac_leaving))
+        entered = datetime.combine(began, time(15, 0), tzinfo=LONDON)
+        story.social("care.started", entered, unit, care_id=care)
+        until = leaves[0] if leaves else end
+        kinds = (("foster", 0.7), ("kinship", 0.15), ("residential", 0.1), ("other", 0.05))
+        n = 0
+
+        def place(day: date, placement: str, decided: date | None = None) -> None:
+            nonlocal n
+            n += 1
+            at = datetime.combine(day, time(16, 0), tzinfo=LONDON)
+            story.social(
+                "placement.started",
+                max(at, entered + timedelta(minutes=n)),
+                unit,
+                care_id=care,
+                placement_id=f"{care}-P{n}",
+                placement=placement,
+                **({"adoption_decided_on": decided.isoformat()} if decided else {}),
+            )
+
+        place(began, _pick(rng, kinds))
+        if three:
+            since = max(start, began + timedelta(days=1))
+            room = (min(until, end) - since).days - 3
+            days = sorted(rng.sample(range(max(3, room)), 3 if began < start else 2))
+            moves += [since + timedelta(days=d) for d in days]
+        for day in sorted(m for m in moves if began < m < until):
+            place(day, _pick(rng, kinds))
+        if adoption:
+            place(adoption[1], "adoption", adoption[0])
+        # Reviews: within 20 working days, three months later, then every six months.
+        due, first = story.wd(began, 20), True
+        while True:
+            late = due >= start and rng.random() >= p.lac_review_in_time
+            if late:
+                day = due + timedelta(days=rng.randint(1, 15))
+            elif first:
+                day = story.wd(began, rng.randint(5, 20))
+            else:
+                day = due - timedelta(days=rng.randint(0, 14))
+            while not self.calendar.is_working_day(day):
+                day = day + timedelta(days=1) if late else day - timedelta(days=1)
+            if day >= until or day > end:
+                break
+            at = datetime.combine(day, time(11, 0), tzinfo=LONDON)
+            story.social("lac_review.held", at, unit, care_id=care)
+            due, first = add_months(day, 3 if first else 6), False
+        if not entry:
+            # A contact while looked after: every child has demographics, and screening sees
+            # a looked-after child (passed to the allocated worker; a CSE indicator).
+            child["looked_after"] = True
+            last = min(until, end) - start
+            if last.days > 2:
+                on = start + timedelta(days=rng.randint(0, last.days - 2))
+                story.contact(story.office(on), [child], [])
+            else:
+                story.contact(datetime.combine(start, time(8, 0), tzinfo=LONDON), [child], [])
+        if leaves:
+            left = datetime.combine(leaves[0], time(17, 0), tzinfo=LONDON)
+            story.social("care.ended", left, unit, care_id=care, reason=leaves[1])
+        return story.events
 
     def _assessed(self, unit: str) -> list[dict[str, Any]]:
         rng = self.rng(unit)

@@ -95,6 +95,21 @@ def _clocks(tallies: Mapping[str, int]) -> dict[str, Any]:
     return dict(sorted(per.items()))
 
 
+def _clocks_in_period(tallies: Mapping[str, int], since: datetime | None) -> dict[str, Any]:
+    """Each clock's met and breached in the reporting period (from `since`'s month): what a
+    run-in's clocks did before the year is not the year's."""
+    first = since.astimezone(LONDON).strftime("%Y-%m") if since else ""
+    out: dict[str, dict[str, int]] = {}
+    for kind, prefix in (("met", "clocks.met_month"), ("breached", "clocks.breached_month")):
+        for when, row in _nested(tallies, prefix).items():
+            if when < first:
+                continue
+            for clock, n in row.items():
+                counts = out.setdefault(clock, {"met": 0, "breached": 0})
+                counts[kind] += n
+    return dict(sorted(out.items()))
+
+
 def _series(tallies: Mapping[str, int]) -> dict[str, Any]:
     decisions = _nested(tallies, "decisions.month")
     breaches = _nested(tallies, "clocks.breached_month")
@@ -112,6 +127,49 @@ def _series(tallies: Mapping[str, int]) -> dict[str, Any]:
         "s47_started": [s47.get(m, 0) for m in months],
         "missing_incidents": [missing.get(m, 0) for m in months],
         "clock_breaches": [sum(breaches.get(m, {}).values()) for m in months],
+    }
+
+
+def _add_months(day: date, months: int) -> date:
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    last = [31, 29 if year % 4 == 0 and (year % 100 or year % 400 == 0) else 28, 31, 30, 31, 30]
+    last += [31, 31, 30, 31, 30, 31]
+    return date(year, month, min(day.day, last[month - 1]))
+
+
+def _looked_after(t: Mapping[str, int], on: date, since: datetime | None) -> dict[str, Any]:
+    """Children looked after now, and the counts NI 61, 62 and 63 are ratios of.
+
+    NI 63's children (looked after two and a half years or more and under 16) and its stable
+    ones (in the same placement two years, or placed for adoption) depend on the day asked,
+    so open care is tallied by its dates and resolved here."""
+    long_term = stable = 0
+    lived_since = _add_months(on, -30)
+    placed_by = _add_months(on, -24)
+    for name, count in t.items():
+        if not name.startswith("lac.open|") or not count:
+            continue
+        began, dob, placed, adoption = name.split("|")[1:]
+        if dob == "unknown" or date.fromisoformat(began) > lived_since:
+            continue
+        if age_band(date.fromisoformat(dob), on) == "16 and over":
+            continue
+        long_term += count
+        if adoption == "1" or (placed != "none" and date.fromisoformat(placed) <= placed_by):
+            stable += count
+    year = on.year + 1 if (on.month, on.day) >= (4, 1) else on.year
+    return {
+        "now": t.get("lac.now", 0),
+        "started": _since(_group(t, "lac.started_month"), since),
+        "ended": _since(_group(t, "lac.ended_month"), since),
+        "ended_by_reason": _group(t, "lac.ended"),
+        "three_or_more_placements": t.get(f"lac.three_placements|{year}", 0),
+        "long_term": long_term,
+        "long_term_stable": stable,
+        "adoptions": _since(_group(t, "lac.adopted_month"), since),
+        "adoptions_in_time": _since(_group(t, "lac.adopted_in_time_month"), since),
+        "reviews": t.get("lac.reviews", 0),
     }
 
 
@@ -164,7 +222,7 @@ def figures(
             "re_referrals_12m": t.get("referrals.re_referrals_12m", 0),
             "re_referral_percent": _percent(t.get("referrals.re_referrals_12m", 0), referrals),
         },
-        "clocks": {"by_clock": _clocks(t)},
+        "clocks": {"by_clock": _clocks(t), "in_period": _clocks_in_period(t, since)},
         "assessments": {
             "started": t.get("assessments.started", 0),
             "completed": t.get("assessments.completed", 0),
@@ -218,6 +276,7 @@ def figures(
             "indicators_behind_high_flags": indicators.get(CSELevel.HIGH.value, {}),
         },
         "closures": {"total": t.get("cases.closed", 0), "by_reason": _group(t, "cases.closed")},
+        "looked_after": _looked_after(t, on, since),
         "dead_letters": {
             "total": t.get("dlq.total", 0),
             "by_reason": _group(t, "dlq.reason"),

@@ -6,7 +6,7 @@ keeps, and several readers need the same ratios (the generated year's `expect` e
 report's performance table, the calibration tests). Each indicator is
 `{"value", "numerator", "denominator"}`: the value a percentage rounded to one place, `None`
 when the denominator is 0 (nothing to measure is not 0% and not 100%); numerator and
-denominator `None` when the hub keeps nothing the indicator could be counted from.
+denominator `None` only when there is no count at all (never, for the indicators here).
 
 Definitions, as the seeds' borough counted them (domain-reference §6.3):
 
@@ -16,16 +16,18 @@ Definitions, as the seeds' borough counted them (domain-reference §6.3):
   completed (clock `core_assessment`).
 - NI 61: children adopted who were placed for adoption within 12 months of the decision that
   they should be, of those adopted (`looked_after.adoptions_in_time` / `.adoptions`).
-- NI 62: children looked after at the period's end with three or more placements in the
-  year, of those looked after (`looked_after.three_or_more_placements` / `.now`).
+- NI 62: children looked after now with three or more placements begun in this census year,
+  of those looked after now (`looked_after.three_or_more_placements` / `.now`).
 - NI 63: children looked after for 2.5 years or more, under 16, in the same placement for two
   years or placed for adoption, of those looked after 2.5 years or more and under 16.
 - NI 64: CP plans ended in the period that had lasted two years or more, of plans ended.
 - NI 65: children becoming the subject of a CP plan in the period for a second or later time,
   of all children becoming subject of a plan in the period.
-- NI 66: looked-after children's reviews held in time, of reviews due.
-- NI 67: CP review conferences held in time (clocks `first_review` and `later_review`: met,
-  of met and breached), the seeds' "CP cases reviewed in time".
+- NI 66: looked-after children's reviews held in time (clocks `lac_first_review`, within 20
+  working days of entering care, and `lac_later_review`, at most six months apart: met, of met
+  and breached in the period).
+- NI 67: CP review conferences held in time in the period (clocks `first_review` and
+  `later_review`: met, of met and breached), the seeds' "CP cases reviewed in time".
 - `re_referrals`: referrals within 12 months of the child's previous referral, of referrals
   (England 2013-14: 23%).
 - `repeat_plans`: the same count as NI 65, under the name England's statistics use.
@@ -85,14 +87,13 @@ def _held_in_time(clocks: Mapping[str, Any], *names: str) -> Indicator:
 def indicators(figures: Mapping[str, Any]) -> dict[str, Indicator]:
     """Every indicator of `INDICATORS` from the board's figures (`figures.figures`)."""
     clocks = figures["clocks"]["by_clock"]
+    in_period = figures["clocks"]["in_period"]
     cp = figures["child_protection"]
     referrals = figures["referrals"]
-    lac = figures.get("looked_after", {})
+    lac = figures["looked_after"]
 
     def lac_ratio(numerator: str, denominator: str) -> Indicator:
-        if not lac:
-            return ratio(None, None)
-        return ratio(int(lac.get(numerator, 0)), int(lac.get(denominator, 0)))
+        return ratio(int(lac[numerator]), int(lac[denominator]))
 
     repeat = ratio(int(cp["plans_started_repeat_in_period"]), int(cp["plans_started_in_period"]))
     return {
@@ -103,8 +104,8 @@ def indicators(figures: Mapping[str, Any]) -> dict[str, Indicator]:
         "NI 63": lac_ratio("long_term_stable", "long_term"),
         "NI 64": ratio(int(cp["plans_ended_2y_or_more"]), int(cp["plans_ended"])),
         "NI 65": repeat,
-        "NI 66": lac_ratio("reviews_in_time", "reviews"),
-        "NI 67": _held_in_time(clocks, "first_review", "later_review"),
+        "NI 66": _held_in_time(in_period, "lac_first_review", "lac_later_review"),
+        "NI 67": _held_in_time(in_period, "first_review", "later_review"),
         "re_referrals": ratio(int(referrals["re_referrals_12m"]), int(referrals["total"])),
         "repeat_plans": ratio(repeat["numerator"], repeat["denominator"]),
     }

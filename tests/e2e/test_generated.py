@@ -41,6 +41,10 @@ SEEDS: dict[str, float] = {
     # The performance table (§4.6, Figure 1) and England's re-referral rate (SFR43/2014).
     "indicators.NI 59.value": 56.1,
     "indicators.NI 60.value": 61.0,
+    "indicators.NI 61.value": 67.6,
+    "indicators.NI 62.value": 11.1,
+    "indicators.NI 63.value": 67.9,
+    "indicators.NI 66.value": 98.6,
     "indicators.NI 64.value": 6.8,
     "indicators.NI 65.value": 11.3,
     "indicators.NI 67.value": 99.6,

@@ -38,13 +38,20 @@ TOTALS: dict[str, float] = {
     "referrals.total": 3174,  # England 2013-14: 573 per 10,000
     "indicators.NI 59.denominator": 1560,  # 4.6, Figure 1
     "indicators.NI 60.denominator": 2405,
+    "looked_after.now": 397,  # NI 62's denominator
+    "indicators.NI 61.denominator": 34,
+    "indicators.NI 63.denominator": 159,
 }
 # Indicators (percentages): §4.6 Figure 1, and England's re-referral rate (SFR43/2014).
 RATES: dict[str, float] = {
     "NI 59": 56.1,
     "NI 60": 61.0,
+    "NI 61": 67.6,
+    "NI 62": 11.1,
+    "NI 63": 67.9,
     "NI 64": 6.8,
     "NI 65": 11.3,
+    "NI 66": 98.6,
     "NI 67": 99.6,
     "re_referrals": 23.4,
     "repeat_plans": 11.3,
@@ -120,6 +127,18 @@ def test_the_cse_consumer_raises_medium_and_high_by_itself(report: dict[str, Any
     assert 25 <= flags.get("medium", 0) <= 110
     assert report["clocks"]["by_clock"]["cse_screening"]["started"] == flags["high"]
     assert "missing_with_adults" in report["cse"]["indicators_behind_high_flags"]
+
+
+def test_looked_after_children_enter_move_are_reviewed_and_leave(report: dict[str, Any]) -> None:
+    lac = report["looked_after"]
+    assert lac["started"] > 100
+    # Every way out of care the census names but death (RC2).
+    assert {"RC1", "RC3", "RC4", "RC5", "RC6", "RC7"} <= set(lac["ended_by_reason"])
+    assert lac["adoptions"] == lac["ended_by_reason"]["RC1"]
+    # Looked after is in the screening history (contacts passed to the allocated worker)
+    # and a CSE indicator.
+    assert report["decisions"]["by_outcome"]["pass_to_allocated_worker"] > lac["now"]
+    assert report["cse"]["indicators_by_level"]["low"]["looked_after"] > 100
 
 
 def test_every_child_has_demographics_and_the_year_has_no_empty_month(

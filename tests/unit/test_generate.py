@@ -108,10 +108,11 @@ def test_the_file_is_a_header_then_events_in_time_order(small: Path) -> None:
     ]
     assert len(marac) == q.da_contacts
     assert sum(len(e.children) for e in marac) == q.da_children
-    # Plans begun before the year are its run-in, with core assessments begun in it;
-    # nothing else precedes the year.
+    # Plans and care begun before the year are its run-in, with core assessments begun in
+    # it; nothing else precedes the year.
     early = {e.type for e in read if e.occurred_at < header.start}
     run_in = {"cp_plan.started", "core_group.held", "cp_review.held"}
+    run_in |= {"care.started", "placement.started", "lac_review.held"}
     assert early <= run_in | {"assessment.started", "assessment.completed"}
     assert all(e.occurred_at <= header.end for e in read)
 
