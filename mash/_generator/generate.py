@@ -1617,6 +1617,40 @@ class Generator:
             ),
             ("cse_disclosure_rate", pct(p.cse_disclosure_rate), o["cse_disclosure_rate"]),
         ]
+        if q.lac_at_end:
+            leaving = ", ".join(f"{r} {pct(w)}" for r, w in p.lac_leaving)
+            rows += [
+                ("lac_at_start", f"{q.lac_at_start} children", o["lac_at_start"]),
+                ("lac_entries", f"{q.lac_entries} children", o["lac_entries"]),
+                ("lac_at_end", f"{q.lac_at_end} children", o["lac_at_end"]),
+                (
+                    "lac_three_placements",
+                    f"NI 62: {q.lac_three_placements} of {q.lac_at_end}",
+                    o["lac_three_placements"],
+                ),
+                ("lac_long_term", f"{q.lac_long_term} children", o["lac_long_term"]),
+                (
+                    "lac_long_stable",
+                    f"NI 63: {q.lac_long_stable} of {q.lac_long_term}",
+                    o["lac_long_stable"],
+                ),
+                ("adoptions", f"{q.adoptions} children", o["adoptions"]),
+                (
+                    "adoptions_in_time",
+                    f"NI 61: {q.adoptions_in_time} of {q.adoptions}",
+                    o["adoptions_in_time"],
+                ),
+                (
+                    "lac_review_in_time",
+                    f"NI 66 {pct(p.lac_review_in_time)}",
+                    o["lac_review_in_time"],
+                ),
+                (
+                    "lac_leaving",
+                    f"{q.lac_leavers - q.adoptions} others: {leaving}",
+                    o["lac_leaving"],
+                ),
+            ]
         return [{"target": t, "value": v, "source": src} for t, v, src in rows]
 
 

@@ -246,3 +246,15 @@ async def test_a_year_replayed_one_instant_at_a_time_equals_it_in_big_steps(
     assert report["cse"]["flags_by_level"].get("none", 0) > 0
     assert report["referrals"]["re_referrals_12m"] > 0
     assert to_json(one.report) == to_json(report)
+
+
+def test_generate_explain_prints_each_target_with_its_source(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    path = tmp_path / "year.jsonl"
+    args = ("generate", "--scale", "0.05", "--out", str(path), "--explain")
+    shown = mash(*args, env=cli_env)
+    assert shown.returncode == 0, shown.stderr
+    assert "initial_in_time" in shown.stdout and "NI 59" in shown.stdout
+    summary = json.loads(mash(*args, "--json", env=cli_env).stdout)
+    assert {"target", "value", "source"} == set(summary["targets"][0])

@@ -189,3 +189,16 @@ def test_a_header_typo_and_a_truncated_gzip_are_errors(tmp_path: Path, small: Pa
     with open_generated(cut) as (_header, events), pytest.raises(ScenarioError) as caught:
         list(events)
     assert "cannot read on" in str(caught.value)
+
+
+def test_explain_names_every_target_its_value_at_the_scale_and_its_source() -> None:
+    rows = Generator(BOROUGH_2013_14, seed=1, scale=0.5).explain()
+    targets = {r["target"] for r in rows}
+    # Every figure the preset has a source for is explained, and only those.
+    assert targets <= set(BOROUGH_2013_14.origins)
+    assert {"initial_in_time", "re_referral_rate", "cse_high_rate", "adoptions_in_time"} <= targets
+    assert all(r["value"] and r["source"] for r in rows)
+    by_target = {r["target"]: r for r in rows}
+    assert by_target["plans"]["value"].startswith("167 at 1 April, 203 started")
+    assert "§4.6" in by_target["initial_in_time"]["source"]
+    assert by_target["cse_high_rate"]["source"].startswith("ours")
