@@ -272,6 +272,35 @@ class AssessmentOutcome(StrEnum):
     CIN_PLAN = "cin_plan"
     STRATEGY = "strategy"
     LOOKED_AFTER = "looked_after"
+    # An initial assessment that leads to a core assessment (before Working Together 2013):
+    # the case stays open, and no plan starts until the core assessment says which.
+    CORE_ASSESSMENT = "core_assessment"
+
+
+class AssessmentKind(StrEnum):
+    """Which assessment framework an assessment belongs to.
+
+    Working Together 2013 replaced the initial assessment (10 working days from the referral,
+    NI 59) and the core assessment (35 working days from its start, NI 60) with one child and
+    family assessment (45 working days from the referral). Councils moved at different times
+    (the seeds' borough still reported NI 59 and NI 60 for 2013-14), so an assessment says
+    which it is and a timescales file times each kind.
+    """
+
+    SINGLE = "single"
+    INITIAL = "initial"
+    CORE = "core"
+
+
+class PlacementType(StrEnum):
+    """Where a looked-after child lives (the SSDA903 placement types, grouped)."""
+
+    FOSTER = "foster"
+    KINSHIP = "kinship"
+    RESIDENTIAL = "residential"
+    ADOPTION = "adoption"
+    PARENTS = "parents"
+    OTHER = "other"
 
 
 class MissingFrom(StrEnum):

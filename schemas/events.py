@@ -25,6 +25,7 @@ from pydantic import (
 
 from mash.schemas.codes import (
     Agency,
+    AssessmentKind,
     AssessmentOutcome,
     ClosureReason,
     CPCategory,
@@ -37,6 +38,7 @@ from mash.schemas.codes import (
     Level,
     MissingFrom,
     Outcome,
+    PlacementType,
     PoliceRisk,
     Rag,
     ReferralSource,
@@ -204,6 +206,11 @@ class AssessmentStarted(Envelope):
     stream: ClassVar[str] = "casework"
     type: Literal["assessment.started"] = "assessment.started"
     assessment_id: Id
+    kind: AssessmentKind = Field(
+        default=AssessmentKind.SINGLE,
+        description="single (Working Together 2013 on), or the older initial or core "
+        "assessment, which a timescales file may time separately (NI 59, NI 60).",
+    )
 
 
 class AssessmentCompleted(Envelope):
@@ -212,6 +219,9 @@ class AssessmentCompleted(Envelope):
     assessment_id: Id
     factors: Annotated[list[Factor], Field(min_length=1, max_length=50)]
     outcome: AssessmentOutcome
+    kind: AssessmentKind = Field(
+        default=AssessmentKind.SINGLE, description="As the assessment's start gave it."
+    )
 
 
 class StrategyHeld(Envelope):
@@ -276,6 +286,50 @@ class CPReviewHeld(Envelope):
 class CaseClosed(Envelope):
     stream: ClassVar[str] = "casework"
     type: Literal["case.closed"] = "case.closed"
+    reason: ClosureReason
+
+
+class CareStarted(Envelope):
+    """A child becomes looked after (section 20 or a care order): screening holds them as
+    looked after, and the looked-after reviews' clocks start."""
+
+    stream: ClassVar[str] = "casework"
+    type: Literal["care.started"] = "care.started"
+    care_id: Id
+
+
+class PlacementStarted(Envelope):
+    """A looked-after child moves into a placement (NI 62, NI 63 count them)."""
+
+    stream: ClassVar[str] = "casework"
+    type: Literal["placement.started"] = "placement.started"
+    care_id: Id
+    placement_id: Id
+    placement: PlacementType = PlacementType.FOSTER
+    adoption_decided_on: EventDate | None = Field(
+        default=None,
+        description="For a placement for adoption: the day the agency decided the child "
+        "should be placed for adoption (NI 61 counts placements within 12 months of it).",
+    )
+
+
+class LACReviewHeld(Envelope):
+    """A looked-after child's review (NI 66: within 20 working days of entering care, then
+    at most six months apart)."""
+
+    stream: ClassVar[str] = "casework"
+    type: Literal["lac_review.held"] = "lac_review.held"
+    care_id: Id
+
+
+class CareEnded(Envelope):
+    """A child stops being looked after, with the census's reason (RC1 adopted, RC3 child
+    arrangements order, RC4 special guardianship, RC5 another authority, RC6 adult services,
+    RC7 any other reason)."""
+
+    stream: ClassVar[str] = "casework"
+    type: Literal["care.ended"] = "care.ended"
+    care_id: Id
     reason: ClosureReason
 
 
@@ -406,6 +460,10 @@ Event = Annotated[
     | CoreGroupHeld
     | CPReviewHeld
     | CaseClosed
+    | CareStarted
+    | PlacementStarted
+    | LACReviewHeld
+    | CareEnded
     | CSEScreeningCompleted
     | CSEFlag
     | ClockTick
@@ -439,6 +497,10 @@ EVENT_TYPES: dict[str, type[Envelope]] = {
         CoreGroupHeld,
         CPReviewHeld,
         CaseClosed,
+        CareStarted,
+        PlacementStarted,
+        LACReviewHeld,
+        CareEnded,
         CSEScreeningCompleted,
         CSEFlag,
         ClockTick,

@@ -20,10 +20,20 @@ from datetime import date, datetime, timedelta
 from pydantic import ConfigDict
 
 from mash._time.calendar import LONDON
-from mash.schemas.codes import CSELevel, Ethnicity, Factor, Outcome, Sex
+from mash.schemas.codes import (
+    ClosureReason,
+    CSELevel,
+    Ethnicity,
+    Factor,
+    Outcome,
+    PlacementType,
+    Sex,
+)
 from mash.schemas.events import (
     AssessmentCompleted,
     AssessmentStarted,
+    CareEnded,
+    CareStarted,
     CaseClosed,
     ContactReceived,
     CPPlanEnded,
@@ -34,8 +44,10 @@ from mash.schemas.events import (
     Envelope,
     Event,
     ICPCHeld,
+    LACReviewHeld,
     MissingReturned,
     MissingStarted,
+    PlacementStarted,
     ReturnInterviewCompleted,
     S47Completed,
     S47Started,
@@ -100,6 +112,35 @@ class OpenPlan(State):
     dob: str
 
 
+class InCare(State):
+    """A looked-after child's care as the figures need it: when it began, the placement now
+    (when it began, whether for adoption, and the adoption decision), and the placements
+    begun in the census year of the latest one (NI 62)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    care_id: str
+    began: date
+    dob: str
+    placed: date | None = None
+    adoption: bool = False
+    decided_on: date | None = None
+    placements_year: int = 0
+    placements: int = 0
+
+    @property
+    def key(self) -> str:
+        """The open-care tally this care is counted under (NI 63 is resolved at report time,
+        from these dates and the report's instant)."""
+        placed = self.placed.isoformat() if self.placed else "none"
+        return f"lac.open|{self.began.isoformat()}|{self.dob}|{placed}|{int(self.adoption)}"
+
+
+def census_year(day: date) -> int:
+    """The census year (named by the year it ends) a London date falls in."""
+    return day.year + 1 if (day.month, day.day) >= (4, 1) else day.year
+
+
 class ChildRecord(State):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -112,6 +153,7 @@ class ChildRecord(State):
     missing_episodes: int = 0
     open_missing: str | None = None
     returns: tuple[tuple[str, datetime], ...] = ()
+    care: InCare | None = None
 
 
 def month(at: datetime) -> str:
@@ -199,6 +241,13 @@ class ReporterRules:
                 codes=(event.referral_source.value, *(c.value for c in event.concerns)),
             )
             record = record.model_copy(update={**update, "facts": (*record.facts, fact)})
+            care = record.care
+            if care is not None and care.dob == UNKNOWN and record.dob is not None:
+                # In care before a contact described the child: recount under the birth date.
+                _add(tally, care.key, -1)
+                care = care.model_copy(update={"dob": record.dob.isoformat()})
+                _add(tally, care.key)
+                record = record.model_copy(update={"care": care})
             plan = record.open_plan
             if plan is not None and UNKNOWN in (plan.sex, plan.dob):
                 # The plan was counted before its child's details were known: recount it.
@@ -263,6 +312,8 @@ class ReporterRules:
         if isinstance(event, CPReviewHeld):
             _add(tally, "cpp.reviews")
             return _with_fact(record, Fact(kind="review", at=at, ref=event.cpp_id))
+        if isinstance(event, CareStarted | PlacementStarted | CareEnded | LACReviewHeld):
+            return self._care(record, event, tally)
         if isinstance(event, CaseClosed):
             _add(tally, "cases.closed")
             _add(tally, f"cases.closed|{event.reason.value}")
@@ -352,6 +403,7 @@ class ReporterRules:
             _add(tally, f"{name}|started")
         elif isinstance(event, TimescaleMet):
             _add(tally, f"{name}|met")
+            # By month too, as breaches are: an indicator counts the period's reviews only.
             _add(tally, f"clocks.met_month|{month(event.occurred_at)}|{event.clock}")
         elif isinstance(event, TimescaleBreached):
             _add(tally, f"{name}|breached")
@@ -373,8 +425,11 @@ class ReporterRules:
             _add(tally, f"cpp.started|category|{category}")
             # By month too: a run-in of plans begun before the year is not the year's starts.
             _add(tally, f"cpp.started_month|{month(at)}")
-            if event.previous_plans:
-                _add(tally, f"cpp.started_repeat_month|{month(at)}")  # NI 65
+            earlier = any(f.kind == "cpp_started" and f.ref != event.cpp_id for f in record.facts)
+            if event.previous_plans > 0 or earlier:
+                # NI 65: a second or later plan (the census's NumberOfPreviousCPP, or one
+                # this hub has seen).
+                _add(tally, f"cpp.started_repeat_month|{month(at)}")
             fact = Fact(
                 kind="cpp_started",
                 at=at,
@@ -396,7 +451,8 @@ class ReporterRules:
             (f.at for f in record.facts if f.kind == "cpp_started" and f.ref == event.cpp_id), None
         )
         if started is not None and _years_between(started, at) >= PLAN_LONG_YEARS:
-            _add(tally, f"cpp.ended_2y_month|{month(at)}")  # NI 64
+            _add(tally, f"cpp.ended_2y_month|{month(at)}")  # NI 64, by month
+            _add(tally, "cpp.ended_2y_or_more")  # and over every plan ended
         latest = (event.latest_category.value,) if event.latest_category else ()
         record = _with_fact(record, Fact(kind="cpp_ended", at=at, ref=event.cpp_id, codes=latest))
         if record.open_plan is not None and record.open_plan.cpp_id == event.cpp_id:
@@ -404,6 +460,62 @@ class ReporterRules:
             _add(tally, f"cpp.plans_delta|{month(at)}|{record.open_plan.category}", -1)
             record = record.model_copy(update={"open_plan": None})
         return record
+
+    def _care(
+        self,
+        record: ChildRecord,
+        event: CareStarted | PlacementStarted | CareEnded | LACReviewHeld,
+        tally: Tally,
+    ) -> ChildRecord:
+        """Looked-after children: counted open by the dates NI 63 needs, their placements
+        in the census year (NI 62), adoptions in time (NI 61). Kept out of the CIN facts:
+        the CIN census does not carry care."""
+        day = event.occurred_at.astimezone(LONDON).date()
+        care = record.care
+        if isinstance(event, LACReviewHeld):
+            _add(tally, "lac.reviews")
+            return record
+        if isinstance(event, CareStarted):
+            if care is not None:
+                return record  # already in care: one care at a time
+            care = InCare(care_id=event.care_id, began=day, **{"dob": _demographics(record)["dob"]})
+            _add(tally, "lac.started")
+            _add(tally, f"lac.started_month|{month(event.occurred_at)}")
+            _add(tally, "lac.now")
+            _add(tally, care.key)
+            return record.model_copy(update={"care": care})
+        if care is None or care.care_id != event.care_id:
+            return record
+        _add(tally, care.key, -1)
+        if isinstance(event, PlacementStarted):
+            year = census_year(day)
+            count = care.placements + 1 if care.placements_year == year else 1
+            if count == 3:
+                _add(tally, f"lac.three_placements|{year}")
+            care = care.model_copy(
+                update={
+                    "placed": day,
+                    "adoption": event.placement == PlacementType.ADOPTION,
+                    "decided_on": event.adoption_decided_on,
+                    "placements_year": year,
+                    "placements": count,
+                }
+            )
+            _add(tally, care.key)
+            return record.model_copy(update={"care": care})
+        _add(tally, "lac.ended")
+        _add(tally, f"lac.ended|{event.reason.value}")
+        _add(tally, f"lac.ended_month|{month(event.occurred_at)}")
+        _add(tally, "lac.now", -1)
+        if care.placements >= 3:
+            _add(tally, f"lac.three_placements|{care.placements_year}", -1)
+        if event.reason == ClosureReason.ADOPTED:
+            # NI 61: placed for adoption within 12 months (365 days) of the decision.
+            _add(tally, f"lac.adopted_month|{month(event.occurred_at)}")
+            placed, decided = care.placed, care.decided_on
+            if care.adoption and placed and decided and (placed - decided).days <= 365:
+                _add(tally, f"lac.adopted_in_time_month|{month(event.occurred_at)}")
+        return record.model_copy(update={"care": None})
 
 
 def _years_between(start: datetime, end: datetime) -> int:

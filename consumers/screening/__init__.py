@@ -24,6 +24,8 @@ HANDLES = frozenset(
         "cp_plan.started",
         "cp_plan.ended",
         "case.closed",
+        "care.started",
+        "care.ended",
         "cse.flag",
         "screening.decided",
     }

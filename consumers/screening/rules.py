@@ -28,6 +28,8 @@ from mash.schemas.codes import (
 from mash.schemas.events import (
     AssessmentCompleted,
     AssessmentStarted,
+    CareEnded,
+    CareStarted,
     CaseClosed,
     ChildDetails,
     ContactReceived,
@@ -396,6 +398,10 @@ def update_history(history: ChildHistory, event: Event, thresholds: Thresholds) 
             return history.model_copy(update={"open_s47": True})
         case S47Completed():
             return history.model_copy(update={"open_s47": False})
+        case CareStarted():
+            return history.model_copy(update={"looked_after": True})
+        case CareEnded():
+            return history.model_copy(update={"looked_after": False})
         case CPPlanStarted():
             return history.model_copy(update={"cp_plan": True})
         case CPPlanEnded():

@@ -225,6 +225,14 @@ def generate(
         float, typer.Option("--scale", help="Size against the preset: 0.1, 1, 10, 150 (England).")
     ] = 1.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    explain: Annotated[
+        bool,
+        typer.Option(
+            "--explain",
+            help="Print each target, its value at this scale and its source (seed section, "
+            "England 2013-14, or ours with the reason).",
+        ),
+    ] = False,
 ) -> None:
     """Write a synthetic year of events calibrated to a preset's published figures.
 
@@ -268,9 +276,16 @@ def generate(
         "events_per_second": round(result.events / result.seconds) if result.seconds else None,
         "bytes": out_path.stat().st_size,
     }
+    if explain:
+        summary["targets"] = generator.explain()
     if as_json:
         out.print_json(json.dumps(summary))
         return
+    if explain:
+        table = Table("target", "value at this scale", "source", title="What the year is drawn to")
+        for row in generator.explain():
+            table.add_row(row["target"], row["value"], row["source"])
+        out.print(table)
     out.print(
         f"wrote {result.events:,} events for {result.children:,} children to {out_path} "
         f"in {result.seconds:.1f} s ({summary['events_per_second']:,} events/s)",

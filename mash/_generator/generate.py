@@ -79,6 +79,37 @@ class Preset:
     plan_ages: tuple[tuple[tuple[int, int], float], ...]  # (age in days from, to), weight
     light_outcomes: tuple[tuple[str, float], ...]
     origins: dict[str, str] = field(default_factory=dict)
+    # The year's own clocks file (mash/timescales/NAME.yaml), None for the hub's default.
+    timescales: str | None = None
+    # Initial and core assessments (before Working Together 2013): their totals and the share
+    # completed in time (NI 59, NI 60). Zero totals: the single 45-day assessment.
+    initial_assessments: int = 0
+    core_assessments: int = 0
+    initial_in_time: float = 0.0
+    core_in_time: float = 0.0
+    # Rates the journeys are drawn from.
+    nfa_before_assessment: float = 0.0  # referrals closed with no assessment (ReferralNFA)
+    re_referral_rate: float = 0.0  # referrals within 12 months of the child's previous one
+    repeat_plan_rate: float = 0.0  # plans started for a second or later time (NI 65)
+    icpc_plan_rate: float = 1.0  # ICPCs that make a plan
+    long_plan_rate: float = 0.0  # plans ended that had lasted two years or more (NI 64)
+    plan_review_in_time: float = 1.0  # CP review conferences held in time (NI 67)
+    unborn_at_end: int = 0  # children on a plan at the year's end not yet born
+    plan_core_assessment: float = 0.0  # children on a plan given a core assessment in the year
+    cse_high_rate: float = 0.0  # missing children found with adults while missing
+    cse_disclosure_rate: float = 0.0  # engaged children who disclose indicators at interview
+    # Looked-after children: at the year's start, entering in it, at its end, and the counts
+    # behind NI 61 (adoptions in time), NI 62 (3+ placements), NI 63 (long-term stability).
+    lac_at_start: int = 0
+    lac_entries: int = 0
+    lac_at_end: int = 0
+    lac_long_term: int = 0
+    lac_long_stable: int = 0
+    lac_three_placements: int = 0
+    adoptions: int = 0
+    adoptions_in_time: int = 0
+    lac_review_in_time: float = 1.0  # NI 66
+    lac_leaving: tuple[tuple[str, float], ...] = ()  # reasons for leaving other than adoption
 
 
 BOROUGH_2013_14 = Preset(
@@ -153,7 +184,8 @@ BOROUGH_2013_14 = Preset(
         "population": "under-18s implied by the seeds: 388 plans / 70 per 10,000 (§3.4, §5.6)",
         "plans": "388 at 31 March 2014, 406 started, 351 ended: 333 at 1 April (§3.4, NI 64-65)",
         "ended_from_start_share": "ours: plans last about a year, most endings are older plans",
-        "year_end_categories": "emotional 73, neglect 143, physical 20, sexual 28, multiple 124",
+        "year_end_categories": "emotional 73, neglect 143, physical 20, sexual 28, multiple 124 "
+        "(§3.4)",
         "s47_per_10k": "110 per 10,000 (§5.6): one enquiry per child in the year",
         "referrals_per_10k": "England 2013-14: 657,800 referrals, 573 per 10,000 (DfE SFR43/2014)",
         "contacts_per_referral": "ours: contacts were not collected nationally in 2013-14",
@@ -164,7 +196,65 @@ BOROUGH_2013_14 = Preset(
         "sources": "England 2013-14: nearly a quarter from police (SFR43/2014); the rest ours",
         "ethnicities": "children on a plan at 31 March 2014 (§3.4), for every child",
         "plan_ages": "England 2014 children on a plan by age band, rounded (SFR43/2014)",
+        "timescales": "the seeds' borough still reported NI 59 and NI 60 in 2013-14 (§4.6)",
+        "initial_assessments": "NI 59: 875 of 1,560 initial assessments within 10 WD (§4.6)",
+        "core_assessments": "NI 60: 1,468 of 2,405 core assessments within 35 WD (§4.6)",
+        "initial_in_time": "NI 59: 56.1% (§4.6, Figure 1)",
+        "core_in_time": "NI 60: 61.0% (§4.6, Figure 1)",
+        "nfa_before_assessment": "ours: about one referral in ten closed before an assessment",
+        "re_referral_rate": "England 2013-14: 23.4% of referrals within 12 months of the last "
+        "(DfE SFR43/2014)",
+        "repeat_plan_rate": "NI 65: 46 of 406 plans for a second or later time, 11.3% (§4.6)",
+        "icpc_plan_rate": "England: about 96% of initial conferences make a plan (SFR43/2014)",
+        "long_plan_rate": "NI 64: 24 of 351 plans ended had lasted two years or more (§4.6)",
+        "plan_review_in_time": "NI 67: 276 of 277 CP cases reviewed in time, 99.6% (§4.6)",
+        "unborn_at_end": "children on a plan at 31 March 2014: unborn 2 (§3.4)",
+        "plan_core_assessment": "ours: core assessments beyond the referrals' own, so the year "
+        "has the seeds' 2,405",
+        "cse_high_rate": "ours: about a fifth of missing children found with older adults, so "
+        "some 25 children a year are high risk (the 2015 risk panel saw about 10 cases in its "
+        "first month; police: 41 interviews under caution, 23 arrests, §5.2.5)",
+        "cse_disclosure_rate": "ours: half the children who engage in a return interview "
+        "disclose an exploitation indicator (SAFE@LAST, §5.2.4)",
+        "lac_at_end": "NI 62: 397 children looked after at 31 March 2014 (§4.6)",
+        "lac_at_start": "ours: the stock a little lower a year earlier",
+        "lac_entries": "ours: about a third of the stock enters care in a year (England 2013-14: "
+        "30,430 started, 68,840 looked after, SFR36/2014)",
+        "lac_long_term": "NI 63: 159 looked after 2.5 years or more and under 16 (§4.6)",
+        "lac_long_stable": "NI 63: 108 of them in one placement two years, 67.9% (§4.6)",
+        "lac_three_placements": "NI 62: 44 of 397 with three or more placements, 11.1% (§4.6)",
+        "adoptions": "NI 61: 34 children adopted (§4.6)",
+        "adoptions_in_time": "NI 61: 23 of 34 placed within 12 months of the decision, "
+        "67.6% (§4.6; its table says 20)",
+        "lac_review_in_time": "NI 66: 728 of 738 reviews in time, 98.6% (§4.6)",
+        "lac_leaving": "ours: the other ways out of care (child arrangements, special "
+        "guardianship, another authority, adult services, any other reason)",
     },
+    timescales="2013-14",
+    initial_assessments=1560,
+    core_assessments=2405,
+    initial_in_time=875 / 1560,
+    core_in_time=1468 / 2405,
+    nfa_before_assessment=0.10,
+    re_referral_rate=0.234,
+    repeat_plan_rate=46 / 406,
+    icpc_plan_rate=0.96,
+    long_plan_rate=24 / 351,
+    plan_review_in_time=276 / 277,
+    unborn_at_end=2,
+    plan_core_assessment=1.0,
+    cse_high_rate=0.2,
+    cse_disclosure_rate=0.5,
+    lac_at_start=390,
+    lac_entries=140,
+    lac_at_end=397,
+    lac_long_term=159,
+    lac_long_stable=108,
+    lac_three_placements=44,
+    adoptions=34,
+    adoptions_in_time=23,
+    lac_review_in_time=728 / 738,
+    lac_leaving=(("RC3", 0.20), ("RC4", 0.15), ("RC5", 0.06), ("RC6", 0.05), ("RC7", 0.54)),
 )
 
 PRESETS = {BOROUGH_2013_14.name: BOROUGH_2013_14}
@@ -251,6 +341,25 @@ class Quotas:
     da_contacts: int
     da_children: int
     year_end_categories: dict[str, int]
+    initial_assessments: int = 0
+    core_assessments: int = 0
+    # Rates over a few hundred plans are dealt, not drawn: at 406 plans a drawn 11.3% has a
+    # standard deviation of 1.6 points, wider than the 10% band (1.1 points) it must meet.
+    repeat_plans: int = 0
+    long_plans: int = 0
+    unborn_at_end: int = 0
+    lac_at_start: int = 0
+    lac_entries: int = 0
+    lac_at_end: int = 0
+    lac_long_term: int = 0
+    lac_long_stable: int = 0
+    lac_three_placements: int = 0
+    adoptions: int = 0
+    adoptions_in_time: int = 0
+
+    @property
+    def lac_leavers(self) -> int:
+        return self.lac_at_start + self.lac_entries - self.lac_at_end
 
     @property
     def plans_at_end(self) -> int:
@@ -293,7 +402,36 @@ class Quotas:
             year_end_categories=largest_remainder(
                 {k: float(v) for k, v in preset.year_end_categories.items()}, at_end
             ),
+            initial_assessments=quota(preset.initial_assessments, scale),
+            core_assessments=quota(preset.core_assessments, scale),
+            repeat_plans=min(started, quota(started * preset.repeat_plan_rate, 1)),
+            long_plans=min(from_start, quota(ended * preset.long_plan_rate, 1)),
+            unborn_at_end=min(started - (ended - from_start), quota(preset.unborn_at_end, scale)),
+            **_lac_quotas(preset, scale),
         )
+
+
+def _lac_quotas(preset: Preset, scale: float) -> dict[str, int]:
+    """The looked-after totals at a scale, kept consistent: leavers come from the children
+    looked after at the start or entering, adoptions are leavers, the long-term children and
+    those with three placements are among those looked after at the end."""
+    start, entries = quota(preset.lac_at_start, scale), quota(preset.lac_entries, scale)
+    end = min(quota(preset.lac_at_end, scale), start + entries)
+    leavers = start + entries - end
+    stayers = start - max(0, leavers - entries // 7)  # about a seventh of entrants leave
+    long_term = min(quota(preset.lac_long_term, scale), max(0, stayers))
+    stable = min(quota(preset.lac_long_stable, scale), long_term)
+    adoptions = min(quota(preset.adoptions, scale), leavers)
+    return {
+        "lac_at_start": start,
+        "lac_entries": entries,
+        "lac_at_end": end,
+        "lac_long_term": long_term,
+        "lac_long_stable": stable,
+        "lac_three_placements": min(quota(preset.lac_three_placements, scale), end - stable),
+        "adoptions": adoptions,
+        "adoptions_in_time": min(quota(preset.adoptions_in_time, scale), adoptions),
+    }
 
 
 def expectations(preset: Preset, quotas: Quotas) -> list[dict[str, Any]]:
@@ -321,8 +459,46 @@ def expectations(preset: Preset, quotas: Quotas) -> list[dict[str, Any]]:
         figure("contacts.domestic_abuse.contacts", quotas.da_contacts),
         figure("contacts.domestic_abuse.children", quotas.da_children),
         figure("referrals.total", quotas.referrals),
+        *indicator_expectations(preset, quotas),
     ]
     return [e for e in out if e["figure"]["equals"]]
+
+
+def indicator_targets(preset: Preset, quotas: Quotas) -> dict[str, float]:
+    """The seeds' indicators (and England's re-referral rate) a replay must reproduce, as
+    percentages keyed as `report["indicators"]` keys them."""
+    targets = {
+        "NI 64": 100 * quotas.long_plans / quotas.plans_ended if quotas.plans_ended else 0.0,
+        "NI 65": 100 * quotas.repeat_plans / quotas.plans_started if quotas.plans_started else 0,
+        "NI 67": 100 * preset.plan_review_in_time,
+        "re_referrals": 100 * preset.re_referral_rate,
+    }
+    if quotas.lac_at_end:
+        targets["NI 61"] = 100 * quotas.adoptions_in_time / max(1, quotas.adoptions)
+        targets["NI 62"] = 100 * quotas.lac_three_placements / quotas.lac_at_end
+        targets["NI 63"] = 100 * quotas.lac_long_stable / max(1, quotas.lac_long_term)
+        targets["NI 66"] = 100 * preset.lac_review_in_time
+    if quotas.initial_assessments:
+        targets["NI 59"] = 100 * preset.initial_in_time
+    if quotas.core_assessments:
+        targets["NI 60"] = 100 * preset.core_in_time
+    return {k: round(v, 1) for k, v in sorted(targets.items()) if v}
+
+
+def indicator_expectations(preset: Preset, quotas: Quotas) -> list[dict[str, Any]]:
+    def figure(path: str, value: float) -> dict[str, Any]:
+        return {"figure": {"path": path, "equals": value, "within": TOLERANCE}}
+
+    out = [figure(f"indicators.{k}.value", v) for k, v in indicator_targets(preset, quotas).items()]
+    if quotas.lac_at_end:
+        out.append(figure("looked_after.now", quotas.lac_at_end))
+        out.append(figure("indicators.NI 63.denominator", quotas.lac_long_term))
+        out.append(figure("indicators.NI 61.denominator", quotas.adoptions))
+    if quotas.initial_assessments:
+        out.append(figure("indicators.NI 59.denominator", quotas.initial_assessments))
+    if quotas.core_assessments:
+        out.append(figure("indicators.NI 60.denominator", quotas.core_assessments))
+    return out
 
 
 # ---- one unit's story ------------------------------------------------------------------------
@@ -340,6 +516,7 @@ class Story:
         self.unit = unit
         self.rng = rng
         self.events: list[dict[str, Any]] = []
+        self.assessments = 0
 
     # ---- time ---------------------------------------------------------------------------
     def office(self, day: date) -> datetime:
@@ -366,7 +543,7 @@ class Story:
             "ethnicity": _pick(self.rng, self.gen.preset.ethnicities),
         }
 
-    def event(self, kind: str, at: datetime, child: str, agency: str, **fields: Any) -> str:
+    def event(self, event_type: str, at: datetime, child: str, agency: str, **fields: Any) -> str:
         event_id = f"g.{self.unit}.{len(self.events) + 1:03d}"
         if at.date() > self.gen.end_day:
             return event_id  # after the year: not in this file
@@ -374,7 +551,7 @@ class Story:
         self.events.append(
             {
                 "event_id": event_id,
-                "type": kind,
+                "type": event_type,
                 "occurred_at": stamp,
                 "recorded_at": stamp,
                 "child_id": child,
@@ -384,8 +561,8 @@ class Story:
         )
         return event_id
 
-    def social(self, kind: str, at: datetime, child: str, **fields: Any) -> None:
-        self.event(kind, at, child, "la_social_care", **fields)
+    def social(self, event_type: str, at: datetime, child: str, **fields: Any) -> None:
+        self.event(event_type, at, child, "la_social_care", **fields)
 
     def contact(
         self,
@@ -419,17 +596,45 @@ class Story:
         return not ({"14A"} | DA_CONCERNS) & set(concerns)
 
     def assessment(
-        self, child: str, after: datetime, outcome: str, factors: list[str], n: int = 1
+        self,
+        child: str,
+        after: datetime,
+        outcome: str,
+        factors: list[str],
+        kind: str = "single",
+        referral: date | None = None,
     ) -> date:
-        """An assessment begun within two working days of `after` (the contact)."""
-        ref = f"{child}-A{n}"
-        begun = self.office(self.wd(after.date(), self.rng.randint(0, 2)))
+        """An assessment begun within two working days of `after`, returning the day it was
+        authorised.
+
+        Its length is drawn from the year's own timeliness: a single assessment from the
+        deck of lengths mash always used (about two in three within 45 working days); an
+        initial assessment on time (within 10 working days of the `referral`) at NI 59's
+        rate; a core assessment on time (35 working days from its start) at NI 60's."""
+        self.assessments += 1
+        ref = f"{child}-A{self.assessments}"
+        gen, rng = self.gen, self.rng
+        lag = rng.randint(0, 2)
+        begun = self.office(self.wd(after.date(), lag))
         if begun <= after:
             begun = after + timedelta(hours=1)
-        self.social("assessment.started", begun, child, assessment_id=ref)
-        # About two in three within 45 working days (NI 59-60 run at 56-61% on time).
-        took = self.rng.choice((12, 20, 28, 34, 40, 44, 44, 50, 58, 70))
-        done = self.office(self.wd(begun.date(), took))
+        self.social("assessment.started", begun, child, assessment_id=ref, kind=kind)
+        if kind == "initial":
+            # Working days from the referral (day 0), as the clock counts them.
+            origin = referral or after.date()
+            lag = gen.calendar.working_days_between(origin, begun.date())
+            on_time = rng.random() < gen.initial_on_time
+            took = rng.randint(lag + 1, max(lag + 1, 10)) if on_time else rng.randint(11, 35)
+            done = self.office(self.wd(origin, took))
+        elif kind == "core":
+            on_time = rng.random() < gen.core_on_time
+            took = rng.randint(8, 35) if on_time else rng.randint(36, 55)
+            done = self.office(self.wd(begun.date(), took))
+        else:
+            took = rng.choice((12, 20, 28, 34, 40, 44, 44, 50, 58, 70))
+            done = self.office(self.wd(begun.date(), took))
+        if done <= begun:
+            done = begun + timedelta(hours=2)
         self.social(
             "assessment.completed",
             done,
@@ -437,31 +642,91 @@ class Story:
             assessment_id=ref,
             factors=factors,
             outcome=outcome,
+            kind=kind,
         )
         return done.date()
 
     def close(self, child: str, day: date, reason: str) -> None:
         self.social("case.closed", self.office(day), child, reason=reason)
 
-    def after_assessment(self, child: str, after: datetime, factors: list[str]) -> None:
-        outcome = _pick(self.rng, (("nfa", 0.25), ("early_help", 0.35), ("cin_plan", 0.40)))
-        done = self.assessment(child, after, outcome, factors)
-        if outcome == "nfa":
-            self.close(child, self.wd(done, 1), "RC8")
-        elif outcome == "early_help":
-            self.close(child, self.wd(done, 1), "RC9")
-        elif self.rng.random() < 0.5:
-            self.close(child, self.wd(done, self.rng.randint(40, 120)), "RC7")
+    def after_assessment(
+        self,
+        child: str,
+        after: datetime,
+        factors: list[str],
+        details: dict[str, Any] | None = None,
+        again: tuple[list[str], ...] = (),
+    ) -> None:
+        """A referral for assessment, as far as it goes: closed before any assessment, or
+        assessed (in 2013-14: an initial assessment, a core assessment after it or instead
+        of it), then closed or kept open on a child-in-need plan. A child whose case closed
+        may come back: a new contact within 12 months of this referral, which screening
+        makes a referral again (`details` names the child; `again`, the concerns it may
+        carry, else the same ones)."""
+        gen, rng, preset = self.gen, self.rng, self.gen.preset
+        referral = after.date()
+        closed: date | None = None
+        if rng.random() < preset.nfa_before_assessment:
+            # ReferralNFA: closed the day it came in, nothing done (the census's RC7).
+            self.social("case.closed", after + timedelta(hours=3), child, reason="RC7")
+            closed = referral
+        else:
+            outcome = _pick(rng, (("nfa", 0.25), ("early_help", 0.35), ("cin_plan", 0.40)))
+            if not gen.two_stage:
+                done = self.assessment(child, after, outcome, factors)
+            elif rng.random() < gen.initial_share:
+                core = rng.random() < gen.core_after_initial
+                first = "core_assessment" if core else outcome
+                done = self.assessment(child, after, first, factors, "initial", referral)
+                if core:
+                    # Begun after the initial one was authorised, never the same day (DfE
+                    # rule 8863Q: no assessment starts while another is open).
+                    start = datetime.combine(self.wd(done, 1), time(8, 0), tzinfo=LONDON)
+                    done = self.assessment(child, start, outcome, factors, "core")
+            else:
+                done = self.assessment(child, after, outcome, factors, "core")
+            if outcome == "nfa":
+                closed = self.wd(done, 1)
+                self.close(child, closed, "RC8")
+            elif outcome == "early_help":
+                closed = self.wd(done, 1)
+                self.close(child, closed, "RC9")
+            elif rng.random() < 0.5:
+                closed = self.wd(done, rng.randint(40, 120))
+                self.close(child, closed, "RC7")
+        if details is None or closed is None or rng.random() >= gen.re_referral_chance:
+            return
+        # Back within 12 months of this referral, at least a fortnight after the closure,
+        # and early enough in the year for the next referral to be worked.
+        first = closed + timedelta(days=14)
+        last = min(referral + timedelta(days=360), gen.end_day - timedelta(days=20))
+        if first > last:
+            return
+        on = first + timedelta(days=rng.randint(0, (last - first).days))
+        concerns = list(rng.choice(again)) if again else factors
+        at = self.office(on)
+        if at.date() > last:
+            return
+        self.contact(at, [details], concerns)
+        self.after_assessment(child, at, concerns, details, again)
 
     def reviews(self, child: str, cpp: str, plan_start: date, until: date) -> list[datetime]:
-        """Review conferences on time: within three months of the plan, then within six of
-        the review before (NI 67: 99.6% in time)."""
+        """Review conferences: within three months of the plan, then within six of the
+        review before, all but a few in time (NI 67: 99.6%)."""
         held: list[datetime] = []
         previous, months = plan_start, 3
         while True:
-            day = add_months(previous, months) - timedelta(days=self.rng.randint(1, 12))
-            while not self.gen.calendar.is_working_day(day):
-                day -= timedelta(days=1)
+            due = add_months(previous, months)
+            # The run-in's reviews were held in time: its breaches would be last year's.
+            in_time = self.rng.random() < self.gen.preset.plan_review_in_time
+            if in_time or due < self.gen.start_day:
+                day = due - timedelta(days=self.rng.randint(1, 12))
+                while not self.gen.calendar.is_working_day(day):
+                    day -= timedelta(days=1)
+            else:
+                day = due + timedelta(days=self.rng.randint(1, 15))
+                while not self.gen.calendar.is_working_day(day):
+                    day += timedelta(days=1)
             if day > until:
                 return held
             at = datetime.combine(day, time(10, 0), tzinfo=LONDON)
@@ -476,10 +741,18 @@ class Story:
         category: str,
         ends: bool,
         ref: str = "CPP",
+        previous: int = 0,
     ) -> None:
         """A plan from `started`: its core group, its reviews, and (if `ends`) its last day."""
         cpp = f"{child}-{ref}"
-        self.social("cp_plan.started", started, child, cpp_id=cpp, initial_category=category)
+        self.social(
+            "cp_plan.started",
+            started,
+            child,
+            cpp_id=cpp,
+            initial_category=category,
+            previous_plans=previous,
+        )
         core = self.wd(started.date(), self.rng.randint(4, 10))
         self.social("core_group.held", self.office(core), child, cpp_id=cpp)
         held = self.reviews(child, cpp, started.date(), self.gen.end_day)
@@ -520,6 +793,14 @@ FACTORS_FOR = {
     "EMO": ["17A"],
     "MUL": ["1B", "2B", "4B"],
 }
+# What a child may disclose at a return interview, each enough for medium risk alone.
+DISCLOSURES = (
+    ["older_partner"],
+    ["gifts_money_phone", "substances"],
+    ["gifts_money_phone", "hotspot"],
+    ["sexual_health", "self_harm"],
+    ["online_images", "peer_exploited"],
+)
 ASSESSMENT_CONCERNS = (["17A"], ["15A"], ["18A"], ["1B", "2B"], ["11A"], ["2B", "4B"])
 LIGHT_CONCERNS = {
     "nfa": ([],),
@@ -528,6 +809,27 @@ LIGHT_CONCERNS = {
     "police": (["14A"],),
 }
 CHILD_AGES = (30, 17 * 365 + 300)
+# Of the journeys after a referral for assessment, the share that end with the case closed
+# (one in ten before any assessment, then NFA 25%, early help 35%, half the CIN plans)...
+CLOSES = 0.1 + 0.9 * (0.25 + 0.35 + 0.40 * 0.5)
+# ...and of those, the share with room in the year for a return (ours, from replays).
+RETURN_FIT = 0.63
+# Of the core assessments begun, the share completed by the year's end (ours, from replays):
+# those begun in its last weeks are still open at 31 March.
+CORE_COMPLETES = 0.88
+# A late assessment is likelier than one on time to be still open at the year's end, so the
+# year's completions are on time a little more often than they were drawn. Relative to one on
+# time, the chance a late one completes in the year (ours, from replays):
+LATE_INITIALS_COMPLETED = 0.925
+LATE_CORES_COMPLETED = 0.82
+
+
+def drawn_share(target: float, late_completed: float) -> float:
+    """The chance to draw "on time" with, so that the completions are on time at `target`:
+    solves target = p / (p + (1 - p) * late_completed) for p."""
+    return target * late_completed / (1 - target + target * late_completed)
+
+
 MISSING_AGES = (11 * 365, 17 * 365)
 
 
@@ -557,6 +859,39 @@ class Generator:
         self.start = datetime.combine(self.start_day, time(0, 0), tzinfo=LONDON)
         self.end = datetime.combine(self.end_day, time(23, 59), tzinfo=LONDON)
         self.children = 0
+        self._journey_rates()
+
+    def _journey_rates(self) -> None:
+        """The chances each journey is drawn with, solved from the preset's rates and totals.
+
+        A re-referral needs a closed case and room in the year, so the chance a closed case
+        comes back is the target rate over the share of journeys that can (`RETURN_FIT`, ours,
+        measured on replays); each return may return again, a geometric tail. Initial and core
+        assessments split the year's assessed referrals so their totals are the seeds'."""
+        q, p = self.quotas, self.preset
+        self.lac_entry_leavers = min(q.lac_leavers, q.lac_entries // 7)
+        self.cse_s47 = quota(q.missing_children * p.cse_high_rate, 1)
+        no_plan = max(1, q.s47 - q.plans_started - self.cse_s47)
+        extra_icpcs = q.plans_started * (1 / p.icpc_plan_rate - 1)
+        self.icpc_no_plan_chance = min(1.0, extra_icpcs / no_plan)
+        # Referrals for assessment, returns included (children entering care are assessed
+        # by a core assessment of their own).
+        s17 = max(1, q.referrals - q.s47 - q.lac_entries)
+        self.re_referrals = quota(q.referrals * p.re_referral_rate, 1)
+        first = max(1, s17 - self.re_referrals)
+        back = self.re_referrals / (first + self.re_referrals)
+        self.re_referral_chance = min(1.0, back / (CLOSES * RETURN_FIT))
+        self.two_stage = q.initial_assessments > 0
+        self.initial_on_time = drawn_share(p.initial_in_time, LATE_INITIALS_COMPLETED)
+        self.core_on_time = drawn_share(p.core_in_time, LATE_CORES_COMPLETED)
+        assessed = s17 * (1 - p.nfa_before_assessment)
+        self.initial_share = min(1.0, q.initial_assessments / assessed) if assessed else 0.0
+        straight = assessed * (1 - self.initial_share)
+        on_plans = q.plans_at_start * p.plan_core_assessment
+        rest = q.core_assessments / CORE_COMPLETES - q.s47 - straight - on_plans - q.lac_entries
+        self.core_after_initial = (
+            min(1.0, max(0.0, rest / q.initial_assessments)) if q.initial_assessments else 0.0
+        )
 
     def rng(self, unit: str) -> random.Random:
         return random.Random(f"{self.preset.name}:{self.seed}:{self.scale}:{unit}")  # noqa: S311
@@ -575,8 +910,9 @@ class Generator:
         roles = (
             ["plan_open"] * (q.plans_started - q.ended_new)
             + ["plan_ended"] * q.ended_new
-            + ["no_plan"] * (q.s47 - q.plans_started)
+            + ["no_plan"] * max(0, q.s47 - q.plans_started - self.cse_s47)
         )
+        opened = q.plans_started - q.ended_new
         threes = min(quota(q.da_contacts * self.preset.da_three_child_share, 1), q.da_contacts)
         twos = q.da_children - q.da_contacts - 2 * threes
         while twos < 0 and threes > 0:
@@ -592,7 +928,19 @@ class Generator:
                 [True] * q.ended_from_start + [False] * (q.plans_at_start - q.ended_from_start),
             ),
             "roles": dealt(rng, roles),
+            # Which new plans are a second or later plan (NI 65), which run-in plans that end
+            # had lasted two years (NI 64), which plans open at the end are pre-birth ones.
+            "repeats": dealt(
+                rng, [True] * q.repeat_plans + [False] * (q.plans_started - q.repeat_plans)
+            ),
+            "long": dealt(
+                rng, [True] * q.long_plans + [False] * (q.ended_from_start - q.long_plans)
+            ),
+            "unborn": dealt(
+                rng, [True] * q.unborn_at_end + [False] * max(0, opened - q.unborn_at_end)
+            ),
             "households": dealt(rng, [1] * ones + [2] * twos + [3] * threes),
+            **self._lac_decks(rng),
             "missing": dealt(
                 rng,
                 heavy_tail(
@@ -610,6 +958,35 @@ class Generator:
             ),
         }
 
+    def _lac_decks(self, rng: random.Random) -> dict[str, list[Any]]:
+        """Who among the looked-after children plays which part: the totals of NI 61, 62 and
+        63 are dealt (a few dozen children each: drawn, they would miss a 10% band)."""
+        q = self.quotas
+        entry_leavers = self.lac_entry_leavers
+        run_in_leavers = q.lac_leavers - entry_leavers
+        stayers = q.lac_at_start - run_in_leavers
+        roles = (
+            ["long_stable"] * q.lac_long_stable
+            + ["long_moved"] * (q.lac_long_term - q.lac_long_stable)
+            + ["short"] * max(0, stayers - q.lac_long_term)
+            + ["adopted"] * q.adoptions
+            + ["left"] * max(0, run_in_leavers - q.adoptions)
+            + ["entry_stays"] * (q.lac_entries - entry_leavers)
+            + ["entry_leaves"] * entry_leavers
+        )
+        movers = q.lac_at_end - q.lac_long_stable
+        return {
+            "lac": dealt(rng, roles),
+            "lac_three": dealt(
+                rng,
+                [True] * q.lac_three_placements + [False] * (movers - q.lac_three_placements),
+            ),
+            "adopted_in_time": dealt(
+                rng,
+                [True] * q.adoptions_in_time + [False] * (q.adoptions - q.adoptions_in_time),
+            ),
+        }
+
     # ---- units ----------------------------------------------------------------------------
     def units(self) -> Iterator[list[dict[str, Any]]]:
         """Each unit's events, unit by unit (not yet in time order across units)."""
@@ -617,8 +994,10 @@ class Generator:
         decks = self._decks()
         at_end = iter(decks["at_end"])
         ended = iter(decks["ended"])
+        long, repeats, unborn = iter(decks["long"]), iter(decks["repeats"]), iter(decks["unborn"])
         for i, ends in enumerate(decks["existing_ends"]):
-            yield self._existing_plan(f"P{i:07d}", ends, next(ended) if ends else next(at_end))
+            category = next(ended) if ends else next(at_end)
+            yield self._existing_plan(f"P{i:07d}", ends, category, ends and next(long))
         for i, role in enumerate(decks["roles"]):
             category = (
                 next(at_end)
@@ -627,47 +1006,110 @@ class Generator:
                 if role == "plan_ended"
                 else _pick(self.rng(f"S{i}c"), tuple(self.preset.year_end_categories.items()))
             )
-            yield self._protection(f"S{i:07d}", role, category)
+            repeat = role != "no_plan" and next(repeats, False)
+            before_birth = role == "plan_open" and next(unborn, False)
+            yield self._protection(f"S{i:07d}", role, category, repeat, before_birth)
         for i, size in enumerate(decks["households"]):
             yield self._household(f"D{i:07d}", size)
+        three, in_time = iter(decks["lac_three"]), iter(decks["adopted_in_time"])
+        for i, role in enumerate(decks["lac"]):
+            moves = role not in ("long_stable", "adopted", "left", "entry_leaves")
+            yield self._looked_after(
+                f"C{i:07d}",
+                role,
+                three=moves and next(three, False),
+                in_time=role == "adopted" and next(in_time, False),
+            )
         offers = iter(decks["offers"])
         repeat_referrals = 0
         for i, (count, engaged) in enumerate(zip(decks["missing"], decks["engaged"], strict=True)):
             story, referred = self._missing(f"M{i:07d}", count, engaged, offers)
             repeat_referrals += referred
             yield story
-        assessed = max(0, q.referrals - q.s47 - q.da_children - repeat_referrals)
+        # First referrals for assessment: the rest of the year's referrals are the returns the
+        # journeys above and these draw, and the CSE strategy discussions.
+        assessed = max(
+            0,
+            q.referrals
+            - q.s47
+            - q.da_children
+            - repeat_referrals
+            - self.re_referrals
+            - q.lac_entries,
+        )
         for i in range(assessed):
             yield self._assessed(f"A{i:07d}")
         for i in range(q.light_contacts):
             yield self._light(f"L{i:07d}")
 
-    def _existing_plan(self, unit: str, ends: bool, category: str) -> list[dict[str, Any]]:
-        """A plan begun before the year (its run-in: the plan and its reviews), and a contact
-        during it, which screening passes to the allocated worker."""
+    def _existing_plan(
+        self, unit: str, ends: bool, category: str, long: bool = False
+    ) -> list[dict[str, Any]]:
+        """A plan begun before the year (its run-in: the plan and its reviews), a contact
+        during it, which screening passes to the allocated worker, and for some a core
+        assessment. A plan that ends in the year lasted two years or more if `long` (NI 64),
+        else less than one year before the year began."""
         rng = self.rng(unit)
         story = Story(self, unit, rng)
-        began = self.start_day - timedelta(days=rng.randint(20, 700))
+        if long:
+            back = rng.randint(745, 1000)
+        elif ends:
+            back = rng.randint(20, 360)
+        else:
+            back = rng.randint(20, 700)
+        began = self.start_day - timedelta(days=back)
         child = story.child("", began, (30, 15 * 365), self.preset.plan_female_share)
         self.children += 1
         story.plan(unit, story.office(began), category, ends)
         ended = [e["occurred_at"] for e in story.events if e["type"] == "cp_plan.ended"]
         until = datetime.fromisoformat(ended[0]).date() if ended else self.end_day
+        # A contact during the plan, which gives every child demographics (for a plan that
+        # ends in the year's first days, early on its first day: reviews are at 10:00).
+        concerns, _ = CONCERNS_FOR[category]
         if until > self.start_day + timedelta(days=2):
             on = self.start_day + timedelta(days=rng.randint(0, (until - self.start_day).days - 2))
-            concerns, _ = CONCERNS_FOR[category]
             story.contact(story.office(on), [child], concerns)
+        else:
+            story.contact(
+                datetime.combine(self.start_day, time(8, 0), tzinfo=LONDON), [child], concerns
+            )
+        room = (until - self.start_day).days - 90  # authorised before the plan ends
+        if self.two_stage and room > 0 and rng.random() < self.preset.plan_core_assessment:
+            # Some begun in the run-in: the year's return counts those it completes.
+            on = self.start_day + timedelta(days=rng.randint(-40, room))
+            at = datetime.combine(on, time(9, 0), tzinfo=LONDON)
+            story.assessment(unit, at, "cin_plan", FACTORS_FOR[category], "core")
         return story.events
 
-    def _protection(self, unit: str, role: str, category: str) -> list[dict[str, Any]]:
-        """A child through strategy discussion and S47; for some, an ICPC and a plan."""
+    def _protection(
+        self,
+        unit: str,
+        role: str,
+        category: str,
+        repeat: bool = False,
+        before_birth: bool = False,
+    ) -> list[dict[str, Any]]:
+        """A child through strategy discussion and S47; for most an ICPC, and a plan (a
+        second or later one if `repeat`; a pre-birth one if `before_birth`)."""
         rng = self.rng(unit)
         story = Story(self, unit, rng)
-        latest = {"plan_open": 300, "plan_ended": 190, "no_plan": 330}[role]
-        on = self.day(rng, 0, latest)
-        child = story.child(
-            "", on, _pick(rng, self.preset.plan_ages), self.preset.plan_female_share
-        )
+        latest = {"plan_open": 330, "plan_ended": 190, "no_plan": 355}[role]
+        ages = _pick(rng, self.preset.plan_ages)
+        if before_birth:
+            # Unborn at the year's end: a pre-birth conference in the last months.
+            dob = self.end_day + timedelta(days=rng.randint(14, 120))
+            first = max(0, (dob - timedelta(days=250) - self.start_day).days)
+            on = self.day(rng, first, latest)
+        else:
+            on = self.day(rng, 0, latest)
+        child = story.child("", on, ages, self.preset.plan_female_share)
+        if before_birth:
+            child["dob"], child["sex"] = dob.isoformat(), "U"
+        elif ages == self.preset.plan_ages[0][0]:
+            # Under 1 at the year's end, as the age bands are counted: born in the last year,
+            # perhaps after the contact (a pre-birth referral, up to eight months ahead).
+            born = min(self.end_day - timedelta(days=rng.randint(1, 364)), on + timedelta(240))
+            child["dob"] = born.isoformat()
         self.children += 1
         concerns, injury = CONCERNS_FOR[category]
         direct = injury or category == "SAB"
@@ -688,8 +1130,20 @@ class Generator:
             s47_id=s47,
             strategy_id=f"{unit}-ST",
         )
-        assessed = story.assessment(unit, at, outcome, FACTORS_FOR[category])
+        kind = "core" if self.two_stage else "single"
+        assessed = story.assessment(unit, at, outcome, FACTORS_FOR[category], kind)
         completed = story.office(story.wd(held.date(), rng.randint(5, 10)))
+        if role == "no_plan" and rng.random() < self.icpc_no_plan_chance:
+            # A conference that makes no plan (England: about one in 25).
+            story.social("s47.completed", completed, unit, s47_id=s47, outcome="icpc_required")
+            icpc_day = max(story.wd(held.date(), rng.randint(8, 15)), story.wd(completed.date(), 1))
+            icpc = datetime.combine(icpc_day, time(10, 0), tzinfo=LONDON)
+            story.social(
+                "icpc.held", icpc, unit, icpc_id=f"{unit}-IC", s47_id=s47, plan_required=False
+            )
+            closed = max(story.wd(icpc_day, rng.randint(10, 40)), story.wd(assessed, 1))
+            story.close(unit, closed, "RC7")
+            return story.events
         if role == "no_plan":
             result = "not_substantiated" if rng.random() < 0.7 else "substantiated_no_icpc"
             story.social("s47.completed", completed, unit, s47_id=s47, outcome=result)
@@ -712,7 +1166,9 @@ class Generator:
             plan_required=True,
             category=category,
         )
-        story.plan(unit, icpc + timedelta(hours=1), category, role == "plan_ended")
+        story.plan(
+            unit, icpc + timedelta(hours=1), category, role == "plan_ended", previous=int(repeat)
+        )
         return story.events
 
     def _household(self, unit: str, size: int) -> list[dict[str, Any]]:
@@ -732,29 +1188,45 @@ class Generator:
         at = story.office(on)
         story.contact(at, children, concern, source=ReferralSource.POLICE.value)
         for child in children:
-            story.after_assessment(child["child_id"], at, sorted(concern))
+            story.after_assessment(
+                child["child_id"], at, sorted(concern), child, again=ASSESSMENT_CONCERNS
+            )
         return story.events
 
     def _missing(
         self, unit: str, count: int, engaged: bool, offers: Iterator[bool]
     ) -> tuple[list[dict[str, Any]], int]:
-        """Episodes, return interviews offered (some held), and after the third return a
-        police contact that the child's history makes a referral."""
-        rng = self.rng(unit)
+        """Episodes, return interviews offered (some held), and the child's path from them.
+
+        Most children: after the third return a police contact that the child's history
+        makes a referral. Some disclose exploitation at the interview they engage in
+        (`cse_disclosure_rate`: the CSE consumer raises them to medium, as it does a child
+        missing three times in 90 days). Some are found with older adults (`cse_high_rate`):
+        high at once; the police contact that follows is level 4 by that history, and the
+        CSE pathway runs: a strategy discussion the same day, a joint S47, the CSE screening
+        tool the next working day, an assessment naming 10A and 11A."""
+        rng, preset = self.rng(unit), self.preset
         story = Story(self, unit, rng)
         gaps = [rng.randint(2, max(3, 250 // count)) for _ in range(count)]
         away = [rng.randint(3, 60) for _ in range(count)]  # hours missing, each episode
-        first = rng.randint(0, max(0, 350 - sum(gaps) - sum(away) // 24 - count))
+        span = sum(gaps[:-1]) + sum(away) // 24 + count
+        first = rng.randint(0, max(0, 358 - span))
         day = self.start_day + timedelta(days=first)
         child = story.child("", day, MISSING_AGES, 0.55)
         self.children += 1
+        high_at = rng.randrange(count) if rng.random() < preset.cse_high_rate else None
+        disclosed = (
+            list(rng.choice(DISCLOSURES)) if rng.random() < preset.cse_disclosure_rate else []
+        )
         referred = 0
         for n in range(count):
             gone = datetime.combine(day, time(rng.randint(16, 23), 0), tzinfo=LONDON)
             back = gone + timedelta(hours=away[n])
             ref = f"{unit}-M{n + 1}"
             story.event("missing.started", gone, unit, "police", missing_id=ref)
-            story.event("missing.returned", back, unit, "police", missing_id=ref)
+            story.event(
+                "missing.returned", back, unit, "police", missing_id=ref, with_adults=n == high_at
+            )
             done = engaged and n == 0
             if done or next(offers, False):
                 hours = rng.choice((20, 30, 44, 60, 70, 90)) if done else rng.randint(24, 70)
@@ -765,14 +1237,187 @@ class Generator:
                     "voluntary",
                     missing_id=ref,
                     declined=not done,
+                    cse_indicators=disclosed if done else [],
                 )
-            if n == 2:
+            if n == 0 and high_at != 0:
+                # The police notify the MASH of every child who goes missing (seeds, scrutiny
+                # minutes 2015): a first episode alone is early help (L2-MISSING).
+                note = back + timedelta(hours=1)
+                story.contact(note, [child], ["10A"], source=ReferralSource.POLICE.value)
+            if n == high_at:
+                self._cse_pathway(story, child, back, disclosed)
+            elif n == 2 and high_at is None:
                 at = story.office(back.date() + timedelta(days=1))
                 story.contact(at, [child], ["10A"], source=ReferralSource.POLICE.value)
-                story.after_assessment(unit, at, ["10A"])
+                story.after_assessment(unit, at, ["10A"], child, again=(["10A"],))
                 referred = 1
             day = back.date() + timedelta(days=gaps[n])
         return story.events, referred
+
+    def _cse_pathway(
+        self, story: Story, child: dict[str, Any], back: datetime, disclosed: list[str]
+    ) -> None:
+        """What follows a child found with older adults while missing (seeds §5.2.5, Child A):
+        the police contact, a strategy discussion that day, a joint S47 enquiry with the
+        assessment beside it, the CSE screening tool within a working day (the `cse_screening`
+        clock), and the case closed months later."""
+        unit, rng = story.unit, story.rng
+        at = back + timedelta(hours=2)
+        story.contact(
+            at,
+            [child],
+            ["10A", "11A"],
+            source=ReferralSource.POLICE.value,
+            cse_indicators=["missing_with_adults"],
+        )
+        held = at + timedelta(hours=3)
+        strategy = f"{unit}-CST"
+        story.social("strategy.held", held, unit, strategy_id=strategy, decision="s47_joint")
+        s47 = f"{unit}-CS47"
+        story.social(
+            "s47.started", held + timedelta(minutes=30), unit, s47_id=s47, strategy_id=strategy
+        )
+        screened = story.office(story.wd(at.date(), 1))
+        story.social(
+            "cse.screening.completed",
+            screened,
+            unit,
+            tool="cse-screening",
+            indicators=sorted({"missing_with_adults", *disclosed}),
+            level="high",
+        )
+        kind = "core" if self.two_stage else "single"
+        assessed = story.assessment(unit, at, "cin_plan", ["10A", "11A"], kind)
+        completed = story.office(story.wd(held.date(), rng.randint(5, 10)))
+        outcome = "substantiated_no_icpc" if rng.random() < 0.6 else "not_substantiated"
+        story.social("s47.completed", completed, unit, s47_id=s47, outcome=outcome)
+        closed = max(story.wd(completed.date(), rng.randint(40, 120)), story.wd(assessed, 1))
+        story.close(unit, closed, "RC7")
+
+    def _looked_after(
+        self, unit: str, role: str, three: bool = False, in_time: bool = False
+    ) -> list[dict[str, Any]]:
+        """A looked-after child: in care on 1 April (its run-in: care, placements, reviews),
+        or entering in the year after a referral and assessment; placements (three or more
+        begun in the year if `three`: NI 62), reviews (NI 66), and for some the end of care
+        (adopted, in time if `in_time`: NI 61; or another reason, RC3-RC7). `role` says
+        which: long_stable and long_moved are NI 63's children (looked after 2.5 years or more
+        and under 16 at the end; in one placement two years, or not)."""
+        rng, p = self.rng(unit), self.preset
+        story = Story(self, unit, rng)
+        start, end = self.start_day, self.end_day
+        care = f"{unit}-LAC"
+        moves: list[date] = []
+        leaves: tuple[date, str] | None = None
+        adoption: tuple[date, date] | None = None  # decided on, placed
+        entry = role.startswith("entry")
+        if role in ("long_stable", "long_moved"):
+            began = end - timedelta(days=rng.randint(945, 6 * 365))
+            dob = end - timedelta(days=rng.randint((end - began).days + 30, 16 * 365 - 30))
+            if role == "long_moved":
+                moves.append(end - timedelta(days=rng.randint(30, 700)))
+        elif role == "short":
+            began = start - timedelta(days=rng.randint(10, 540))
+            dob = began - timedelta(days=rng.randint(30, 15 * 365))
+        elif role == "adopted":
+            began = start - timedelta(days=rng.randint(200, 700))
+            dob = began - timedelta(days=rng.randint(30, 3 * 365))
+            decided = began + timedelta(days=rng.randint(60, 200))
+            placed = decided + timedelta(days=rng.randint(30, 330) if in_time else 380)
+            placed = min(placed, end - timedelta(days=60))
+            if not in_time:
+                decided = min(decided, placed - timedelta(days=380))
+            order = max(placed + timedelta(days=rng.randint(40, 160)), start + timedelta(days=3))
+            adoption = (decided, placed)
+            leaves = (min(order, end - timedelta(days=5)), "RC1")
+        elif role == "left":
+            began = start - timedelta(days=rng.randint(30, 1500))
+            reason = _pick(rng, p.lac_leaving)
+            out = start + timedelta(days=rng.randint(5, 355))
+            if reason == "RC6":  # to adult services at 18
+                dob = out - timedelta(days=18 * 365 + rng.randint(0, 60))
+            else:
+                dob = began - timedelta(days=rng.randint(30, 14 * 365))
+            leaves = (out, reason)
+        else:
+            on = self.day(rng, 0, 240)  # assessed, and in care, before the year ends
+            began = on  # replaced by the assessment's end below
+            dob = on - timedelta(days=rng.randint(30, 16 * 365))
+        child = story.child("", began, (0, 0))
+        child["dob"] = dob.isoformat()
+        self.children += 1
+        if entry:
+            # The referral, and the assessment that decides the child must be looked after.
+            concerns = list(rng.choice((["16A", "1B"], ["18A"], ["17A", "4B"], ["2B", "4B"])))
+            at = story.office(began)
+            story.contact(at, [child], concerns)
+            kind = "core" if self.two_stage else "single"
+            done = story.assessment(unit, at, "looked_after", concerns, kind)
+            began = done
+            if role == "entry_leaves":
+                out = began + timedelta(days=rng.randint(20, 100))
+                leaves = (min(out, end - timedelta(days=2)), _pick(rng, p.lac_leaving))
+        entered = datetime.combine(began, time(15, 0), tzinfo=LONDON)
+        story.social("care.started", entered, unit, care_id=care)
+        until = leaves[0] if leaves else end
+        kinds = (("foster", 0.7), ("kinship", 0.15), ("residential", 0.1), ("other", 0.05))
+        n = 0
+
+        def place(day: date, placement: str, decided: date | None = None) -> None:
+            nonlocal n
+            n += 1
+            at = datetime.combine(day, time(16, 0), tzinfo=LONDON)
+            story.social(
+                "placement.started",
+                max(at, entered + timedelta(minutes=n)),
+                unit,
+                care_id=care,
+                placement_id=f"{care}-P{n}",
+                placement=placement,
+                **({"adoption_decided_on": decided.isoformat()} if decided else {}),
+            )
+
+        place(began, _pick(rng, kinds))
+        if three:
+            since = max(start, began + timedelta(days=1))
+            room = (min(until, end) - since).days - 3
+            days = sorted(rng.sample(range(max(3, room)), 3 if began < start else 2))
+            moves += [since + timedelta(days=d) for d in days]
+        for day in sorted(m for m in moves if began < m < until):
+            place(day, _pick(rng, kinds))
+        if adoption:
+            place(adoption[1], "adoption", adoption[0])
+        # Reviews: within 20 working days, three months later, then every six months.
+        due, first = story.wd(began, 20), True
+        while True:
+            late = due >= start and rng.random() >= p.lac_review_in_time
+            if late:
+                day = due + timedelta(days=rng.randint(1, 15))
+            elif first:
+                day = story.wd(began, rng.randint(5, 20))
+            else:
+                day = due - timedelta(days=rng.randint(0, 14))
+            while not self.calendar.is_working_day(day):
+                day = day + timedelta(days=1) if late else day - timedelta(days=1)
+            if day >= until or day > end:
+                break
+            at = datetime.combine(day, time(11, 0), tzinfo=LONDON)
+            story.social("lac_review.held", at, unit, care_id=care)
+            due, first = add_months(day, 3 if first else 6), False
+        if not entry:
+            # A contact while looked after: every child has demographics, and screening sees
+            # a looked-after child (passed to the allocated worker; a CSE indicator).
+            child["looked_after"] = True
+            last = min(until, end) - start
+            if last.days > 2:
+                on = start + timedelta(days=rng.randint(0, last.days - 2))
+                story.contact(story.office(on), [child], [])
+            else:
+                story.contact(datetime.combine(start, time(8, 0), tzinfo=LONDON), [child], [])
+        if leaves:
+            left = datetime.combine(leaves[0], time(17, 0), tzinfo=LONDON)
+            story.social("care.ended", left, unit, care_id=care, reason=leaves[1])
+        return story.events
 
     def _assessed(self, unit: str) -> list[dict[str, Any]]:
         rng = self.rng(unit)
@@ -783,7 +1428,7 @@ class Generator:
         concerns = list(rng.choice(ASSESSMENT_CONCERNS))
         at = story.office(on)
         story.contact(at, [child], concerns)
-        story.after_assessment(unit, at, concerns)
+        story.after_assessment(unit, at, concerns, child, again=ASSESSMENT_CONCERNS)
         return story.events
 
     def _light(self, unit: str) -> list[dict[str, Any]]:
@@ -814,6 +1459,7 @@ class Generator:
             "population": self.quotas.population,
             "events": events,
             "children": self.children,
+            **({"timescales": self.preset.timescales} if self.preset.timescales else {}),
             "expect": expectations(self.preset, self.quotas),
         }
 
@@ -852,15 +1498,160 @@ class Generator:
         return GenerateResult(path, total, self.children, timer.perf_counter() - began, self.quotas)
 
     def unit_count(self) -> int:
+        """About how many units `units` yields (for a progress bar: the missing children's
+        own referrals are known only as they are drawn)."""
         q = self.quotas
+        protection = q.plans_started + max(0, q.s47 - q.plans_started - self.cse_s47)
         return (
             q.plans_at_start
-            + q.s47
+            + protection
             + q.da_contacts
             + q.missing_children
-            + max(0, q.referrals - q.s47 - q.da_children)
+            + max(0, q.referrals - q.s47 - q.da_children - self.re_referrals)
             + q.light_contacts
         )
+
+    def explain(self) -> list[dict[str, str]]:
+        """Each target of the year: its value at this scale and where it comes from (a seed
+        section, England's 2013-14 statistics, or ours with the reason): `--explain`."""
+        p, q = self.preset, self.quotas
+        o = p.origins
+
+        def pct(x: float) -> str:
+            return f"{100 * x:.1f}%"
+
+        rows: list[tuple[str, str, str]] = [
+            ("population", f"{q.population:,} children under 18", o["population"]),
+            (
+                "plans",
+                f"{q.plans_at_start} at 1 April, {q.plans_started} started, "
+                f"{q.plans_ended} ended, {q.plans_at_end} at 31 March",
+                o["plans"],
+            ),
+            ("ended_from_start_share", pct(p.ended_from_start_share), o["ended_from_start_share"]),
+            (
+                "year_end_categories",
+                ", ".join(f"{c} {n}" for c, n in q.year_end_categories.items()),
+                o["year_end_categories"],
+            ),
+            (
+                "s47_per_10k",
+                f"{q.s47} S47 enquiries ({p.s47_per_10k:g} per 10,000)",
+                o["s47_per_10k"],
+            ),
+            (
+                "referrals_per_10k",
+                f"{q.referrals:,} referrals ({p.referrals_per_10k:g} per 10,000)",
+                o["referrals_per_10k"],
+            ),
+            (
+                "contacts_per_referral",
+                f"{p.contacts_per_referral:g} ({q.light_contacts:,} contacts that stay contacts)",
+                o["contacts_per_referral"],
+            ),
+            (
+                "missing",
+                f"{q.missing_incidents} incidents, {q.missing_children} children",
+                o["missing"],
+            ),
+            ("rhi", f"{q.rhi_offered} offered, {q.rhi_done} held", o["rhi"]),
+            ("da", f"{q.da_contacts} notifications naming {q.da_children} children", o["da"]),
+            ("sex", f"{pct(p.male_share)} male; plans {pct(p.plan_female_share)} female", o["sex"]),
+            (
+                "sources",
+                f"{len(p.sources)} referral sources, police {pct(p.sources[0][1])}",
+                o["sources"],
+            ),
+            ("ethnicities", f"{len(p.ethnicities)} codes, WBRI the most", o["ethnicities"]),
+            (
+                "plan_ages",
+                ", ".join(
+                    f"{'under 1' if hi < 365 else f'{lo // 365}-{hi // 365}'} {pct(w)}"
+                    for (lo, hi), w in p.plan_ages
+                ),
+                o["plan_ages"],
+            ),
+        ]
+        if p.timescales:
+            rows.append(("timescales", f"mash/timescales/{p.timescales}.yaml", o["timescales"]))
+        if q.initial_assessments:
+            rows += [
+                (
+                    "initial_assessments",
+                    f"{q.initial_assessments:,} completed",
+                    o["initial_assessments"],
+                ),
+                ("initial_in_time", f"NI 59 {pct(p.initial_in_time)}", o["initial_in_time"]),
+                ("core_assessments", f"{q.core_assessments:,} completed", o["core_assessments"]),
+                ("core_in_time", f"NI 60 {pct(p.core_in_time)}", o["core_in_time"]),
+                ("plan_core_assessment", pct(p.plan_core_assessment), o["plan_core_assessment"]),
+            ]
+        rows += [
+            ("nfa_before_assessment", pct(p.nfa_before_assessment), o["nfa_before_assessment"]),
+            (
+                "re_referral_rate",
+                f"{pct(p.re_referral_rate)} (about {self.re_referrals:,} referrals)",
+                o["re_referral_rate"],
+            ),
+            (
+                "repeat_plan_rate",
+                f"NI 65 {pct(p.repeat_plan_rate)}: {q.repeat_plans} of {q.plans_started} plans",
+                o["repeat_plan_rate"],
+            ),
+            (
+                "long_plan_rate",
+                f"NI 64 {pct(p.long_plan_rate)}: {q.long_plans} of {q.plans_ended} ended",
+                o["long_plan_rate"],
+            ),
+            ("icpc_plan_rate", pct(p.icpc_plan_rate), o["icpc_plan_rate"]),
+            (
+                "plan_review_in_time",
+                f"NI 67 {pct(p.plan_review_in_time)}",
+                o["plan_review_in_time"],
+            ),
+            ("unborn_at_end", f"{q.unborn_at_end} children", o["unborn_at_end"]),
+            (
+                "cse_high_rate",
+                f"{pct(p.cse_high_rate)} of missing children (about {self.cse_s47})",
+                o["cse_high_rate"],
+            ),
+            ("cse_disclosure_rate", pct(p.cse_disclosure_rate), o["cse_disclosure_rate"]),
+        ]
+        if q.lac_at_end:
+            leaving = ", ".join(f"{r} {pct(w)}" for r, w in p.lac_leaving)
+            rows += [
+                ("lac_at_start", f"{q.lac_at_start} children", o["lac_at_start"]),
+                ("lac_entries", f"{q.lac_entries} children", o["lac_entries"]),
+                ("lac_at_end", f"{q.lac_at_end} children", o["lac_at_end"]),
+                (
+                    "lac_three_placements",
+                    f"NI 62: {q.lac_three_placements} of {q.lac_at_end}",
+                    o["lac_three_placements"],
+                ),
+                ("lac_long_term", f"{q.lac_long_term} children", o["lac_long_term"]),
+                (
+                    "lac_long_stable",
+                    f"NI 63: {q.lac_long_stable} of {q.lac_long_term}",
+                    o["lac_long_stable"],
+                ),
+                ("adoptions", f"{q.adoptions} children", o["adoptions"]),
+                (
+                    "adoptions_in_time",
+                    f"NI 61: {q.adoptions_in_time} of {q.adoptions}",
+                    o["adoptions_in_time"],
+                ),
+                (
+                    "lac_review_in_time",
+                    f"NI 66 {pct(p.lac_review_in_time)}",
+                    o["lac_review_in_time"],
+                ),
+                (
+                    "lac_leaving",
+                    f"{q.lac_leavers - q.adoptions} others: {leaving}",
+                    o["lac_leaving"],
+                ),
+            ]
+        return [{"target": t, "value": v, "source": src} for t, v, src in rows]
 
 
 @contextmanager

@@ -37,7 +37,7 @@ from mash._report.report import build_report, summarise
 from mash._runtime.fleet import Fleet
 from mash._runtime.hub import Hub
 from mash._scenarios.expectations import Check, Outputs, check, check_figures
-from mash._scenarios.generated import open_generated
+from mash._scenarios.generated import open_generated, timescales_path
 from mash._scenarios.scenario import Scenario
 from mash._time.clock import tick
 from mash.consumers.screening.thresholds import Thresholds
@@ -304,6 +304,7 @@ async def replay_generated(
             header.end,
             description=header.description,
             population=header.population,
+            timescales=timescales_path(header),
         )
         paths = config_paths(stub, settings, thresholds_override, scoring_override)
         thresholds, timescales, scoring = configure(

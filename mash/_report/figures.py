@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
+from mash._report.indicators import indicators as performance
 from mash._time.calendar import LONDON
 from mash.schemas.codes import CPCategory, CSELevel
 
@@ -125,6 +126,21 @@ def _open_by_category(
     return out
 
 
+def _clocks_in_period(tallies: Mapping[str, int], since: datetime | None) -> dict[str, Any]:
+    """Each clock's met and breached in the reporting period (from `since`'s month): what a
+    run-in's clocks did before the year is not the year's."""
+    first = since.astimezone(LONDON).strftime("%Y-%m") if since else ""
+    out: dict[str, dict[str, int]] = {}
+    for kind, prefix in (("met", "clocks.met_month"), ("breached", "clocks.breached_month")):
+        for when, row in _nested(tallies, prefix).items():
+            if when < first:
+                continue
+            for clock, n in row.items():
+                counts = out.setdefault(clock, {"met": 0, "breached": 0})
+                counts[kind] += n
+    return dict(sorted(out.items()))
+
+
 def _series(tallies: Mapping[str, int], at: datetime, since: datetime | None) -> dict[str, Any]:
     decisions = _nested(tallies, "decisions.month")
     breaches = _nested(tallies, "clocks.breached_month")
@@ -158,6 +174,49 @@ def _series(tallies: Mapping[str, int], at: datetime, since: datetime | None) ->
     }
 
 
+def _add_months(day: date, months: int) -> date:
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    last = [31, 29 if year % 4 == 0 and (year % 100 or year % 400 == 0) else 28, 31, 30, 31, 30]
+    last += [31, 31, 30, 31, 30, 31]
+    return date(year, month, min(day.day, last[month - 1]))
+
+
+def _looked_after(t: Mapping[str, int], on: date, since: datetime | None) -> dict[str, Any]:
+    """Children looked after now, and the counts NI 61, 62 and 63 are ratios of.
+
+    NI 63's children (looked after two and a half years or more and under 16) and its stable
+    ones (in the same placement two years, or placed for adoption) depend on the day asked,
+    so open care is tallied by its dates and resolved here."""
+    long_term = stable = 0
+    lived_since = _add_months(on, -30)
+    placed_by = _add_months(on, -24)
+    for name, count in t.items():
+        if not name.startswith("lac.open|") or not count:
+            continue
+        began, dob, placed, adoption = name.split("|")[1:]
+        if dob == "unknown" or date.fromisoformat(began) > lived_since:
+            continue
+        if age_band(date.fromisoformat(dob), on) == "16 and over":
+            continue
+        long_term += count
+        if adoption == "1" or (placed != "none" and date.fromisoformat(placed) <= placed_by):
+            stable += count
+    year = on.year + 1 if (on.month, on.day) >= (4, 1) else on.year
+    return {
+        "now": t.get("lac.now", 0),
+        "started": _since(_group(t, "lac.started_month"), since),
+        "ended": _since(_group(t, "lac.ended_month"), since),
+        "ended_by_reason": _group(t, "lac.ended"),
+        "three_or_more_placements": t.get(f"lac.three_placements|{year}", 0),
+        "long_term": long_term,
+        "long_term_stable": stable,
+        "adoptions": _since(_group(t, "lac.adopted_month"), since),
+        "adoptions_in_time": _since(_group(t, "lac.adopted_in_time_month"), since),
+        "reviews": t.get("lac.reviews", 0),
+    }
+
+
 def _since(by_month: Mapping[str, int], since: datetime | None) -> int:
     first = since.strftime("%Y-%m") if since else ""
     return sum(n for m, n in by_month.items() if m >= first)
@@ -182,7 +241,7 @@ def figures(
     decisions_total = t.get("decisions.total", 0)
     referrals = t.get("referrals.total", 0)
     indicators = _nested(t, "cse.indicators")
-    return {
+    board: dict[str, Any] = {
         "as_of": at.isoformat(),
         "population": population,
         "contacts": {
@@ -207,7 +266,7 @@ def figures(
             "re_referrals_12m": t.get("referrals.re_referrals_12m", 0),
             "re_referral_percent": _percent(t.get("referrals.re_referrals_12m", 0), referrals),
         },
-        "clocks": {"by_clock": _clocks(t)},
+        "clocks": {"by_clock": _clocks(t), "in_period": _clocks_in_period(t, since)},
         "assessments": {
             "started": t.get("assessments.started", 0),
             "completed": t.get("assessments.completed", 0),
@@ -223,10 +282,11 @@ def figures(
             "icpcs_plan_required": t.get("icpc.plan_required", 0),
             "plans_started": t.get("cpp.started", 0),
             "plans_started_in_period": _since(_group(t, "cpp.started_month"), since),
+            "plans_started_repeat_in_period": _since(_group(t, "cpp.started_repeat_month"), since),
             "plans_ended": t.get("cpp.ended", 0),
             "plans_ended_in_period": _since(_group(t, "cpp.ended_month"), since),
             "plans_ended_2y_plus_in_period": _since(_group(t, "cpp.ended_2y_month"), since),
-            "plans_started_repeat_in_period": _since(_group(t, "cpp.started_repeat_month"), since),
+            "plans_ended_2y_or_more": t.get("cpp.ended_2y_or_more", 0),
             "plans_started_by_category": _group(t, "cpp.started|category"),
             "reviews": t.get("cpp.reviews", 0),
         },
@@ -262,6 +322,7 @@ def figures(
             "indicators_behind_high_flags": indicators.get(CSELevel.HIGH.value, {}),
         },
         "closures": {"total": t.get("cases.closed", 0), "by_reason": _group(t, "cases.closed")},
+        "looked_after": _looked_after(t, on, since),
         "dead_letters": {
             "total": t.get("dlq.total", 0),
             "by_reason": _group(t, "dlq.reason"),
@@ -269,3 +330,6 @@ def figures(
         },
         "series": _series(t, at, since),
     }
+    # The performance table's ratios, from the figures above (mash/_report/indicators.py).
+    board["indicators"] = performance(board)
+    return board

@@ -24,6 +24,7 @@ from mash.errors import ScenarioError
 from mash.schemas.events import Event, parse_event
 
 SUFFIXES = (".jsonl", ".jsonl.gz")
+PACKAGED_TIMESCALES = Path(__file__).parent.parent / "timescales"
 
 
 class GeneratedHeader(BaseModel):
@@ -44,7 +45,21 @@ class GeneratedHeader(BaseModel):
     population: int = Field(ge=1)
     events: int = Field(ge=0)
     children: int = Field(ge=0)
+    timescales: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9][a-z0-9-]*$",
+        description="A timescales file that comes with mash (mash/timescales/NAME.yaml) for "
+        "the year's own framework (the 2013-14 preset: initial and core assessments); "
+        "absent: the hub's own file.",
+    )
     expect: list[Expectation] = []
+
+
+def timescales_path(header: GeneratedHeader) -> Path | None:
+    """The packaged timescales file a generated year names, if it names one."""
+    if header.timescales is None:
+        return None
+    return PACKAGED_TIMESCALES / f"{header.timescales}.yaml"
 
 
 def is_generated(path: Path) -> bool:

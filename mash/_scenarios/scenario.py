@@ -151,7 +151,10 @@ class FlagsExpectation(_Closed):
 class FigureExpectation(_Closed):
     """A figure of the report, by its dotted path (e.g. `missing.incidents`)."""
 
-    path: Annotated[str, Field(pattern=r"^[a-zA-Z0-9_]+(\.[a-zA-Z0-9_]+)*$")]
+    # A part may hold single spaces: the performance indicators are keyed "NI 59"...
+    path: Annotated[
+        str, Field(pattern=r"^[a-zA-Z0-9_]+( [a-zA-Z0-9_]+)*(\.[a-zA-Z0-9_]+( [a-zA-Z0-9_]+)*)*$")
+    ]
     equals: int | float | str | bool
     within: float | None = Field(
         default=None,
@@ -218,11 +221,18 @@ class Scenario:
         *,
         description: str = "",
         population: int | None = None,
+        timescales: Path | None = None,
     ) -> Scenario:
-        """A scenario made in code (a generated year), with no file and no expectations."""
+        """A scenario made in code (a generated year), with no file and no expectations;
+        `timescales` is the year's own clocks file (an absolute path), if it has one."""
         start = events[0].occurred_at if events else end
         spec = ScenarioFile(
-            name=name, description=description, start=start, population=population, events=[]
+            name=name,
+            description=description,
+            start=start,
+            population=population,
+            timescales=str(timescales) if timescales else None,
+            events=[],
         )
         return cls(spec, Path(f"<{name}>"), events, {}, end)
 

@@ -38,6 +38,17 @@ SEEDS: dict[str, float] = {
     "missing.interviews_done": 74,  # young people engaged in a return interview
     "contacts.domestic_abuse.contacts": 328,  # MARAC cases with children, 5.7
     "contacts.domestic_abuse.children": 518,
+    # The performance table (§4.6, Figure 1) and England's re-referral rate (SFR43/2014).
+    "indicators.NI 59.value": 56.1,
+    "indicators.NI 60.value": 61.0,
+    "indicators.NI 61.value": 67.6,
+    "indicators.NI 62.value": 11.1,
+    "indicators.NI 63.value": 67.9,
+    "indicators.NI 66.value": 98.6,
+    "indicators.NI 64.value": 6.8,
+    "indicators.NI 65.value": 11.3,
+    "indicators.NI 67.value": 99.6,
+    "indicators.re_referrals.value": 23.4,
 }
 
 
@@ -235,3 +246,15 @@ async def test_a_year_replayed_one_instant_at_a_time_equals_it_in_big_steps(
     assert report["cse"]["flags_by_level"].get("none", 0) > 0
     assert report["referrals"]["re_referrals_12m"] > 0
     assert to_json(one.report) == to_json(report)
+
+
+def test_generate_explain_prints_each_target_with_its_source(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    path = tmp_path / "year.jsonl"
+    args = ("generate", "--scale", "0.05", "--out", str(path), "--explain")
+    shown = mash(*args, env=cli_env)
+    assert shown.returncode == 0, shown.stderr
+    assert "initial_in_time" in shown.stdout and "NI 59" in shown.stdout
+    summary = json.loads(mash(*args, "--json", env=cli_env).stdout)
+    assert {"target", "value", "source"} == set(summary["targets"][0])

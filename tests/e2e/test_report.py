@@ -75,7 +75,20 @@ HAND_COUNTED: dict[str, Any] = {
             "referral_decision_rag": clock(7, 7),
             "return_home_interview": clock(3, 1, breached=2, stopped_late=1, out_of_timescale=1),
             "strategy_discussion": clock(1, 1),
-        }
+        },
+        # Met and breached by the month they happened in, from the scenario's start: here all.
+        "in_period": {
+            "assessment": {"met": 1, "breached": 1},
+            "assessment_dfe": {"met": 2, "breached": 0},
+            "core_group": {"met": 1, "breached": 0},
+            "first_review": {"met": 1, "breached": 0},
+            "icpc": {"met": 1, "breached": 0},
+            "icpc_dfe": {"met": 1, "breached": 0},
+            "referral_decision": {"met": 7, "breached": 0},
+            "referral_decision_rag": {"met": 7, "breached": 0},
+            "return_home_interview": {"met": 1, "breached": 2},
+            "strategy_discussion": {"met": 1, "breached": 0},
+        },
     },
     "assessments": {
         "started": 2,
@@ -92,11 +105,12 @@ HAND_COUNTED: dict[str, Any] = {
         "icpcs_plan_required": 1,
         "plans_started": 1,
         "plans_started_in_period": 1,  # K2's, after the scenario's start
+        "plans_started_repeat_in_period": 0,  # K2's first plan
         "plans_ended": 0,
         # For NI 64 and NI 65: K2's plan is its first and has not ended.
         "plans_ended_in_period": 0,
         "plans_ended_2y_plus_in_period": 0,
-        "plans_started_repeat_in_period": 0,
+        "plans_ended_2y_or_more": 0,
         "plans_started_by_category": {"PHY": 1},
         "reviews": 1,
     },
