@@ -14,4 +14,10 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         raise SystemExit(130) from None
-    cli_main()
+    try:
+        cli_main()
+    except KeyboardInterrupt:
+        # Stopped before a command took charge of its signals (a worker its replay stops while
+        # it is still building its command line): one line, as any other stop.
+        sys.stderr.write("interrupted\n")
+        raise SystemExit(130) from None

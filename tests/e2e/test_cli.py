@@ -401,7 +401,7 @@ def test_ctrl_c_stops_the_replay_and_its_embedded_redis(
             "referral_source": "2A",
             "concerns": ["16A"],
         }
-        for i in range(5000)
+        for i in range(20_000)  # long enough to be running still, however fast the hub
     ]
     long = tmp_path / "long.yaml"
     if source == "generated":
@@ -431,7 +431,8 @@ def test_ctrl_c_stops_the_replay_and_its_embedded_redis(
     deadline = time.monotonic() + 60
     while not list(private_tmp.glob("mash-redis-*/redis.sock")) and time.monotonic() < deadline:
         time.sleep(0.05)
-    time.sleep(1.0)
+    time.sleep(0.5)
+    assert proc.poll() is None, "the replay finished before it could be stopped"
     proc.send_signal(sig)
     proc.wait(timeout=60)
     err = proc.stderr.read() if proc.stderr else ""

@@ -257,7 +257,7 @@ def test_a_facilitator_opens_a_slice_of_a_generated_year(
     redis_url: str, cli_env: dict[str, str]
 ) -> None:
     with mash_room(redis_url, env=cli_env, wait_code=False) as room:
-        opened = act(room, "open", scenario="generated", days=1, scale=0.25, seed=3, speed=600)
+        opened = act(room, "open", scenario="generated", days=2, scale=0.25, seed=3, speed=600)
         assert opened.status_code == 200, opened.text
         code = opened.json()["code"]
         again = act(room, "open", scenario="gemma")
@@ -265,7 +265,7 @@ def test_a_facilitator_opens_a_slice_of_a_generated_year(
         token = join(room.base, code, "gus").json()["token"]
         assert act(room, "start").status_code == 200
         first = state(room.base, token)
-        assert first["room"]["scenario"] == "borough-2013-14-seed3-1d"
+        assert first["room"]["scenario"] == "borough-2013-14-seed3-2d"
         assert first["open"], "the slice's first contact is before the trainee"
         assert first["total"] >= 2
         unknown = act(room, "open", scenario="no-such-scenario")
