@@ -33,6 +33,11 @@ from mash._cli.common import (
 )
 from mash.errors import MashError
 
+# The thresholds file a trainee's decisions are judged against (exercise and room alike).
+ReferenceThresholds = Annotated[
+    Path | None, typer.Option("--thresholds", help="Thresholds file for the reference.")
+]
+
 
 @app.command(rich_help_panel="Run a simulation")
 def replay(
@@ -317,9 +322,7 @@ def exercise(
     out_dir: Annotated[
         Path, typer.Option("--out", help="Folder for the debrief (md and html).")
     ] = Path(),
-    thresholds: Annotated[
-        Path | None, typer.Option("--thresholds", help="Thresholds file for the reference.")
-    ] = None,
+    thresholds: ReferenceThresholds = None,
     redis_url: RedisUrl = None,
     namespace: Namespace = None,
     log_level: LogLevel = None,
@@ -412,9 +415,7 @@ def room(
             help="Longest real wait, in seconds, before the next contact arrives.",
         ),
     ] = 120.0,
-    thresholds: Annotated[
-        Path | None, typer.Option("--thresholds", help="Thresholds file for the reference.")
-    ] = None,
+    thresholds: ReferenceThresholds = None,
     redis_url: RedisUrl = None,
     namespace: Namespace = None,
     log_level: LogLevel = None,
