@@ -13,9 +13,11 @@ from mash._config.settings import DEFAULT_SCORING, DEFAULT_TIMESCALES, Settings
 from mash._runtime.consumer import Consumer
 from mash._scenarios.scenario import Scenario
 from mash.consumers import cse, reporter, screening
+from mash.consumers import team as front_door
 from mash.consumers import timescales as clocks
 from mash.consumers.cse.scoring import Scoring, load_scoring
 from mash.consumers.screening.thresholds import Thresholds, load_thresholds
+from mash.consumers.team.config import Team, load_team
 from mash.consumers.timescales.config import Timescales, load_timescales
 
 
@@ -46,22 +48,37 @@ def configure(
     return load_thresholds(thresholds), load_timescales(timescales), load_scoring(scoring)
 
 
+def team_file(
+    scenario: Scenario, settings: Settings, team_override: Path | None = None
+) -> tuple[Path | None, Team | None]:
+    """The team a run queues its contacts for, if any: a flag beats the scenario's, which
+    beats the hub's setting (MASH_TEAM). None decides each contact the instant it arrives."""
+    path = team_override or scenario.team_path or settings.team
+    return (path, load_team(path)) if path is not None else (None, None)
+
+
 def build_consumers(
     thresholds: Thresholds,
     timescales: Timescales | None = None,
     scoring: Scoring | None = None,
     *,
     decide: bool = True,
+    team: Team | None = None,
 ) -> list[Consumer[Any]]:
     """The hub's consumers, in one place for replay, workers and the schema export.
 
     In dependency order, which is the order the pipeline hands each event (and what each
     consumer emits) along: CSE flags feed screening and the clocks, decisions feed the
-    clocks, and the reporter counts everything.
+    clocks, and the reporter counts everything. With a `team`, contacts queue for its
+    practitioners first and screening decides each when one has worked it.
     """
+    if team is not None and not decide:
+        msg = "a team works the contacts in auto mode only (a trainee decides in manual mode)"
+        raise ValueError(msg)
     return [
         cse.build(scoring or load_scoring(DEFAULT_SCORING)),
-        screening.build(thresholds, decide=decide),
+        *([front_door.build(team, thresholds)] if team is not None else []),
+        screening.build(thresholds, decide=decide, queued=team is not None),
         clocks.build(timescales or load_timescales(DEFAULT_TIMESCALES)),
-        reporter.build(),
+        reporter.build(queue=team is not None),
     ]

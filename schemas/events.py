@@ -149,6 +149,24 @@ class ContactReceived(Envelope):
         return self
 
 
+class ContactHandled(Envelope):
+    """A MASH practitioner has worked a contact, for one child it names (a hub with a team).
+
+    Written by the team's queue when the practitioner finishes: `occurred_at` is the
+    decision's instant, `started_at` when they picked the contact up, so the wait and the
+    handling time are both on the stream. Screening records the child's decision here (made
+    by the rules on what was known when the contact arrived)."""
+
+    stream: ClassVar[str] = "queue"
+    type: Literal["contact.handled"] = "contact.handled"
+    contact_id: Id
+    first_child: Id = Field(description="The contact's first child: who counts the contact.")
+    received_at: EventTime = Field(description="When the contact arrived at the front door.")
+    started_at: EventTime = Field(description="When a practitioner picked it up.")
+    practitioner: Id = Field(description="Which of the team's practitioners worked it.")
+    triage: Rag = Field(description="The rating it queued with: the contact read on its own.")
+
+
 class MissingStarted(Envelope):
     stream: ClassVar[str] = "missing"
     type: Literal["missing.started"] = "missing.started"
@@ -449,6 +467,7 @@ Event = Annotated[
     | MissingReturned
     | ReturnInterviewCompleted
     | ScreeningDecided
+    | ContactHandled
     | AssessmentStarted
     | AssessmentCompleted
     | StrategyHeld
@@ -486,6 +505,7 @@ EVENT_TYPES: dict[str, type[Envelope]] = {
         MissingReturned,
         ReturnInterviewCompleted,
         ScreeningDecided,
+        ContactHandled,
         AssessmentStarted,
         AssessmentCompleted,
         StrategyHeld,
@@ -519,6 +539,7 @@ STREAMS: tuple[str, ...] = (
     "casework",
     "clock",
     "decisions",
+    "queue",
     "cse",
     "timescales",
     "dlq",

@@ -17,11 +17,12 @@ INPUTS = ("contacts", "missing", "casework", "decisions", "cse", "timescales", "
 HANDLES = frozenset(t for t, model in EVENT_TYPES.items() if model.stream in INPUTS)
 
 
-def build() -> Consumer[ChildRecord]:
+def build(*, queue: bool = False) -> Consumer[ChildRecord]:
+    """`queue=True` for a hub with a team: the reporter also reads the `queue` stream."""
     return Consumer(
         name=NAME,
-        inputs=INPUTS,
-        handles=HANDLES,
+        inputs=(*INPUTS, "queue") if queue else INPUTS,
+        handles=HANDLES | {"contact.handled"} if queue else HANDLES,
         state_type=ChildRecord,
         keys=keys,
         rule=ReporterRules(),

@@ -35,6 +35,7 @@ from mash.schemas.events import (
     CareEnded,
     CareStarted,
     CaseClosed,
+    ContactHandled,
     ContactReceived,
     CPPlanEnded,
     CPPlanStarted,
@@ -156,6 +157,16 @@ class ChildRecord(State):
     care: InCare | None = None
 
 
+# How long a contact waited for a practitioner (minutes, upper bounds), for the report.
+WAIT_BANDS = (
+    (60, "under 1 hour"),
+    (4 * 60, "1 to 4 hours"),
+    (24 * 60, "4 to 24 hours"),
+    (3 * 24 * 60, "1 to 3 days"),
+    (float("inf"), "3 days or more"),
+)
+
+
 def month(at: datetime) -> str:
     """The London month of an instant, however it is written."""
     return at.astimezone(LONDON).strftime("%Y-%m")
@@ -192,6 +203,9 @@ class ReporterRules:
             _add(tally, f"dlq.consumer|{event.consumer}")
         elif isinstance(event, CSEFlag):
             self._flag(event, tally)
+        elif isinstance(event, ContactHandled):
+            if event.child_id == event.first_child:  # a contact once, by its first child
+                self._handled(event, tally)
         elif isinstance(event, CLOCK_EVENTS):
             self._clock(event, tally)
         elif event.child_id is not None and event.child_id in states:
@@ -200,6 +214,22 @@ class ReporterRules:
             if record is not states[child]:
                 changed[child] = record
         return changed, (), tally
+
+    @staticmethod
+    def _handled(event: ContactHandled, tally: Tally) -> None:
+        """The front door's queue, by the month a contact was decided: how many, how long
+        they waited for a practitioner and until the decision (minutes, summed: a mean is
+        the sum over the count), and how long the waits were."""
+        when = month(event.occurred_at)
+        waited = (event.started_at - event.received_at).total_seconds() / 60
+        took = (event.occurred_at - event.received_at).total_seconds() / 60
+        _add(tally, f"queue.handled_month|{when}")
+        _add(tally, f"queue.handled_month|{when}|{event.triage.value}")
+        _add(tally, f"queue.wait_minutes_month|{when}", round(waited))
+        _add(tally, f"queue.wait_minutes_month|{when}|{event.triage.value}", round(waited))
+        _add(tally, f"queue.decide_minutes_month|{when}", round(took))
+        band = next(name for limit, name in WAIT_BANDS if waited < limit)
+        _add(tally, f"queue.waited|{band}")
 
     def _contact(
         self,

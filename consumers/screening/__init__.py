@@ -37,19 +37,29 @@ def build(
     calendar: WorkingDayCalendar | None = None,
     *,
     decide: bool = True,
+    queued: bool = False,
 ) -> Consumer[ChildHistory]:
     """`decide=False` is the hub in manual mode: it keeps each child's history but leaves the
-    decision to someone else (a trainee, a scenario), whose `screening.decided` it then reads."""
+    decision to someone else (a trainee, a scenario), whose `screening.decided` it then reads.
+    `queued=True` is a hub with a team: a contact waits, and is decided when the team's
+    `contact.handled` says a practitioner has worked it."""
     rules = thresholds if isinstance(thresholds, Thresholds) else load_thresholds(thresholds)
     return Consumer(
         name="screening",
         # In manual mode decisions come from outside and must be read; in auto mode they are
         # this consumer's own, already applied to the child's history when made.
-        inputs=("contacts", "missing", "casework", "cse", *(() if decide else ("decisions",))),
-        handles=HANDLES,
+        inputs=(
+            "contacts",
+            "missing",
+            "casework",
+            "cse",
+            *(() if decide else ("decisions",)),
+            *(("queue",) if queued else ()),
+        ),
+        handles=HANDLES | ({"contact.handled"} if queued else set()),
         state_type=ChildHistory,
         keys=keys,
-        rule=ScreeningRule(rules, calendar or WorkingDayCalendar(), decide=decide),
+        rule=ScreeningRule(rules, calendar or WorkingDayCalendar(), decide=decide, queued=queued),
         description="Threshold screening: level of need, RAG rating and MASH decision",
         emits=frozenset({"decisions"}) if decide else frozenset(),
     )

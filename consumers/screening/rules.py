@@ -32,6 +32,7 @@ from mash.schemas.events import (
     CareStarted,
     CaseClosed,
     ChildDetails,
+    ContactHandled,
     ContactReceived,
     CPPlanEnded,
     CPPlanStarted,
@@ -66,6 +67,9 @@ class ChildHistory(State):
     cp_plan: bool = False
     looked_after: bool = False
     cse_level: CSELevel = CSELevel.NONE
+    # With a team: decisions made on contacts still waiting for a practitioner, recorded when
+    # the team says one has worked the contact.
+    pending: tuple[ScreeningDecided, ...] = ()
 
     @property
     def allocated(self) -> bool:
@@ -433,16 +437,36 @@ class ScreeningRule:
     """The consumer's rule: (histories, event) -> (changed histories, decisions)."""
 
     def __init__(
-        self, thresholds: Thresholds, calendar: WorkingDayCalendar, *, decide: bool = True
+        self,
+        thresholds: Thresholds,
+        calendar: WorkingDayCalendar,
+        *,
+        decide: bool = True,
+        queued: bool = False,
     ) -> None:
         self.thresholds = thresholds
         self.calendar = calendar
         self.decide = decide
+        self.queued = queued  # a team works the contacts: decide on `contact.handled`
         self.table = compile_thresholds(thresholds)
 
     def __call__(
         self, histories: Mapping[str, ChildHistory], event: Event
     ) -> tuple[dict[str, ChildHistory], list[Envelope]]:
+        if isinstance(event, ContactReceived) and self.queued:
+            # Decided now, on what is known now; recorded when a practitioner has worked it.
+            changed, decisions = decide_contact(
+                histories, event, self.thresholds, self.calendar, self.table
+            )
+            for decision in decisions:
+                child = decision.child_id
+                assert child is not None
+                assert isinstance(decision, ScreeningDecided)
+                held = changed[child]
+                changed[child] = held.model_copy(update={"pending": (*held.pending, decision)})
+            return changed, []
+        if isinstance(event, ContactHandled):
+            return self.handled(histories, event)
         if isinstance(event, ContactReceived) and not self.decide:
             remembered = {
                 c.child_id: remember_contact(histories[c.child_id], event, self.thresholds, c, None)
@@ -457,3 +481,21 @@ class ScreeningRule:
             for child, history in histories.items()
         }
         return {k: v for k, v in changed.items() if v is not histories[k]}, []
+
+    def handled(
+        self, histories: Mapping[str, ChildHistory], event: ContactHandled
+    ) -> tuple[dict[str, ChildHistory], list[Envelope]]:
+        """A practitioner has worked the contact: the child's decision is recorded at this
+        instant. A contact the child is not waiting on (handled twice, after a producer's
+        late retry) is recorded once only."""
+        child = event.child_id
+        history = histories.get(child) if child else None
+        if history is None or child is None:
+            return {}, []
+        held = [d for d in history.pending if d.contact_id == event.contact_id]
+        if not held:
+            return {}, []
+        kept = tuple(d for d in history.pending if d.contact_id != event.contact_id)
+        at = event.occurred_at
+        decided = [d.model_copy(update={"occurred_at": at, "recorded_at": at}) for d in held]
+        return {child: history.model_copy(update={"pending": kept})}, list(decided)

@@ -20,7 +20,7 @@ from pydantic import SecretStr, ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from mash._config.settings import Settings
+from mash._config.settings import DEFAULT_TEAM, Settings
 from mash._runtime import logs
 from mash.errors import MashError
 
@@ -131,6 +131,31 @@ CensusYear = Annotated[
     ),
 ]
 LogLevel = Annotated[str | None, typer.Option("--log-level", help="DEBUG, INFO, WARNING, ERROR.")]
+TeamFile = Annotated[
+    str | None,
+    typer.Option(
+        "--team",
+        help="Team file (or a packaged team's name: default): contacts wait for its "
+        "practitioners and are decided when one has worked them. Default: none, every "
+        "contact decided the instant it arrives.",
+    ),
+]
+
+
+def team_path(value: str | None) -> Path | None:
+    """A `--team` value: a file, else a packaged team of that name; else one line."""
+    if value is None:
+        return None
+    path = Path(value)
+    if path.is_file():
+        return path
+    packaged = DEFAULT_TEAM.parent / f"{value.removesuffix('.yaml')}.yaml"
+    if "/" not in value and packaged.is_file():
+        return packaged
+    names = ", ".join(sorted(p.stem for p in DEFAULT_TEAM.parent.glob("*.yaml")))
+    return fail(f"--team {value}: no such file, and no packaged team of that name ({names})")
+
+
 ShardCount = Annotated[
     int | None,
     typer.Option(

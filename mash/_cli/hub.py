@@ -22,6 +22,7 @@ from mash._cli.common import (
     LogLevel,
     Namespace,
     ShardCount,
+    TeamFile,
     app,
     benchmarks_from,
     fail,
@@ -30,6 +31,7 @@ from mash._cli.common import (
     run,
     settings_from,
     stop_signal,
+    team_path,
 )
 from mash._config.settings import DEFAULT_LEA
 from mash._runtime import logs
@@ -90,6 +92,7 @@ def worker(
         ),
     ] = None,
     shard_count: ShardCount = None,
+    team: TeamFile = None,
     metrics_port: Annotated[
         int | None,
         typer.Option(
@@ -119,6 +122,7 @@ def worker(
         thresholds=thresholds,
         shards=shard_count,
         clock=clock.value if clock else None,
+        team=team_path(team),
     )
     logs.configure(settings.log_level, json=True)
     if tick <= 0:

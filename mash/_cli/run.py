@@ -21,6 +21,7 @@ from mash._cli.common import (
     ProgressSteps,
     RedisUrl,
     ShardCount,
+    TeamFile,
     Workers,
     app,
     benchmarks_from,
@@ -30,6 +31,7 @@ from mash._cli.common import (
     out,
     run,
     settings_from,
+    team_path,
 )
 from mash.errors import MashError
 
@@ -80,6 +82,7 @@ def replay(
         ),
     ] = False,
     shard_count: ShardCount = None,
+    team: TeamFile = None,
 ) -> None:
     """Replay a scenario through real Redis streams and check its expectations.
 
@@ -98,6 +101,7 @@ def replay(
             "and --namespace, then `mash report --format annex-a --out DIR`"
         )
     chosen = benchmarks_from(benchmarks)
+    team_file = team_path(team)
     settings = settings_from(redis_url, namespace, batch_size, log_level, shards=shard_count)
     if not is_generated(scenario):
         try:
@@ -115,6 +119,7 @@ def replay(
                     settings,
                     thresholds_override=thresholds,
                     scoring_override=scoring,
+                    team_override=team_file,
                     on_step=on_step,
                     census_year=census_year,
                     workers=workers,
@@ -133,6 +138,7 @@ def replay(
                     settings,
                     thresholds_override=thresholds,
                     scoring_override=scoring,
+                    team_override=team_file,
                     on_step=on_step,
                     census_year=census_year,
                     workers=workers,
@@ -186,6 +192,14 @@ def _summary(report: dict[str, Any]) -> None:
     decisions = report["decisions"]
     by_outcome = ", ".join(f"{k} {v}" for k, v in decisions["by_outcome"].items()) or "none"
     table.add_row("decisions", f"{decisions['total']} ({by_outcome})")
+    queue = report.get("queue")
+    if queue:
+        wait = queue["mean_wait_hours"]
+        table.add_row(
+            "queue",
+            f"{report.get('team', 'a team')}: mean wait {wait:g} h, at most "
+            f"{queue['most_waiting']} waiting",
+        )
     table.add_row("dead letters", str(report["dead_letters"]["total"]))
     expectations = report["expectations"]
     table.add_row("expectations", f"{expectations['passed']}/{expectations['total']} hold")

@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_THRESHOLDS = Path(__file__).parent.parent / "thresholds" / "default.yaml"
 DEFAULT_TIMESCALES = Path(__file__).parent.parent / "timescales" / "default.yaml"
+DEFAULT_TEAM = Path(__file__).parent.parent / "teams" / "default.yaml"
 DEFAULT_SCORING = Path(__file__).parent.parent / "cse" / "scoring.yaml"
 DEFAULT_LEA = "372"  # DfE local authority number of the seeds' borough (Rotherham)
 
@@ -65,6 +66,11 @@ class Settings(BaseSettings):
     thresholds: Path = DEFAULT_THRESHOLDS
     timescales: Path = DEFAULT_TIMESCALES
     scoring: Path = DEFAULT_SCORING
+    team: Path | None = Field(
+        default=None,
+        description="A team file: contacts wait for its practitioners (none: each is decided "
+        "the instant it arrives, as by a team that never runs out of hands).",
+    )
     screening: Literal["auto", "manual"] = Field(
         default="auto", description="manual: decisions come from outside (a trainee, a scenario)."
     )

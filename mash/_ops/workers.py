@@ -20,6 +20,7 @@ from mash._runtime.shards import ShardSpec
 from mash._time.clock import Clock, WallClock, tick
 from mash.consumers.cse.scoring import load_scoring
 from mash.consumers.screening.thresholds import load_thresholds
+from mash.consumers.team.config import load_team
 from mash.consumers.timescales.config import load_timescales
 
 log = structlog.get_logger("mash.worker")
@@ -126,13 +127,16 @@ async def _apply_until_stopped(
     decide = settings.screening == "auto"
     stop = stop_signal()
     wall = clock or WallClock()
-    consumers = build_consumers(thresholds, timescales, scoring, decide=decide)
+    team = load_team(settings.team) if settings.team else None
+    consumers = build_consumers(thresholds, timescales, scoring, decide=decide, team=team)
     async with Hub(settings, consumers, shards=shards) as hub, contextlib.AsyncExitStack() as stack:
         if metrics_port is not None:
             await stack.enter_async_context(Metrics(hub, metrics_port, metrics_host))
         mode = await wall_or_event(hub)
         await write_meta(
-            hub.redis, hub.keys, files_meta(thresholds.name, timescales.name, scoring.name)
+            hub.redis,
+            hub.keys,
+            files_meta(thresholds.name, timescales.name, scoring.name, team.name if team else None),
         )
         if mode == "wall":  # the first watermark is part of starting up
             await hub.publish([tick(wall.now().replace(microsecond=0))])

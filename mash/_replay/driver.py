@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from mash._bootstrap import build_consumers, config_paths, configure
+from mash._bootstrap import build_consumers, config_paths, configure, team_file
 from mash._config.settings import Settings
 from mash._replay.steps import STEP_EVENTS, Step, watermarked
 from mash._report.board import (
@@ -144,6 +144,7 @@ async def applied_by(
         timescales=timescales.resolve(),
         scoring=scoring.resolve(),
         screening="auto" if decide else "manual",
+        team=hub.settings.team.resolve() if hub.settings.team else None,
         env={
             "MASH_LEASE_MS": str(hub.settings.lease_ms),
             "MASH_MAX_ATTEMPTS": str(hub.settings.max_attempts),
@@ -198,6 +199,7 @@ async def replay(
     *,
     thresholds_override: Path | None = None,
     scoring_override: Path | None = None,
+    team_override: Path | None = None,
     on_step: Callable[[int, int], None] | None = None,
     timeout: float = 120.0,
     census_year: int | None = None,
@@ -212,9 +214,12 @@ async def replay(
         scenario, settings, thresholds_override, scoring_override
     )
     decide = scenario.spec.screening == "auto"
-    consumers = build_consumers(thresholds, timescales, scoring, decide=decide)
+    team_path, team = team_file(scenario, settings, team_override)
+    consumers = build_consumers(thresholds, timescales, scoring, decide=decide, team=team)
     # A scenario's checks read its outputs back from the streams: nothing may be trimmed.
-    settings = with_workers(settings, workers).model_copy(update={"retention": 0})
+    settings = with_workers(settings, workers).model_copy(
+        update={"retention": 0, "team": team_path}
+    )
     async with (
         Hub(settings, consumers, run_consumers=workers <= 0 and not external_workers) as hub,
         applied_by(hub, workers, paths, decide=decide) as fleet,
@@ -223,7 +228,10 @@ async def replay(
         await write_meta(
             hub.redis,
             hub.keys,
-            scenario_meta(scenario) | files_meta(thresholds.name, timescales.name, scoring.name),
+            scenario_meta(scenario)
+            | files_meta(
+                thresholds.name, timescales.name, scoring.name, team.name if team else None
+            ),
         )
         total = len(scenario.events)
         done = 0
@@ -284,6 +292,7 @@ async def replay_generated(
     *,
     thresholds_override: Path | None = None,
     scoring_override: Path | None = None,
+    team_override: Path | None = None,
     on_step: Callable[[int, int], None] | None = None,
     timeout: float = 300.0,
     census_year: int | None = None,
@@ -311,8 +320,9 @@ async def replay_generated(
             stub, settings, thresholds_override, scoring_override
         )
         published: Counter[str] = Counter()
-        consumers = build_consumers(thresholds, timescales, scoring)
-        settings = with_workers(settings, workers)
+        team_path, team = team_file(stub, settings, team_override)
+        consumers = build_consumers(thresholds, timescales, scoring, team=team)
+        settings = with_workers(settings, workers).model_copy(update={"team": team_path})
         async with (
             Hub(settings, consumers, run_consumers=workers <= 0 and not external_workers) as hub,
             applied_by(hub, workers, paths, decide=True) as fleet,
@@ -321,7 +331,10 @@ async def replay_generated(
             await write_meta(
                 hub.redis,
                 hub.keys,
-                generated_meta(header) | files_meta(thresholds.name, timescales.name, scoring.name),
+                generated_meta(header)
+                | files_meta(
+                    thresholds.name, timescales.name, scoring.name, team.name if team else None
+                ),
             )
             done = 0
 

@@ -79,9 +79,12 @@ def generated_meta(header: GeneratedHeader) -> dict[str, Any]:
     }
 
 
-def files_meta(thresholds: str, timescales: str, scoring: str) -> dict[str, Any]:
+def files_meta(
+    thresholds: str, timescales: str, scoring: str, team: str | None = None
+) -> dict[str, Any]:
     """The files the hub's consumers run on, by their names."""
-    return {"thresholds": thresholds, "timescales": timescales, "scoring": scoring}
+    files = {"thresholds": thresholds, "timescales": timescales, "scoring": scoring}
+    return files | ({"team": team} if team else {})
 
 
 async def read_meta(redis: aioredis.Redis, keys: Keys) -> dict[str, Any]:
@@ -133,7 +136,7 @@ async def board_figures(
     tallies = await read_tallies(redis, keys)
     since = datetime.fromisoformat(meta["start"]) if meta.get("start") else None
     result = figures(tallies, at=at, population=population or meta.get("population"), since=since)
-    for name in ("scenario", "description", "thresholds", "timescales", "scoring"):
+    for name in ("scenario", "description", "thresholds", "timescales", "scoring", "team"):
         if name in meta:
             result[name] = meta[name]
     return fill_indicators(result)

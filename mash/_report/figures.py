@@ -14,6 +14,7 @@ from typing import Any
 
 from mash._report.indicators import indicators as performance
 from mash._time.calendar import LONDON
+from mash.consumers.reporter.rules import WAIT_BANDS
 from mash.schemas.codes import CPCategory, CSELevel
 
 # DfE "Characteristics of children in need" age bands for children on a CP plan.
@@ -174,6 +175,52 @@ def _series(tallies: Mapping[str, int], at: datetime, since: datetime | None) ->
     }
 
 
+def _hours(minutes: int, count: int) -> float | None:
+    return round(minutes / count / 60, 2) if count else None
+
+
+def _queue(t: Mapping[str, int], months: list[str]) -> dict[str, Any] | None:
+    """The front door's queue (a hub with a team; None without one): contacts handled, how
+    long they waited for a practitioner and until their decision, by month and rating."""
+    handled = _group(t, "queue.handled_month")
+    if not handled:
+        return None
+    by_rag = _nested(t, "queue.handled_month")
+    waits = _group(t, "queue.wait_minutes_month")
+    waits_by_rag = _nested(t, "queue.wait_minutes_month")
+    decide = _group(t, "queue.decide_minutes_month")
+    peaks = _group(t, "queue.peak_month")
+    total = sum(handled.values())
+    rag_count: dict[str, int] = {}
+    rag_wait: dict[str, int] = {}
+    for month, row in by_rag.items():
+        for rag, n in row.items():
+            rag_count[rag] = rag_count.get(rag, 0) + n
+            rag_wait[rag] = rag_wait.get(rag, 0) + waits_by_rag.get(month, {}).get(rag, 0)
+    bands = _group(t, "queue.waited")
+    return {
+        "handled": total,
+        "mean_wait_hours": _hours(sum(waits.values()), total),
+        "mean_to_decision_hours": _hours(sum(decide.values()), total),
+        "most_waiting": max(peaks.values(), default=0),
+        "by_rag": {
+            rag: {
+                "handled": rag_count[rag],
+                "mean_wait_hours": _hours(rag_wait[rag], rag_count[rag]),
+            }
+            for rag in ("red", "amber", "green")
+            if rag in rag_count
+        },
+        "waited": {band: bands.get(band, 0) for _, band in WAIT_BANDS},
+        "by_month": {
+            "months": months,
+            "handled": [handled.get(m, 0) for m in months],
+            "mean_wait_hours": [_hours(waits.get(m, 0), handled.get(m, 0)) for m in months],
+            "most_waiting": [peaks.get(m, 0) for m in months],
+        },
+    }
+
+
 def _add_months(day: date, months: int) -> date:
     index = day.month - 1 + months
     year, month = day.year + index // 12, index % 12 + 1
@@ -330,6 +377,7 @@ def figures(
         },
         "series": _series(t, at, since),
     }
+    board["queue"] = _queue(t, board["series"]["months"])
     # The performance table's ratios, from the figures above (mash/_report/indicators.py).
     board["indicators"] = performance(board)
     return board

@@ -411,7 +411,52 @@ def tables(
                 ],
             ),
         )
+    if report.get("queue"):
+        sections.insert(3, ("Front door queue", _queue_tables(report["queue"])))
     return sections
+
+
+def _queue_tables(queue: dict[str, Any]) -> list[Table]:
+    """How long contacts waited for a practitioner (a hub with a team)."""
+    months = queue["by_month"]
+    return [
+        (
+            "The queue",
+            ["figure", "value"],
+            [
+                ["contacts handled", queue["handled"]],
+                ["mean wait for a practitioner (hours)", _na(queue["mean_wait_hours"])],
+                ["mean time to decision (hours)", _na(queue["mean_to_decision_hours"])],
+                ["most contacts waiting at once", queue["most_waiting"]],
+            ],
+        ),
+        (
+            "Wait by RAG rating on receipt",
+            ["RAG", "contacts", "mean wait (hours)"],
+            [
+                [rag, row["handled"], _na(row["mean_wait_hours"])]
+                for rag, row in queue["by_rag"].items()
+            ],
+        ),
+        (
+            "How long contacts waited",
+            ["wait", "contacts"],
+            [[b, n] for b, n in queue["waited"].items()],
+        ),
+        (
+            "By month",
+            ["month", "handled", "mean wait (hours)", "most waiting"],
+            [
+                [
+                    m,
+                    months["handled"][i],
+                    _na(months["mean_wait_hours"][i]),
+                    months["most_waiting"][i],
+                ]
+                for i, m in enumerate(months["months"])
+            ],
+        ),
+    ]
 
 
 def _title(report: dict[str, Any]) -> str:
@@ -426,6 +471,8 @@ def _preamble(report: dict[str, Any]) -> list[str]:
             f"Thresholds `{report['thresholds']}`; timescales `{report['timescales']}`; "
             f"CSE scoring `{report['scoring']}`."
         )
+    if report.get("team"):
+        lines.append(f"Team `{report['team']}`: contacts wait for its practitioners.")
     if report.get("population"):
         lines.append(f"Child population: {report['population']:,}.")
     return lines

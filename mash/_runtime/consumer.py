@@ -52,3 +52,7 @@ class Consumer(Generic[S]):
     # The streams its outputs go to: consumers later in the pipeline that read them are handed
     # the outputs at once, in the same commit.
     emits: frozenset[str] = frozenset()
+    # One state for the whole hub instead of one per child (the team's queue): the pipeline
+    # hands it every event it handles before the children's consumers see it, keeps its
+    # state under the shard's hub key, and ticks it at `next_due` before anything later.
+    hub_wide: bool = False

@@ -32,6 +32,7 @@ from pydantic import ValidationError
 
 from mash._runtime.keys import HUB_GROUP, Keys, shard_of
 from mash._runtime.pipeline import (
+    HUB_KEY,
     Item,
     Ledger,
     Pipeline,
@@ -299,6 +300,7 @@ class ShardEdge:
         self.keys = keys
         self.pipeline = pipeline
         self.shard = shard
+        self.hub_key = f"{HUB_KEY}.{shard}"  # a hub-wide consumer's state, as this shard keeps it
         self.holder = holder
         self.max_entry_bytes = max_entry_bytes
         self.lease_ms = lease_ms
@@ -466,6 +468,8 @@ class ShardEdge:
             children = sorted(
                 {c for i in ready for c in children_of(i.event) if self._owns(c)} | set(due)
             )
+            if self.pipeline.hub:
+                children.append(self.hub_key)  # the front door's queue, in every round
             shard = await self._load(children)
             result = self.pipeline.run_round(shard, ready, watermark, due)
             commit = self._commit_of(shard, result, watermark, tick)
@@ -544,7 +548,14 @@ class ShardEdge:
             }
             for c in consumers
         }
-        return ShardStates(consumers, states, {c: self.ledgers[c] for c in children}, children)
+        return ShardStates(
+            consumers,
+            states,
+            {c: self.ledgers[c] for c in children},
+            children,
+            hub_key=self.hub_key,
+            counts_hub=self.shard == 0,
+        )
 
     def _commit_of(
         self, shard: ShardStates, result: RoundResult, watermark: datetime, tick: Item

@@ -38,6 +38,7 @@ class Fleet:
     timescales: Path
     scoring: Path
     screening: str = "auto"
+    team: Path | None = None
     env: dict[str, str] = field(default_factory=dict)
     procs: list[asyncio.subprocess.Process | None] = field(default_factory=list)
     restarts: int = 0
@@ -60,6 +61,9 @@ class Fleet:
                 "MASH_PARENT_PID": str(os.getpid()),
             }
         )
+        env.pop("MASH_TEAM", None)
+        if self.team is not None:
+            env["MASH_TEAM"] = str(self.team)
         env.setdefault("MASH_LOG_LEVEL", "WARNING")
         return env
 

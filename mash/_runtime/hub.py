@@ -111,7 +111,9 @@ class Hub:
             rule_attempts=settings.max_attempts,
         )
         self.run_consumers = run_consumers
-        self.keys = Keys(settings.namespace, settings.shards or 1)
+        self.keys = Keys(
+            settings.namespace, settings.shards or 1, broadcast=bool(self.pipeline.hub)
+        )
         if shards is None or isinstance(shards, ShardSpec):
             self._spec = shards
         else:
@@ -258,6 +260,8 @@ class Hub:
             await self.redis.hsetnx(key, "shards", wanted or 1)
         if self.settings.clock is not None:
             await self.redis.hsetnx(key, "clock", self.settings.clock)
+        if self.consumers:
+            await self.redis.hsetnx(key, "team", "1" if self.pipeline.hub else "0")
         config: Any = await self.redis.hgetall(key)
         total = int(config.get(b"shards", b"1"))
         clock = config.get(b"clock")
@@ -275,11 +279,18 @@ class Hub:
                 f"started with --clock {self.settings.clock}"
             )
             raise HubUnavailable(msg)
+        team = config.get(b"team") == b"1"
+        if self.consumers and team != bool(self.pipeline.hub):
+            msg = (
+                f"namespace {namespace!r} runs {'with' if team else 'without'} a team; "
+                f"this process was started {'without' if team else 'with'} one (--team, MASH_TEAM)"
+            )
+            raise HubUnavailable(msg)
         try:
             self.owned = self._spec.resolve(total) if self._spec else list(range(total))
         except ShardSpecError as exc:
             raise HubUnavailable(f"{exc} (namespace {namespace!r})") from exc
-        self.keys = Keys(namespace, total)
+        self.keys = Keys(namespace, total, broadcast=team)
 
     def declare(self) -> None:
         """Register every shard's subscribers (and the streams' publishers) on the broker."""

@@ -33,6 +33,8 @@ def shard_of(child: str, shards: int) -> int:
 class Keys:
     namespace: str = "mash"
     shards: int = 1
+    # A hub with a team writes every contact to every shard: each keeps the whole queue.
+    broadcast: bool = False
 
     @property
     def prefix(self) -> str:
@@ -61,8 +63,11 @@ class Keys:
 
     def shards_of(self, event: Envelope) -> list[int]:
         """Every shard an event is written to: each distinct shard of the children a contact
-        names (its first child's first), else its child's."""
+        names (its first child's first; with a team, every shard), else its child's."""
         if isinstance(event, ContactReceived) and self.shards > 1:
+            if self.broadcast:
+                first = shard_of(event.children[0].child_id, self.shards)
+                return [first, *(s for s in range(self.shards) if s != first)]
             found: list[int] = []
             for child in event.children:
                 shard = shard_of(child.child_id, self.shards)

@@ -16,6 +16,15 @@ any consumer is applied before anything later, in one process, whatever the batc
 polling or the number of workers, and the round's result depends only on the shard's events
 and states: it is a pure function, tested here without Redis.
 
+A hub-wide consumer (the team's queue: one state for the whole front door) sees every
+contact of every shard (a hub with one writes each contact to every shard), before the
+children's consumers do, and every shard keeps the same copy of its state: its input is the
+same everywhere and its rule is pure, so the queue is the same whatever the shards or the
+workers. It is ticked at its due instants strictly before each input event's instant and,
+at the end of a round, up to the watermark, so an instant's contacts are all queued before
+anyone picks one up; what it emits about a child another shard owns is that shard's to apply,
+and its counts are added by shard 0 alone.
+
 Exactly once: the caller commits a round's states, outputs and acks atomically, and the
 pipeline skips an event a child's ledger already holds (a producer's retry). The ledger keeps
 a child's event ids for `dedupe_window` of event time behind its latest event, so it stays
@@ -47,6 +56,7 @@ log = structlog.get_logger("mash.pipeline")
 # social care record at the same instant (a missing report, casework) follows from it; a
 # practitioner's decision comes after the contact it decides.
 STREAM_RANK = {"clock": 0, "contacts": 1, "missing": 2, "casework": 3, "decisions": 4}
+HUB_KEY = "~hub"  # where a hub-wide consumer's state is kept (a shard's: `~hub.<shard>`)
 MAX_ADVANCE_STEPS = 10_000  # a consumer whose tick never moves its due instant is a bug
 
 
@@ -100,6 +110,9 @@ class ShardStates:
         states: Mapping[str, Mapping[str, Any]],
         ledgers: Mapping[str, Ledger],
         owned: Iterable[str],
+        *,
+        hub_key: str = HUB_KEY,
+        counts_hub: bool = True,
     ) -> None:
         # A child a consumer holds nothing of starts from its empty state: states are
         # immutable, so one instance per consumer serves every such child.
@@ -110,6 +123,8 @@ class ShardStates:
         }
         self.ledgers: dict[str, Ledger] = dict(ledgers)
         self.owned = set(owned)
+        self.hub_key = hub_key  # one of `owned` when the pipeline has a hub-wide consumer
+        self.counts_hub = counts_hub  # this shard adds the hub-wide consumers' counts
         self.changed: dict[str, set[str]] = {c.name: set() for c in consumers}
         self.ledgers_changed: set[str] = set()
 
@@ -171,7 +186,8 @@ class Pipeline:
         self.consumers = list(consumers)
         self.dedupe_window = dedupe_window
         self.rule_attempts = max(1, rule_attempts)
-        self.timed = [c for c in self.consumers if c.next_due is not None]
+        self.hub = [c for c in self.consumers if c.hub_wide]
+        self.timed = [c for c in self.consumers if c.next_due is not None and not c.hub_wide]
         self._check_order()
         emitted = {s for c in self.consumers for s in c.emits}
         self.emits = frozenset(emitted)  # the streams this pipeline writes
@@ -192,7 +208,9 @@ class Pipeline:
         found = self._readers.get(kind)
         if found is None:
             found = self._readers[kind] = [
-                c for c in self.consumers if kind in c.handles and stream in c.inputs
+                c
+                for c in self.consumers
+                if kind in c.handles and stream in c.inputs and not c.hub_wide
             ]
         return found
 
@@ -221,6 +239,8 @@ class Pipeline:
         for item in order:
             result.acked.append(item)
             result.item_outcomes.append(self._input(shard, item, result))
+        if self.hub:
+            self.advance_hub(shard, watermark, result, before=False)
         # Whatever falls due by the watermark, for children the round touched (an event may
         # open a clock that runs out before W) and for those the index says are due.
         touched = set().union(*shard.changed.values())
@@ -234,8 +254,13 @@ class Pipeline:
         event = item.event
         if isinstance(event, ClockTick):
             return "applied"  # a watermark: the round itself is its effect
+        if self.hub:
+            self.advance_hub(shard, event.occurred_at, result, before=True)
+            self.apply_hub(shard, event, result)
         children = children_of(event)
         owned = [c for c in children if shard.owns(c)]
+        if children and not owned and self.hub and isinstance(event, ContactReceived):
+            return "applied"  # another shard's contact: for the front door's queue only
         if children and not owned:
             letter = DeadLetter.for_event(
                 event, "hub", "wrong_shard", f"{event.type} names no child of this shard"
@@ -271,22 +296,52 @@ class Pipeline:
             due = self.next_due(shard, child)
             if due is None or due > until:
                 return
-            tick = construct(
-                ClockTick,
-                event_id=f"tick.{due.isoformat()}",
-                occurred_at=due,
-                recorded_at=due,
-                agency=Agency.MASH,
-                child_id=child,
-                schema_version=1,
-                correlation_id=None,
-                causation_id=None,
-                type="clock.tick",
-            )
-            self.apply(shard, tick, result, only=child)
+            self.apply(shard, _tick(child, due), result, only=child)
             result.advanced.add(child)
         msg = f"advancing a child to {until.isoformat()} did not settle: a consumer's next_due"
         raise RuntimeError(msg)
+
+    def advance_hub(
+        self, shard: ShardStates, until: datetime, result: RoundResult, *, before: bool
+    ) -> None:
+        """Tick the hub-wide consumers at each instant they fall due, up to `until` (before
+        it, with `before`), handing what they emit on at that instant."""
+        key = shard.hub_key
+        for consumer in self.hub:
+            assert consumer.next_due is not None
+            for _ in range(MAX_ADVANCE_STEPS):
+                due = consumer.next_due(shard.get(consumer.name, key))
+                if due is None or due > until or (before and due >= until):
+                    break
+                tick = _tick(key, due)
+                self._hand_on(shard, self._run(shard, consumer, tick, result, key), due, result)
+            else:
+                msg = f"{consumer.name}: advancing the hub did not settle (its next_due)"
+                raise RuntimeError(msg)
+
+    def apply_hub(self, shard: ShardStates, event: Event, result: RoundResult) -> None:
+        kind: str = event.type
+        stream = type(event).stream
+        for consumer in self.hub:
+            if kind in consumer.handles and stream in consumer.inputs:
+                outs = self._run(shard, consumer, event, result, shard.hub_key)
+                self._hand_on(shard, outs, event.occurred_at, result)
+
+    def _hand_on(
+        self, shard: ShardStates, outs: Sequence[Envelope], at: datetime, result: RoundResult
+    ) -> None:
+        """A hub-wide consumer's outputs: each about a child this shard owns goes on to the
+        consumers after it, the child advanced to the instant first; the rest are other
+        shards' (and its letters are shard 0's to write)."""
+        for out in outs:
+            children = children_of(out)
+            owned = [c for c in children if shard.owns(c)]
+            if (children and not owned) or (not children and not shard.counts_hub):
+                continue
+            for child in owned:
+                self.advance(shard, child, at, result)
+            result.outputs.append(out)
+            self.apply(shard, out, result)
 
     def next_due(self, shard: ShardStates, child: str) -> datetime | None:
         dues = [
@@ -347,7 +402,7 @@ class Pipeline:
             for child, state in outcome[0].items():
                 held[child] = state
                 changed.add(child)
-        if len(outcome) == 3:
+        if len(outcome) == 3 and (shard.counts_hub or not consumer.hub_wide):
             tally = result.tally
             for key, delta in outcome[2].items():
                 tally[key] = tally.get(key, 0) + delta
@@ -383,6 +438,21 @@ class Pipeline:
         detail = f"{consumer.name} rule failed on {kind}{after}: {summary}"
         log.error("rule failed", consumer=consumer.name, event_id=event.event_id, error=summary)
         return DeadLetter.for_event(event, consumer.name, "rule_error", detail)
+
+
+def _tick(child: str, at: datetime) -> ClockTick:
+    return construct(
+        ClockTick,
+        event_id=f"tick.{at.isoformat()}",
+        occurred_at=at,
+        recorded_at=at,
+        agency=Agency.MASH,
+        child_id=child,
+        schema_version=1,
+        correlation_id=None,
+        causation_id=None,
+        type="clock.tick",
+    )
 
 
 def due_instant(pipeline: Pipeline, states: Mapping[str, Any]) -> datetime | None:

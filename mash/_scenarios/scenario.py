@@ -189,6 +189,7 @@ class ScenarioFile(_Closed):
     thresholds: str | None = None
     timescales: str | None = None
     scoring: str | None = None
+    team: str | None = None
     screening: Literal["auto", "manual"] = "auto"
     children: list[ChildSpec] = []
     events: list[dict[str, Any]]
@@ -247,6 +248,10 @@ class Scenario:
     @property
     def scoring_path(self) -> Path | None:
         return (self.path.parent / self.spec.scoring) if self.spec.scoring else None
+
+    @property
+    def team_path(self) -> Path | None:
+        return (self.path.parent / self.spec.team) if self.spec.team else None
 
     @property
     def timescales_path(self) -> Path | None:

@@ -23,7 +23,7 @@ def test_contact_round_trips_through_the_wire() -> None:
 
 
 def test_every_event_type_has_a_stream_and_a_literal_type() -> None:
-    assert len(EVENT_TYPES) == 29  # care.started, placement.started, lac_review.held, care.ended
+    assert len(EVENT_TYPES) == 30  # contact.handled: the team's queue
     assert set(STREAMS) == {
         "contacts",
         "missing",
