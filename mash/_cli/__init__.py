@@ -20,6 +20,7 @@ ORDER = (
     "replay",
     "scenarios",
     "generate",
+    "compare",
     "exercise",
     "room",
     "worker",

@@ -500,3 +500,56 @@ def room(
 
     run(main())
     out.print("room closed")
+
+
+@app.command(rich_help_panel="Run a simulation")
+def compare(
+    first: Annotated[
+        Path, typer.Argument(help="A report: `mash replay ... -f json --report A.json`.")
+    ],
+    second: Annotated[Path, typer.Argument(help="The report to set beside it.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the rows as JSON.")] = False,
+) -> None:
+    """Two runs' figures side by side: the same year with two team files, say.
+
+    `mash replay year.jsonl.gz --team small.yaml -f json --report A.json`, the same with
+    `--team bigger.yaml` to B.json, then `mash compare A.json B.json`.
+    """
+    import json  # noqa: PLC0415
+
+    from mash._report.compare import compare as rows_of  # noqa: PLC0415
+    from mash._report.compare import to_json  # noqa: PLC0415
+
+    reports = []
+    for path in (first, second):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            fail(f"{path}: cannot read it ({exc.strerror})")
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            fail(f"{path}: not a JSON report ({exc}); write one with `mash replay ... -f json`")
+        if not isinstance(data, dict) or "decisions" not in data or "clocks" not in data:
+            fail(f"{path}: not a mash report (no decisions or clocks); `mash replay ... -f json`")
+        reports.append(data)
+    rows = rows_of(reports[0], reports[1])
+    if as_json:
+        out.print_json(data=to_json(rows))
+        return
+    table = Table(title=f"{first.name} → {second.name}")
+    for column in ("", "figure", first.name, second.name, "change"):
+        table.add_column(
+            column, justify="right" if column in (first.name, second.name, "change") else "left"
+        )
+    section = ""
+    for row in rows:
+        shown = row.section if row.section != section else ""
+        section = row.section
+        change = row.change
+        table.add_row(
+            shown,
+            row.figure,
+            "—" if row.a is None else str(row.a),
+            "—" if row.b is None else str(row.b),
+            "" if change is None or change == 0 else f"{change:+g}",
+        )
+    out.print(table)

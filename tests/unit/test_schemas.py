@@ -28,6 +28,7 @@ def test_every_event_type_has_a_stream_and_a_literal_type() -> None:
         "contacts",
         "missing",
         "casework",
+        "queue",
         "clock",
         "decisions",
         "cse",

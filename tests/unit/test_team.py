@@ -1,0 +1,101 @@
+"""The team's rota and queue: pure functions, no Redis."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from mash._config.settings import DEFAULT_THRESHOLDS
+from mash._time.calendar import LONDON, WorkingDayCalendar
+from mash.consumers.screening.thresholds import load_thresholds
+from mash.consumers.team import rota
+from mash.consumers.team.config import Shift, Team
+from mash.consumers.team.rules import TeamRule, TeamState
+from mash.schemas.codes import Rag
+from mash.schemas.events import ClockTick, ContactHandled, ContactReceived, parse_event_data
+
+CAL = WorkingDayCalendar()
+DAY = Shift(group="day", count=1, days="working", start="09:00", end="17:00")
+DUTY = Shift(group="duty", count=1, days="every", start="17:00", end="09:00")
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=LONDON)
+
+
+def test_work_left_at_the_end_of_a_shift_waits_for_the_next_working_day() -> None:
+    # Friday 16:30, an hour's work: half an hour on Friday, half on Monday morning.
+    done = rota.finish(DAY, at("2014-02-07T16:30"), 60, CAL)
+    assert done == at("2014-02-10T09:30").astimezone(UTC)
+    # Easter: Good Friday and Easter Monday are bank holidays.
+    assert rota.next_start(DAY, at("2014-04-17T17:00"), CAL) == at("2014-04-22T09:00")
+
+
+def test_a_night_shift_runs_into_the_morning_and_a_shift_is_its_hours_when_clocks_change() -> None:
+    assert rota.on_shift(DUTY, at("2014-02-08T03:00"), CAL)
+    assert not rota.on_shift(DUTY, at("2014-02-08T10:00"), CAL)
+    # 30 March 2014, clocks forward at 01:00: the night shift is an hour shorter in UTC, and
+    # work begun at 08:00 London runs past 09:00 London into the next evening.
+    done = rota.finish(DUTY, at("2014-03-30T08:00"), 90, CAL)
+    assert done == at("2014-03-30T17:30").astimezone(UTC)
+
+
+def contact(ref: str, when: datetime, concerns: list[str]) -> ContactReceived:
+    return parse_event_data(  # type: ignore[return-value]
+        {
+            "type": "contact.received",
+            "event_id": ref,
+            "occurred_at": when.isoformat(),
+            "recorded_at": when.isoformat(),
+            "child_id": f"C{ref}",
+            "agency": "school",
+            "referral_source": "2A",
+            "children": [{"child_id": f"C{ref}", "dob": "2008-01-01", "sex": "F"}],
+            "concerns": concerns,
+        }
+    )
+
+
+def tick(when: datetime) -> ClockTick:
+    return parse_event_data(  # type: ignore[return-value]
+        {
+            "type": "clock.tick",
+            "event_id": "t",
+            "occurred_at": when.isoformat(),
+            "recorded_at": when.isoformat(),
+            "agency": "mash",
+        }
+    )
+
+
+def test_red_contacts_never_wait_behind_green_ones() -> None:
+    team = Team(
+        name="one",
+        practitioners=[DAY],
+        minutes={Rag.RED: 60, Rag.AMBER: 60, Rag.GREEN: 60},
+    )
+    rule = TeamRule(team, load_thresholds(DEFAULT_THRESHOLDS), CAL)
+    state = TeamState()
+    monday = at("2014-02-10T09:00")
+    handled: list[ContactHandled] = []
+    # Five green contacts, then a red one while the first green is in hand.
+    events = [contact(f"g{i}", monday + timedelta(minutes=i), ["16A"]) for i in range(5)]
+    events.append(contact("r", monday + timedelta(minutes=30), ["19A"]))
+    now = monday
+    for event in events:
+        while state.wake is not None and state.wake < event.occurred_at:
+            now = state.wake
+            changed, out, _ = rule({"~hub": state}, tick(now))
+            state = changed["~hub"]
+            handled += [e for e in out if isinstance(e, ContactHandled)]
+        changed, out, _ = rule({"~hub": state}, event)
+        state = changed["~hub"]
+    while state.wake is not None:
+        changed, out, _ = rule({"~hub": state}, tick(state.wake))
+        state = changed["~hub"]
+        handled += [e for e in out if isinstance(e, ContactHandled)]
+    order = [h.contact_id for h in handled]
+    assert order == ["g0", "r", "g1", "g2", "g3", "g4"]
+    red = handled[1]
+    assert red.triage is Rag.RED
+    assert red.started_at == monday + timedelta(hours=1)  # when the first green was done
+    assert [h.occurred_at.hour for h in handled] == [10, 11, 12, 13, 14, 15]
