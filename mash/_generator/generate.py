@@ -604,7 +604,7 @@ class Story:
         kind: str = "single",
         referral: date | None = None,
     ) -> date:
-        """An assessment begun one or two working days after `after`, returning the day it was
+        """An assessment begun within two working days of `after`, returning the day it was
         authorised.
 
         Its length is drawn from the year's own timeliness: a single assessment from the
@@ -614,9 +614,7 @@ class Story:
         self.assessments += 1
         ref = f"{child}-A{self.assessments}"
         gen, rng = self.gen, self.rng
-        # From the next working day: a referral is allocated after the MASH has decided it,
-        # and with a team (`--team`) that decision may take the rest of the day.
-        lag = rng.randint(1, 2)
+        lag = rng.randint(0, 2)
         begun = self.office(self.wd(after.date(), lag))
         if begun <= after:
             begun = after + timedelta(hours=1)
