@@ -19,6 +19,7 @@ from mash.consumers.cse.scoring import Scoring, load_scoring
 from mash.consumers.screening.thresholds import Thresholds, load_thresholds
 from mash.consumers.team.config import Team, load_team
 from mash.consumers.timescales.config import Timescales, load_timescales
+from mash.errors import ConfigError
 
 
 def config_paths(
@@ -73,8 +74,8 @@ def build_consumers(
     practitioners first and screening decides each when one has worked it.
     """
     if team is not None and not decide:
-        msg = "a team works the contacts in auto mode only (a trainee decides in manual mode)"
-        raise ValueError(msg)
+        why = "a team works the contacts in auto screening only (in manual mode a trainee decides)"
+        raise ConfigError(f"team {team.name}", None, "", why)
     return [
         cse.build(scoring or load_scoring(DEFAULT_SCORING)),
         *([front_door.build(team, thresholds)] if team is not None else []),

@@ -110,6 +110,11 @@ def test_team_mistakes_are_one_line(tmp_path: Path, year: Path) -> None:
     line = one_line_error(mash("replay", "gemma", "--team", str(typo), env=_env()))
     assert "typo.yaml" in line
     assert "minuets" in line
+    # A scenario whose decisions come from outside (manual screening) has no team to queue.
+    line = one_line_error(
+        mash("replay", "clocks/referral-decision", "--team", "default", env=_env())
+    )
+    assert "auto screening only" in line
     not_json = tmp_path / "a.json"
     not_json.write_text("{")
     line = one_line_error(mash("compare", str(not_json), str(not_json), env=_env()))
