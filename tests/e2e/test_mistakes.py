@@ -119,6 +119,7 @@ BAD_OPTIONS = {
     "replay": ["gemma", "--format", "pdf"],
     "scenarios": ["--jsn"],
     "generate": ["--out", "x.jsonl", "--seed", "one"],
+    "compare": ["a.json", "b.json", "--jsn"],
     "exercise": ["gemma", "--speed", "fast"],
     "room": ["--port", "http"],
     "worker": ["--metrics-port", "0"],
