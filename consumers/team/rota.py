@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 
 from mash._time.calendar import LONDON, WorkingDayCalendar
 from mash.consumers.team.config import Days, Shift
@@ -31,6 +32,15 @@ def interval(shift: Shift, day: date) -> tuple[datetime, datetime]:
     return start.astimezone(UTC), end.astimezone(UTC)
 
 
+@lru_cache(maxsize=8192)
+def _on_day(
+    shift: Shift, day: date, calendar: WorkingDayCalendar
+) -> tuple[datetime, datetime] | None:
+    """The shift's interval starting on `day`, if it works that day (a queue asks about the
+    same few days thousands of times)."""
+    return interval(shift, day) if _starts_on(shift, day, calendar) else None
+
+
 def intervals(
     shift: Shift, after: datetime, calendar: WorkingDayCalendar
 ) -> Iterator[tuple[datetime, datetime]]:
@@ -39,11 +49,11 @@ def intervals(
     day = after.astimezone(LONDON).date() - timedelta(days=1)
     idle = 0
     while idle <= LOOKAHEAD_DAYS:
-        if _starts_on(shift, day, calendar):
+        found = _on_day(shift, day, calendar)
+        if found is not None:
             idle = 0
-            start, end = interval(shift, day)
-            if end > after:
-                yield start, end
+            if found[1] > after:
+                yield found
         else:
             idle += 1
         day += timedelta(days=1)

@@ -153,10 +153,15 @@ class TeamRule:
                 working.append(job)
         waiting = list(state.waiting)
         busy = {job.practitioner for job in working}
+        at_work: dict[str, bool] = {}  # by shift group: its practitioners share the answer
         for p, shift in enumerate(self.shifts):
             if not waiting:
                 break
-            if p in busy or not rota.on_shift(shift, now, self.calendar):
+            if p in busy:
+                continue
+            if shift.group not in at_work:
+                at_work[shift.group] = rota.on_shift(shift, now, self.calendar)
+            if not at_work[shift.group]:
                 continue
             item = waiting.pop(0)
             done = rota.finish(shift, now, item.minutes, self.calendar)
@@ -176,12 +181,8 @@ class TeamRule:
         dues = [job.done for job in working]
         if waiting:
             busy = {job.practitioner for job in working}
-            starts = {
-                rota.next_start(shift, now, self.calendar)
-                for p, shift in enumerate(self.shifts)
-                if p not in busy
-            }
-            dues.extend(starts)
+            idle = {shift.group: shift for p, shift in enumerate(self.shifts) if p not in busy}
+            dues.extend(rota.next_start(shift, now, self.calendar) for shift in idle.values())
         return min(dues).astimezone(UTC) if dues else None
 
     def handled(self, job: Working) -> list[Envelope]:

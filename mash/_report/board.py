@@ -23,6 +23,7 @@ from mash._report.figures import figures
 from mash._report.indicators import fill_indicators
 from mash._report.performance import Benchmarks
 from mash._runtime.keys import Keys
+from mash._runtime.reader import HubReader
 from mash._scenarios.generated import GeneratedHeader
 from mash._scenarios.scenario import Scenario
 from mash._time.calendar import LONDON
@@ -178,9 +179,8 @@ async def render_live(
 ) -> str:
     """A report of a running hub (or one that has finished) in any format, starting nothing."""
     from mash._report.report import render  # noqa: PLC0415
-    from mash._runtime.hub import Hub  # noqa: PLC0415 - the hub imports the reporter's consumers
 
-    async with Hub(settings, [], run_consumers=False) as hub:
+    async with HubReader(settings) as hub:
         instant = await report_instant(hub.redis, hub.keys, at)
         if instant is None:
             msg = (
@@ -209,9 +209,8 @@ async def live_annex_a(
     settings: Settings, out: Path, *, at: datetime | None = None
 ) -> list[AnnexList]:
     """Ofsted's Annex A lists of a running (or finished) hub, written into folder `out`."""
-    from mash._runtime.hub import Hub  # noqa: PLC0415 - the hub imports the reporter's consumers
 
-    async with Hub(settings, [], run_consumers=False) as hub:
+    async with HubReader(settings) as hub:
         instant = await _hub_instant(hub, settings, at)
         meta = await read_meta(hub.redis, hub.keys)
         records = await read_records(hub.redis, hub.keys)
@@ -223,9 +222,8 @@ async def live_annex_a(
 
 async def live_chronology(settings: Settings, child: str) -> list[Entry]:
     """One child's chronology, read from a hub's streams; unknown child: a `ReportError`."""
-    from mash._runtime.hub import Hub  # noqa: PLC0415
 
-    async with Hub(settings, [], run_consumers=False) as hub:
+    async with HubReader(settings) as hub:
         events = (await read_child_events(hub.redis, hub.keys, [child]))[child]
     if not events:
         msg = f"child {child!r}: no events about this child in namespace {settings.namespace!r}"
