@@ -17,11 +17,18 @@ shards or the workers (every shard keeps the same queue, see `mash._runtime.pipe
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from mash._time.calendar import LONDON, WorkingDayCalendar
-from mash.consumers.screening.rules import ChildHistory, compile_thresholds, facts_for, screen
+from mash.consumers.screening.rules import (
+    RAG_URGENCY,
+    ChildHistory,
+    compile_thresholds,
+    facts_for,
+    screen,
+)
 from mash.consumers.screening.thresholds import Thresholds
 from mash.consumers.team import rota
 from mash.consumers.team.config import Shift, Team
@@ -36,7 +43,6 @@ from mash.schemas.events import (
     construct,
 )
 
-RAG_URGENCY = {Rag.GREEN: 0, Rag.AMBER: 1, Rag.RED: 2}
 _NOBODY = ChildHistory()
 
 
@@ -135,7 +141,9 @@ class TeamRule:
             rank=self.team.rank(rag),
             minutes=self.minutes(contact, rag),
         )
-        waiting = tuple(sorted((*state.waiting, item), key=_order))
+        queue = list(state.waiting)
+        bisect.insort(queue, item, key=_order)  # kept in order: no sort per arrival
+        waiting = tuple(queue)
         at = contact.occurred_at
         return state.model_copy(
             update={"waiting": waiting, "wake": self.wake(waiting, state.working, at)}
