@@ -12,7 +12,7 @@ from mash._runtime.consumer import Consumer
 from mash._time.calendar import WorkingDayCalendar
 from mash.consumers.screening.thresholds import Thresholds
 from mash.consumers.team.config import Team, load_team
-from mash.consumers.team.rules import TeamRule, TeamState, keys, next_due
+from mash.consumers.team.rules import TeamRule, TeamState, holds, keys, next_due
 
 NAME = "team"
 
@@ -31,6 +31,7 @@ def build(
         next_due=next_due,
         emits=frozenset({"queue"}),
         hub_wide=True,
+        holds=holds,
     )
 
 

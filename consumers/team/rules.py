@@ -239,8 +239,13 @@ def next_due(state: TeamState) -> datetime | None:
     return state.wake
 
 
+def holds(state: TeamState) -> list[str]:
+    """Every child of a contact waiting or in hand: any may be handled in the next round."""
+    return [c for w in (*state.waiting, *(j.item for j in state.working)) for c in w.children]
+
+
 def keys(event: Event) -> Sequence[str]:  # the hub's queue is one state, under the hub's key
     return ()
 
 
-__all__ = ["TeamRule", "TeamState", "next_due"]
+__all__ = ["TeamRule", "TeamState", "holds", "next_due"]

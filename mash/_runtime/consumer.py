@@ -6,7 +6,7 @@ of its own, so a rule's module imports nothing that talks to Redis.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
@@ -56,3 +56,6 @@ class Consumer(Generic[S]):
     # hands it every event it handles before the children's consumers see it, keeps its
     # state under the shard's hub key, and ticks it at `next_due` before anything later.
     hub_wide: bool = False
+    # A hub-wide consumer's: the children its state may still emit about (the contacts in
+    # the queue), whose states a round must hold before the consumer is ticked.
+    holds: Callable[[S], Iterable[str]] | None = None

@@ -465,9 +465,8 @@ class ShardEdge:
                 return None
             ready = [i for i in self.buffer if i.event.occurred_at <= watermark]
             due = await self._due(watermark)
-            children = sorted(
-                {c for i in ready for c in children_of(i.event) if self._owns(c)} | set(due)
-            )
+            named = {c for i in ready for c in children_of(i.event) if self._owns(c)}
+            children = sorted(named | set(due) | await self._held_by_hub())
             if self.pipeline.hub:
                 children.append(self.hub_key)  # the front door's queue, in every round
             shard = await self._load(children)
@@ -514,6 +513,20 @@ class ShardEdge:
                 )
             )
         return removed
+
+    async def _held_by_hub(self) -> set[str]:
+        """This shard's children a hub-wide consumer may emit about this round (a contact in
+        the queue may be handled by the watermark, whatever round its contact came in)."""
+        if not self.pipeline.hub:
+            return set()
+        if self.hub_key not in self.ledgers:
+            await self._load([self.hub_key])  # read back once: this worker writes it after
+        found: set[str] = set()
+        for consumer in self.pipeline.hub:
+            state = self.cache[consumer.name].get(self.hub_key)
+            if state is not None and consumer.holds is not None:
+                found.update(c for c in consumer.holds(state) if self._owns(c))
+        return found
 
     def _owns(self, child: str) -> bool:
         return shard_of(child, self.keys.shards) == self.shard

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from pathlib import Path
@@ -9,6 +10,9 @@ from typing import Any
 
 import pytest
 
+from mash._config.settings import Settings
+from mash._replay.driver import replay_generated
+from mash._report.report import to_json
 from tests.e2e.test_cli import mash, one_line_error
 
 # Over three hours a contact for one practitioner on weekdays: 2.4 a day, fewer than a tenth of the
@@ -119,3 +123,19 @@ def test_team_mistakes_are_one_line(tmp_path: Path, year: Path) -> None:
     not_json.write_text("{")
     line = one_line_error(mash("compare", str(not_json), str(not_json), env=_env()))
     assert "a.json" in line
+
+
+def test_the_queue_does_not_depend_on_where_the_watermarks_fall(
+    year: Path, small_team: Path
+) -> None:
+    """The same year and team, watermarked every 2,000 events and every 37: the same report
+    (the queue is ticked at its own instants, not at the rounds')."""
+
+    def run(step: int) -> str:
+        settings = Settings(namespace=f"steps{step}")
+        result = asyncio.run(
+            replay_generated(year, settings, team_override=small_team, step_events=step)
+        )
+        return to_json(result.report)
+
+    assert run(37) == run(2000)
