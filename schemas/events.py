@@ -240,6 +240,18 @@ class AssessmentCompleted(Envelope):
     kind: AssessmentKind = Field(
         default=AssessmentKind.SINGLE, description="As the assessment's start gave it."
     )
+    worked_from: EventTime | None = Field(
+        default=None,
+        description="When a social worker with room on their caseload took it on (a year "
+        "generated with a team's social workers); absent: from its start. The time between "
+        "the start and this is the wait for a worker.",
+    )
+
+    @model_validator(mode="after")
+    def _worked_before_done(self) -> AssessmentCompleted:
+        if self.worked_from is not None and self.worked_from > self.occurred_at:
+            raise ValueError("worked_from: after the assessment was completed")
+        return self
 
 
 class StrategyHeld(Envelope):

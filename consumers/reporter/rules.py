@@ -295,12 +295,27 @@ class ReporterRules:
             return self._missing(record, event, tally)
         if isinstance(event, AssessmentStarted):
             _add(tally, "assessments.started")
+            _add(tally, f"assessments.opened_month|{month(at)}")
             return _with_fact(
                 record, Fact(kind="assessment_started", at=at, ref=event.assessment_id)
             )
         if isinstance(event, AssessmentCompleted):
             _add(tally, "assessments.completed")
             _add(tally, f"assessments.outcome|{event.outcome.value}")
+            _add(tally, f"assessments.authorised_month|{month(at)}")
+            if event.worked_from is not None:
+                # Caseloads: how long it waited for a worker with room, by when it ended.
+                began = next(
+                    (
+                        f.at
+                        for f in record.facts
+                        if f.kind == "assessment_started" and f.ref == event.assessment_id
+                    ),
+                    event.worked_from,
+                )
+                waited = max(0, int((event.worked_from - began).total_seconds() // 3600))
+                _add(tally, f"assessments.worked_month|{month(at)}")
+                _add(tally, f"assessments.wait_hours_month|{month(at)}", waited)
             for factor in sorted({f.value for f in event.factors}):
                 _add(tally, f"assessments.factor|{factor}")
             fact = Fact(

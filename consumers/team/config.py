@@ -61,6 +61,64 @@ class Shift(_Closed):
         return self.end <= self.start
 
 
+class AssessmentKind(StrEnum):
+    """The assessments a generated year holds (2013-14: initial and core; later: single)."""
+
+    INITIAL = "initial"
+    CORE = "core"
+    SINGLE = "single"
+
+
+class SocialWorkers(_Closed):
+    """The social workers who carry the assessments the front door's referrals open.
+
+    An assessment is opened (and its clock starts) when the front door refers it; a worker
+    with room on their caseload takes it on, and it is authorised `working_days` later. When
+    every worker holds `caseload` assessments, a new one waits, oldest first, for the first
+    to finish. `count` is for the preset's own borough: a year generated at `--scale s` has
+    `count * caseload * s` places (at least one)."""
+
+    count: Annotated[int, Field(ge=1, le=100_000)]
+    caseload: Annotated[int, Field(ge=1, le=200)] = Field(
+        description="Assessments a worker holds at once."
+    )
+    working_days: dict[AssessmentKind, tuple[int, int]] = Field(
+        description="Working days an assessment takes once a worker holds it, by kind: the "
+        "shortest and the longest, drawn evenly between."
+    )
+
+    priority: list[AssessmentKind] = Field(
+        default=[],
+        description="Kinds a worker with room takes first, in order (say `[initial]`: its "
+        "clock is ten working days); the rest, and within a kind, the oldest first.",
+    )
+
+    @field_validator("priority")
+    @classmethod
+    def _once_each(cls, value: list[AssessmentKind]) -> list[AssessmentKind]:
+        if len(set(value)) != len(value):
+            raise ValueError("name a kind once")
+        return value
+
+    @field_validator("working_days")
+    @classmethod
+    def _ranges(
+        cls, value: dict[AssessmentKind, tuple[int, int]]
+    ) -> dict[AssessmentKind, tuple[int, int]]:
+        missing = set(AssessmentKind) - set(value)
+        if missing:
+            raise ValueError(f"missing {sorted(k.value for k in missing)}")
+        for kind, (low, high) in value.items():
+            if not 1 <= low <= high <= 250:
+                raise ValueError(f"{kind.value}: [{low}, {high}] is not 1 <= low <= high <= 250")
+        return value
+
+    def places(self, scale: float) -> int:
+        """Assessments the workers hold at once in a year generated at `scale` (a tenth of
+        the borough has a tenth of its places, however few workers that is)."""
+        return max(1, round(self.count * self.caseload * scale))
+
+
 class Team(_Closed):
     name: str
     description: str = ""
@@ -75,6 +133,11 @@ class Team(_Closed):
     priority: list[Rag] = Field(
         default=[Rag.RED, Rag.AMBER, Rag.GREEN],
         description="Which rating is worked first; within one, the oldest contact first.",
+    )
+    social_workers: SocialWorkers | None = Field(
+        default=None,
+        description="Who carries the assessments, for `mash generate --team`: absent, a "
+        "generated year's assessments take the preset's drawn lengths.",
     )
 
     @model_validator(mode="after")
@@ -99,4 +162,4 @@ def load_team(path: Path) -> Team:
     return load_model(path, Team, "team file", ConfigError)[0]
 
 
-__all__ = ["Days", "Shift", "Team", "load_team"]
+__all__ = ["AssessmentKind", "Days", "Shift", "SocialWorkers", "Team", "load_team"]

@@ -243,6 +243,15 @@ def generate(
     scale: Annotated[
         float, typer.Option("--scale", help="Size against the preset: 0.1, 1, 10, 150 (England).")
     ] = 1.0,
+    team: Annotated[
+        str | None,
+        typer.Option(
+            "--team",
+            help="Team file (or a packaged team's name: default) whose social workers carry "
+            "the year's assessments: each waits for a worker with room on their caseload, "
+            "so NI 59 and NI 60 come from the workload. Default: the preset's drawn lengths.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     explain: Annotated[
         bool,
@@ -268,7 +277,21 @@ def generate(
         fail(f"--out {out_path}: name it .jsonl or .jsonl.gz, so that replay knows it")
     if not out_path.parent.is_dir():
         fail(f"--out {out_path}: no directory {out_path.parent}")
-    generator = Generator(PRESETS[preset], seed=seed, scale=scale)
+    social_workers, team_name = None, None
+    team_file = team_path(team)
+    if team_file is not None:
+        from mash.consumers.team.config import load_team  # noqa: PLC0415
+
+        try:
+            loaded = load_team(team_file)
+        except MashError as exc:
+            fail(str(exc))
+        if loaded.social_workers is None:
+            fail(f"--team {team}: {team_file} has no social_workers (who carry the assessments)")
+        social_workers, team_name = loaded.social_workers, loaded.name
+    generator = Generator(
+        PRESETS[preset], seed=seed, scale=scale, social_workers=social_workers, team=team_name
+    )
     quiet = as_json or not sys.stderr.isatty()
     try:
         with Progress(
@@ -295,6 +318,12 @@ def generate(
         "events_per_second": round(result.events / result.seconds) if result.seconds else None,
         "bytes": out_path.stat().st_size,
     }
+    if generator.caseloads is not None and social_workers is not None:
+        summary["team"] = {
+            "name": team_name,
+            "places": social_workers.places(scale),
+            "waited": generator.caseloads.waited,
+        }
     if explain:
         summary["targets"] = generator.explain()
     if as_json:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import heapq
 import io
 import json
 import math
@@ -30,14 +31,17 @@ import random
 import tempfile
 import time as timer
 from collections.abc import Callable, Iterator
+from collections.abc import Generator as Coroutine
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, Any, TypeVar, cast
 
+from mash._generator.caseloads import Caseloads, Opened, Worked
 from mash._scenarios.scenario import AGENCY_BY_SOURCE
 from mash._time.calendar import LONDON, WorkingDayCalendar
+from mash.consumers.team.config import AssessmentKind, SocialWorkers
 from mash.consumers.timescales.rules import add_months
 from mash.schemas.codes import ReferralSource
 
@@ -501,6 +505,12 @@ def indicator_expectations(preset: Preset, quotas: Quotas) -> list[dict[str, Any
     return out
 
 
+T = TypeVar("T")
+# A unit's story as it is told: it yields each assessment it opens and is sent back when a
+# social worker took it on and authorised it (`caseloads`); it returns what it returns.
+Work = Coroutine[Opened, Worked, T]
+
+
 # ---- one unit's story ------------------------------------------------------------------------
 
 
@@ -603,11 +613,13 @@ class Story:
         factors: list[str],
         kind: str = "single",
         referral: date | None = None,
-    ) -> date:
+    ) -> Work[date]:
         """An assessment begun within two working days of `after`, returning the day it was
         authorised.
 
-        Its length is drawn from the year's own timeliness: a single assessment from the
+        With social workers (`mash generate --team`), it waits for one with room and takes
+        the team's working days for its kind: its timeliness is the workload's. Without,
+        its length is drawn from the year's own timeliness: a single assessment from the
         deck of lengths mash always used (about two in three within 45 working days); an
         initial assessment on time (within 10 working days of the `referral`) at NI 59's
         rate; a core assessment on time (35 working days from its start) at NI 60's."""
@@ -619,7 +631,13 @@ class Story:
         if begun <= after:
             begun = after + timedelta(hours=1)
         self.social("assessment.started", begun, child, assessment_id=ref, kind=kind)
-        if kind == "initial":
+        extra: dict[str, str] = {}
+        if gen.social_workers is not None:
+            low, high = gen.social_workers.working_days[AssessmentKind(kind)]
+            at_time = time(rng.randint(9, 16), rng.choice((0, 15, 30, 45)))
+            worked = yield Opened(begun, kind, rng.randint(low, high), at_time)
+            done, extra = worked.done, {"worked_from": worked.held.isoformat()}
+        elif kind == "initial":
             # Working days from the referral (day 0), as the clock counts them.
             origin = referral or after.date()
             lag = gen.calendar.working_days_between(origin, begun.date())
@@ -643,6 +661,7 @@ class Story:
             factors=factors,
             outcome=outcome,
             kind=kind,
+            **extra,
         )
         return done.date()
 
@@ -656,7 +675,7 @@ class Story:
         factors: list[str],
         details: dict[str, Any] | None = None,
         again: tuple[list[str], ...] = (),
-    ) -> None:
+    ) -> Work[None]:
         """A referral for assessment, as far as it goes: closed before any assessment, or
         assessed (in 2013-14: an initial assessment, a core assessment after it or instead
         of it), then closed or kept open on a child-in-need plan. A child whose case closed
@@ -673,18 +692,18 @@ class Story:
         else:
             outcome = _pick(rng, (("nfa", 0.25), ("early_help", 0.35), ("cin_plan", 0.40)))
             if not gen.two_stage:
-                done = self.assessment(child, after, outcome, factors)
+                done = yield from self.assessment(child, after, outcome, factors)
             elif rng.random() < gen.initial_share:
                 core = rng.random() < gen.core_after_initial
                 first = "core_assessment" if core else outcome
-                done = self.assessment(child, after, first, factors, "initial", referral)
+                done = yield from self.assessment(child, after, first, factors, "initial", referral)
                 if core:
                     # Begun after the initial one was authorised, never the same day (DfE
                     # rule 8863Q: no assessment starts while another is open).
                     start = datetime.combine(self.wd(done, 1), time(8, 0), tzinfo=LONDON)
-                    done = self.assessment(child, start, outcome, factors, "core")
+                    done = yield from self.assessment(child, start, outcome, factors, "core")
             else:
-                done = self.assessment(child, after, outcome, factors, "core")
+                done = yield from self.assessment(child, after, outcome, factors, "core")
             if outcome == "nfa":
                 closed = self.wd(done, 1)
                 self.close(child, closed, "RC8")
@@ -708,7 +727,7 @@ class Story:
         if at.date() > last:
             return
         self.contact(at, [details], concerns)
-        self.after_assessment(child, at, concerns, details, again)
+        yield from self.after_assessment(child, at, concerns, details, again)
 
     def reviews(self, child: str, cpp: str, plan_start: date, until: date) -> list[datetime]:
         """Review conferences: within three months of the plan, then within six of the
@@ -845,7 +864,14 @@ class GenerateResult:
 class Generator:
     """One preset at one scale and seed: `Generator(...).write(path)`."""
 
-    def __init__(self, preset: Preset, seed: int = 0, scale: float = 1.0) -> None:
+    def __init__(
+        self,
+        preset: Preset,
+        seed: int = 0,
+        scale: float = 1.0,
+        social_workers: SocialWorkers | None = None,
+        team: str | None = None,
+    ) -> None:
         if not (0 < scale <= 1000):
             raise ValueError(f"scale must be above 0 and at most 1000, got {scale}")
         self.preset = preset
@@ -859,6 +885,10 @@ class Generator:
         self.start = datetime.combine(self.start_day, time(0, 0), tzinfo=LONDON)
         self.end = datetime.combine(self.end_day, time(23, 59), tzinfo=LONDON)
         self.children = 0
+        self.missing_referrals = 0
+        self.social_workers = social_workers
+        self.team = team
+        self.caseloads: Caseloads[Any] | None = None
         self._journey_rates()
 
     def _journey_rates(self) -> None:
@@ -988,9 +1018,13 @@ class Generator:
         }
 
     # ---- units ----------------------------------------------------------------------------
-    def units(self) -> Iterator[list[dict[str, Any]]]:
-        """Each unit's events, unit by unit (not yet in time order across units)."""
+    def units(self) -> Iterator[Work[list[dict[str, Any]]] | list[dict[str, Any]]]:
+        """Each unit's story, unit by unit: its events, or a story that may wait for its
+        assessments to be worked (`stories` runs them). A story must begin before the next
+        is asked for: the year's first referrals are dealt from what the missing children's
+        stories have counted."""
         q = self.quotas
+        self.missing_referrals = 0
         decks = self._decks()
         at_end = iter(decks["at_end"])
         ended = iter(decks["ended"])
@@ -1021,11 +1055,8 @@ class Generator:
                 in_time=role == "adopted" and next(in_time, False),
             )
         offers = iter(decks["offers"])
-        repeat_referrals = 0
         for i, (count, engaged) in enumerate(zip(decks["missing"], decks["engaged"], strict=True)):
-            story, referred = self._missing(f"M{i:07d}", count, engaged, offers)
-            repeat_referrals += referred
-            yield story
+            yield self._missing(f"M{i:07d}", count, engaged, offers)
         # First referrals for assessment: the rest of the year's referrals are the returns the
         # journeys above and these draw, and the CSE strategy discussions.
         assessed = max(
@@ -1033,7 +1064,7 @@ class Generator:
             q.referrals
             - q.s47
             - q.da_children
-            - repeat_referrals
+            - self.missing_referrals
             - self.re_referrals
             - q.lac_entries,
         )
@@ -1044,7 +1075,7 @@ class Generator:
 
     def _existing_plan(
         self, unit: str, ends: bool, category: str, long: bool = False
-    ) -> list[dict[str, Any]]:
+    ) -> Work[list[dict[str, Any]]]:
         """A plan begun before the year (its run-in: the plan and its reviews), a contact
         during it, which screening passes to the allocated worker, and for some a core
         assessment. A plan that ends in the year lasted two years or more if `long` (NI 64),
@@ -1078,7 +1109,7 @@ class Generator:
             # Some begun in the run-in: the year's return counts those it completes.
             on = self.start_day + timedelta(days=rng.randint(-40, room))
             at = datetime.combine(on, time(9, 0), tzinfo=LONDON)
-            story.assessment(unit, at, "cin_plan", FACTORS_FOR[category], "core")
+            yield from story.assessment(unit, at, "cin_plan", FACTORS_FOR[category], "core")
         return story.events
 
     def _protection(
@@ -1088,7 +1119,7 @@ class Generator:
         category: str,
         repeat: bool = False,
         before_birth: bool = False,
-    ) -> list[dict[str, Any]]:
+    ) -> Work[list[dict[str, Any]]]:
         """A child through strategy discussion and S47; for most an ICPC, and a plan (a
         second or later one if `repeat`; a pre-birth one if `before_birth`)."""
         rng = self.rng(unit)
@@ -1131,7 +1162,7 @@ class Generator:
             strategy_id=f"{unit}-ST",
         )
         kind = "core" if self.two_stage else "single"
-        assessed = story.assessment(unit, at, outcome, FACTORS_FOR[category], kind)
+        assessed = yield from story.assessment(unit, at, outcome, FACTORS_FOR[category], kind)
         completed = story.office(story.wd(held.date(), rng.randint(5, 10)))
         if role == "no_plan" and rng.random() < self.icpc_no_plan_chance:
             # A conference that makes no plan (England: about one in 25).
@@ -1171,7 +1202,7 @@ class Generator:
         )
         return story.events
 
-    def _household(self, unit: str, size: int) -> list[dict[str, Any]]:
+    def _household(self, unit: str, size: int) -> Work[list[dict[str, Any]]]:
         """A police domestic abuse notification naming the household's children (MARAC)."""
         rng = self.rng(unit)
         story = Story(self, unit, rng)
@@ -1188,14 +1219,14 @@ class Generator:
         at = story.office(on)
         story.contact(at, children, concern, source=ReferralSource.POLICE.value)
         for child in children:
-            story.after_assessment(
+            yield from story.after_assessment(
                 child["child_id"], at, sorted(concern), child, again=ASSESSMENT_CONCERNS
             )
         return story.events
 
     def _missing(
         self, unit: str, count: int, engaged: bool, offers: Iterator[bool]
-    ) -> tuple[list[dict[str, Any]], int]:
+    ) -> Work[list[dict[str, Any]]]:
         """Episodes, return interviews offered (some held), and the child's path from them.
 
         Most children: after the third return a police contact that the child's history
@@ -1218,7 +1249,9 @@ class Generator:
         disclosed = (
             list(rng.choice(DISCLOSURES)) if rng.random() < preset.cse_disclosure_rate else []
         )
-        referred = 0
+        # Counted now, before the story waits for any assessment: the year's other referrals
+        # are dealt from what is left once every missing child's story has begun.
+        self.missing_referrals += int(high_at is None and count > 2)
         for n in range(count):
             gone = datetime.combine(day, time(rng.randint(16, 23), 0), tzinfo=LONDON)
             back = gone + timedelta(hours=away[n])
@@ -1245,18 +1278,17 @@ class Generator:
                 note = back + timedelta(hours=1)
                 story.contact(note, [child], ["10A"], source=ReferralSource.POLICE.value)
             if n == high_at:
-                self._cse_pathway(story, child, back, disclosed)
+                yield from self._cse_pathway(story, child, back, disclosed)
             elif n == 2 and high_at is None:
                 at = story.office(back.date() + timedelta(days=1))
                 story.contact(at, [child], ["10A"], source=ReferralSource.POLICE.value)
-                story.after_assessment(unit, at, ["10A"], child, again=(["10A"],))
-                referred = 1
+                yield from story.after_assessment(unit, at, ["10A"], child, again=(["10A"],))
             day = back.date() + timedelta(days=gaps[n])
-        return story.events, referred
+        return story.events
 
     def _cse_pathway(
         self, story: Story, child: dict[str, Any], back: datetime, disclosed: list[str]
-    ) -> None:
+    ) -> Work[None]:
         """What follows a child found with older adults while missing (seeds §5.2.5, Child A):
         the police contact, a strategy discussion that day, a joint S47 enquiry with the
         assessment beside it, the CSE screening tool within a working day (the `cse_screening`
@@ -1287,7 +1319,7 @@ class Generator:
             level="high",
         )
         kind = "core" if self.two_stage else "single"
-        assessed = story.assessment(unit, at, "cin_plan", ["10A", "11A"], kind)
+        assessed = yield from story.assessment(unit, at, "cin_plan", ["10A", "11A"], kind)
         completed = story.office(story.wd(held.date(), rng.randint(5, 10)))
         outcome = "substantiated_no_icpc" if rng.random() < 0.6 else "not_substantiated"
         story.social("s47.completed", completed, unit, s47_id=s47, outcome=outcome)
@@ -1296,7 +1328,7 @@ class Generator:
 
     def _looked_after(
         self, unit: str, role: str, three: bool = False, in_time: bool = False
-    ) -> list[dict[str, Any]]:
+    ) -> Work[list[dict[str, Any]]]:
         """A looked-after child: in care on 1 April (its run-in: care, placements, reviews),
         or entering in the year after a referral and assessment; placements (three or more
         begun in the year if `three`: NI 62), reviews (NI 66), and for some the end of care
@@ -1352,7 +1384,7 @@ class Generator:
             at = story.office(began)
             story.contact(at, [child], concerns)
             kind = "core" if self.two_stage else "single"
-            done = story.assessment(unit, at, "looked_after", concerns, kind)
+            done = yield from story.assessment(unit, at, "looked_after", concerns, kind)
             began = done
             if role == "entry_leaves":
                 out = began + timedelta(days=rng.randint(20, 100))
@@ -1419,7 +1451,7 @@ class Generator:
             story.social("care.ended", left, unit, care_id=care, reason=leaves[1])
         return story.events
 
-    def _assessed(self, unit: str) -> list[dict[str, Any]]:
+    def _assessed(self, unit: str) -> Work[list[dict[str, Any]]]:
         rng = self.rng(unit)
         story = Story(self, unit, rng)
         on = self.day(rng, 0, 350)
@@ -1428,7 +1460,7 @@ class Generator:
         concerns = list(rng.choice(ASSESSMENT_CONCERNS))
         at = story.office(on)
         story.contact(at, [child], concerns)
-        story.after_assessment(unit, at, concerns, child, again=ASSESSMENT_CONCERNS)
+        yield from story.after_assessment(unit, at, concerns, child, again=ASSESSMENT_CONCERNS)
         return story.events
 
     def _light(self, unit: str) -> list[dict[str, Any]]:
@@ -1444,6 +1476,53 @@ class Generator:
         return story.events
 
     # ---- writing --------------------------------------------------------------------------
+    def stories(self) -> Iterator[list[dict[str, Any]]]:
+        """Each unit's events, once its story is told: at once without social workers.
+
+        With them it is a discrete-event simulation: a story that opens an assessment waits
+        in a heap by the opening's instant (then the unit's place), and the caseloads are
+        offered the openings and the places that come free in event time (an opening at the
+        instant a place frees is offered first, so it competes), whatever order the units
+        were written in; a story goes on from its assessment's end."""
+        workers = self.social_workers
+        pool: Caseloads[tuple[int, Work[list[dict[str, Any]]]]] | None = None
+        if workers is not None:
+            pool = Caseloads(
+                workers.places(self.scale),
+                self.calendar,
+                self.start - timedelta(days=120),
+                [str(kind) for kind in workers.priority],
+            )
+        self.caseloads = pool
+        waiting: list[tuple[datetime, int, Opened, Work[list[dict[str, Any]]]]] = []
+        for place, story in enumerate(self.units()):
+            if isinstance(story, list):
+                yield story
+                continue
+            try:
+                opened = next(story)
+            except StopIteration as told:
+                yield told.value
+                continue
+            if pool is None:
+                raise AssertionError("a story opened an assessment with no social workers")
+            heapq.heappush(waiting, (opened.at, place, opened, story))
+        while pool is not None and (waiting or pool.queued):
+            if pool.queued and (not waiting or pool.next_free() < waiting[0][0]):
+                (place, story), worked = pool.serve()
+            else:
+                _, place, opened, story = heapq.heappop(waiting)
+                answer = pool.arrive(opened, (place, story))
+                if answer is None:
+                    continue
+                worked = answer
+            try:
+                following = story.send(worked)
+            except StopIteration as told:
+                yield told.value
+                continue
+            heapq.heappush(waiting, (following.at, place, following, story))
+
     def header(self, events: int) -> dict[str, Any]:
         return {
             "format": FORMAT,
@@ -1460,7 +1539,34 @@ class Generator:
             "events": events,
             "children": self.children,
             **({"timescales": self.preset.timescales} if self.preset.timescales else {}),
-            "expect": expectations(self.preset, self.quotas),
+            **({"team": self._team_header()} if self.social_workers else {}),
+            "expect": [e for e in expectations(self.preset, self.quotas) if self._claims(e)],
+        }
+
+    # What the caseloads decide rather than the preset: with a team, how many assessments are
+    # authorised in the year, how many on time, and how many cases close in time to come back.
+    WORKLOAD_FIGURES = (
+        "indicators.NI 59.",
+        "indicators.NI 60.",
+        "indicators.re_referrals.",
+    )
+
+    def _claims(self, expectation: dict[str, Any]) -> bool:
+        """Whether the file claims a figure: a year whose social workers' caseloads timed its
+        assessments makes no claim on their timeliness (a team too small for the year is a
+        what-if, not a failed calibration); the default team is tested against it instead."""
+        path = str(expectation["figure"]["path"])
+        return self.social_workers is None or not path.startswith(self.WORKLOAD_FIGURES)
+
+    def _team_header(self) -> dict[str, Any]:
+        workers = self.social_workers
+        assert workers is not None
+        return {
+            "name": self.team or "",
+            "social_workers": workers.count,
+            "places": workers.places(self.scale),
+            "caseload": workers.caseload,
+            "waited": self.caseloads.waited if self.caseloads else 0,
         }
 
     def write(self, path: Path, on_unit: Callable[[], None] | None = None) -> GenerateResult:
@@ -1470,7 +1576,7 @@ class Generator:
             buckets: dict[int, IO[str]] = {}
             total = 0
             try:
-                for events in self.units():
+                for events in self.stories():
                     for event in events:
                         instant = datetime.fromisoformat(event["occurred_at"])
                         key = int(instant.astimezone(UTC).timestamp())

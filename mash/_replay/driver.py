@@ -366,7 +366,12 @@ async def replay_generated(
         "thresholds": thresholds.name,
         "timescales": timescales.name,
         "scoring": scoring.name,
-        "generated": {"preset": header.preset, "seed": header.seed, "scale": header.scale},
+        "generated": {
+            "preset": header.preset,
+            "seed": header.seed,
+            "scale": header.scale,
+            **({"team": header.team.model_dump()} if header.team else {}),
+        },
         "events_published": dict(sorted(published.items())),
         **board,
     }

@@ -221,6 +221,43 @@ def _queue(t: Mapping[str, int], months: list[str]) -> dict[str, Any] | None:
     }
 
 
+def _caseloads(t: Mapping[str, int], months: list[str]) -> dict[str, Any] | None:
+    """Assessments on social workers' caseloads: opened and authorised each month, open at
+    each month's end (all opened so far, run-in included, less all authorised), and, in a
+    year whose social workers' caseloads timed them, how long they waited for a worker."""
+    opened = _group(t, "assessments.opened_month")
+    if not opened:
+        return None
+    authorised = _group(t, "assessments.authorised_month")
+    worked = _group(t, "assessments.worked_month")
+    waits = _group(t, "assessments.wait_hours_month")
+    open_at_end: list[int] = []
+    for m in months:
+        started = sum(n for k, n in opened.items() if k <= m)
+        done = sum(n for k, n in authorised.items() if k <= m)
+        open_at_end.append(started - done)
+    out: dict[str, Any] = {
+        "opened": sum(opened.get(m, 0) for m in months),
+        "authorised": sum(authorised.get(m, 0) for m in months),
+        "open_at_end": open_at_end[-1] if open_at_end else 0,
+        "most_open": max(open_at_end, default=0),
+        "by_month": {
+            "months": months,
+            "opened": [opened.get(m, 0) for m in months],
+            "authorised": [authorised.get(m, 0) for m in months],
+            "open_at_end": open_at_end,
+        },
+    }
+    if worked:
+        total = sum(worked.get(m, 0) for m in months)
+        hours = sum(waits.get(m, 0) for m in months)
+        out["mean_wait_days"] = round(hours / 24 / total, 1) if total else 0.0
+        out["by_month"]["mean_wait_days"] = [
+            round(waits.get(m, 0) / 24 / worked[m], 1) if worked.get(m) else 0.0 for m in months
+        ]
+    return out
+
+
 def _add_months(day: date, months: int) -> date:
     index = day.month - 1 + months
     year, month = day.year + index // 12, index % 12 + 1
@@ -378,6 +415,7 @@ def figures(
         "series": _series(t, at, since),
     }
     board["queue"] = _queue(t, board["series"]["months"])
+    board["caseloads"] = _caseloads(t, board["series"]["months"])
     # The performance table's ratios, from the figures above (mash/_report/indicators.py).
     board["indicators"] = performance(board)
     return board

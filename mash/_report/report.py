@@ -413,7 +413,46 @@ def tables(
         )
     if report.get("queue"):
         sections.insert(3, ("Front door queue", _queue_tables(report["queue"])))
+    caseloads = report.get("caseloads")
+    if caseloads and "mean_wait_days" in caseloads:
+        at = 4 if report.get("queue") else 3
+        team = (report.get("generated") or {}).get("team")
+        sections.insert(at, ("Social workers' caseloads", _caseload_tables(caseloads, team)))
     return sections
+
+
+def _caseload_tables(caseloads: dict[str, Any], team: dict[str, Any] | None) -> list[Table]:
+    """Assessments waiting for, and held by, social workers (a year generated with a team)."""
+    months = caseloads["by_month"]
+    whose = [["team", f"{team['name']}: {team['places']} assessments held at once"]] if team else []
+    return [
+        (
+            "Assessments on caseloads",
+            ["figure", "value"],
+            [
+                *whose,
+                ["assessments opened", caseloads["opened"]],
+                ["assessments authorised", caseloads["authorised"]],
+                ["mean wait for a social worker (days)", caseloads["mean_wait_days"]],
+                ["open at the period's end", caseloads["open_at_end"]],
+                ["most open at a month's end", caseloads["most_open"]],
+            ],
+        ),
+        (
+            "By month",
+            ["month", "opened", "authorised", "open at the month's end", "mean wait (days)"],
+            [
+                [
+                    m,
+                    months["opened"][i],
+                    months["authorised"][i],
+                    months["open_at_end"][i],
+                    months["mean_wait_days"][i],
+                ]
+                for i, m in enumerate(months["months"])
+            ],
+        ),
+    ]
 
 
 def _queue_tables(queue: dict[str, Any]) -> list[Table]:

@@ -27,6 +27,20 @@ SUFFIXES = (".jsonl", ".jsonl.gz")
 PACKAGED_TIMESCALES = Path(__file__).parent.parent / "timescales"
 
 
+class GeneratedTeam(BaseModel):
+    """The social workers whose caseloads timed a year's assessments (`mash generate --team`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    social_workers: int = Field(ge=1, description="At the preset's scale 1.")
+    caseload: int = Field(ge=1)
+    places: int = Field(ge=1, description="Assessments held at once at this year's scale.")
+    waited: int = Field(
+        ge=0, description="Assessments that found every caseload full and waited for room."
+    )
+
+
 class GeneratedHeader(BaseModel):
     """The first line of a generated file: what made it, its period, and its calibration."""
 
@@ -51,6 +65,10 @@ class GeneratedHeader(BaseModel):
         description="A timescales file that comes with mash (mash/timescales/NAME.yaml) for "
         "the year's own framework (the 2013-14 preset: initial and core assessments); "
         "absent: the hub's own file.",
+    )
+    team: GeneratedTeam | None = Field(
+        default=None,
+        description="Whose caseloads timed the assessments; absent: the preset's drawn lengths.",
     )
     expect: list[Expectation] = []
 
