@@ -366,6 +366,23 @@ def exercise(
         Path, typer.Option("--out", help="Folder for the debrief (md and html).")
     ] = Path(),
     thresholds: ReferenceThresholds = None,
+    team: Annotated[
+        str | None,
+        typer.Option(
+            "--team",
+            help="Team file (or a packaged team's name: default): you are one of its "
+            "practitioners, contacts queue for the team, and each is put before you when the "
+            "queue hands it to you; colleagues decide the rest as the thresholds do. Default: "
+            "the scenario's team, else none (every contact is yours, as it arrives).",
+        ),
+    ] = None,
+    practitioner: Annotated[
+        str | None,
+        typer.Option(
+            "--practitioner",
+            help="Which of the team's practitioners you are (day-2, duty-1). Default: the first.",
+        ),
+    ] = None,
     redis_url: RedisUrl = None,
     namespace: Namespace = None,
     log_level: LogLevel = None,
@@ -379,11 +396,12 @@ def exercise(
     """
     import re  # noqa: PLC0415
 
-    from mash._bootstrap import configure  # noqa: PLC0415
+    from mash._bootstrap import configure, team_file  # noqa: PLC0415
     from mash._scenarios.library import resolve  # noqa: PLC0415
     from mash._scenarios.scenario import load_scenario  # noqa: PLC0415
     from mash._training.debrief import to_html, to_markdown  # noqa: PLC0415
     from mash._training.exercise import load_answers, no_wait, run_exercise  # noqa: PLC0415
+    from mash._training.front_door import run_team_exercise, trainee_place  # noqa: PLC0415
     from mash._training.terminal import terminal_ask, terminal_wait  # noqa: PLC0415
 
     settings = settings_from(redis_url, namespace, None, log_level or "WARNING")
@@ -393,11 +411,22 @@ def exercise(
         ask = (
             load_answers(answers, loaded) if answers is not None else terminal_ask(out, words_from)
         )
+        _, the_team = team_file(loaded, settings, team_path(team))
+        if the_team is not None:
+            from mash._time.calendar import WorkingDayCalendar  # noqa: PLC0415
+            from mash.consumers.team.rules import TeamRule  # noqa: PLC0415
+
+            trainee_place(TeamRule(the_team, words_from, WorkingDayCalendar()), practitioner)
+        elif practitioner is not None:
+            fail(f"--practitioner {practitioner}: the exercise has no team (--team)")
     except MashError as exc:
         fail(str(exc))
     pace = speed if speed is not None else (0.0 if answers is not None else 60.0)
     if not out_dir.is_dir():
         fail(f"--out {out_dir}: not a folder")
+    # Unattended runs never wait; their speed only turns each answer's seconds into event
+    # time.
+    waits = terminal_wait(out) if answers is None else no_wait
     debrief = run(
         run_exercise(
             loaded,
@@ -405,9 +434,19 @@ def exercise(
             trainee=trainee,
             ask=ask,
             speed=pace,
-            # Unattended runs never wait; their speed only turns each answer's seconds into
-            # event time.
-            wait=terminal_wait(out) if answers is None else no_wait,
+            wait=waits,
+            thresholds_override=thresholds,
+        )
+        if the_team is None
+        else run_team_exercise(
+            loaded,
+            settings,
+            the_team,
+            trainee=trainee,
+            ask=ask,
+            practitioner=practitioner,
+            speed=pace,
+            wait=waits,
             thresholds_override=thresholds,
         )
     )

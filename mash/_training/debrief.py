@@ -247,6 +247,24 @@ def _indicators(flag: Mapping[str, Any]) -> str:
     return ", ".join(words.cse_indicator(CSEIndicator(i)) for i in flag["indicators"])
 
 
+def team_words(debrief: Mapping[str, Any]) -> str:
+    """The queue's part in an exercise with a team, in a sentence; empty without one."""
+    team = debrief.get("team")
+    if not team:
+        return ""
+    waits = team["mean_wait_minutes"]
+
+    def wait(minutes: float | None) -> str:
+        return "none" if minutes is None else words.span(minutes * 60)
+
+    return (
+        f"You were {team['practitioner']} of the team {team['team']}: you decided "
+        f"{team['you_decided']} of the children's contacts and your colleagues "
+        f"{team['colleagues_decided']}. Mean wait in the queue before you picked one up: "
+        f"{wait(waits['yours'])}; before a colleague did: {wait(waits['colleagues'])}."
+    )
+
+
 def to_markdown(debrief: dict[str, Any]) -> str:
     score = debrief["score"]
     lines = [
@@ -261,6 +279,7 @@ def to_markdown(debrief: dict[str, Any]) -> str:
         "",
         f"What the score counts: {score['rule']}",
         "",
+        *([team_words(debrief), ""] if debrief.get("team") else []),
         "Times are London time.",
         "",
         "## Decisions (safety-critical first)",
@@ -369,7 +388,8 @@ def html_body(debrief: dict[str, Any]) -> str:
         f"({escape(debrief['thresholds'])}); <strong>{score['safety_critical']} "
         f"safety-critical</strong>{undecided}.</p><p><small>What the score counts: "
         f"{escape(score['rule'])} Times are London time.</small></p>"
-        "<h2>Decisions, safety-critical first</h2>"
+        + (f"<p class='team'>{escape(team_words(debrief))}</p>" if debrief.get("team") else "")
+        + "<h2>Decisions, safety-critical first</h2>"
         "<table><tr><th>contact</th><th>child</th><th>received</th><th>decided</th>"
         "<th>trainee</th><th>thresholds</th><th>reasons</th><th>points</th><th>verdict</th></tr>"
         f"{''.join(rows)}</table>"

@@ -100,6 +100,9 @@ class ContactView:
     # hub's own state keeps only the few its rules need (the last 3 missing episodes).
     contacts: tuple[PastContact, ...] = ()
     episodes: tuple[Episode, ...] = ()
+    # In an exercise with a team: when the trainee, one of its practitioners, picked the
+    # contact up from the queue (the view is put before them then, not when it arrived).
+    picked_up: datetime | None = None
 
     @property
     def key(self) -> str:
@@ -280,6 +283,7 @@ class Desk:
         self.given: list[Envelope] = []  # the scenario's events published so far
         self.decided: list[Decided] = []
         self.open: dict[str, Open] = {}
+        self.colleagues: list[Decided] = []  # decided by the team's other practitioners
         self.latest: datetime | None = None  # the last watermark published
         self.seen = 0  # contacts (one per child) put before the trainee so far
 
@@ -328,6 +332,41 @@ class Desk:
         self.open = {}
         return out
 
+    def close(
+        self, key: str, at: datetime, *, trainee: bool, seconds: float = 0.0
+    ) -> ScreeningDecided:
+        """An exercise with a team: the contact `key` is decided at `at` by the practitioner
+        who worked it. The trainee's answer (given when they picked it up) is theirs; a
+        colleague's decision is the thresholds' own, made when the contact arrived and
+        recorded when it was worked, as the hub's screening does with a team."""
+        found = self.open.pop(key)
+        view = found.view
+        if trainee and found.answer is not None:
+            decision = decision_event(
+                view.contact,
+                view.child.child_id,
+                found.answer,
+                at,
+                self.trainee,
+                self.thresholds,
+                self.calendar,
+            )
+        else:
+            decision = found.reference.model_copy(update={"occurred_at": at, "recorded_at": at})
+        (self.decided if trainee else self.colleagues).append(
+            Decided(
+                contact=view.local_id,
+                child=view.child.child_id,
+                received_at=view.contact.occurred_at,
+                decided_at=at,
+                trainee=found.answer if trainee else None,
+                reference=found.reference,
+                seconds=seconds if trainee else 0.0,
+                open_case=view.open_case,
+            )
+        )
+        return decision
+
     async def publish(self, events: Sequence[Envelope], watermark: datetime) -> None:
         await self.hub.publish([*events, tick(watermark)])
         self.latest = watermark
@@ -340,10 +379,13 @@ class Desk:
         if decisions:
             await self.publish(decisions, max(d.occurred_at for d in decisions))
 
-    async def arrive(self, instant: datetime, step: Sequence[Envelope]) -> list[ContactView]:
-        """The instant's events reach the hub (after the open contacts' decisions, locked now);
-        returns the view of each child of each contact at that instant, as the hub holds it."""
-        decisions = self.lock(instant)
+    async def arrive(
+        self, instant: datetime, step: Sequence[Envelope], lock: bool = True
+    ) -> list[ContactView]:
+        """The instant's events reach the hub (after the open contacts' decisions, locked now,
+        unless a team's queue decides when they are); returns the view of each child of each
+        contact at that instant, as the hub holds it."""
+        decisions = self.lock(instant) if lock else []
         await self.publish([*decisions, *step], instant)
         self.given.extend(step)
         views: list[ContactView] = []

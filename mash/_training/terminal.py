@@ -72,6 +72,14 @@ def _show(console: Console, view: ContactView, thresholds: Thresholds | None) ->
     c = view.contact
     facts = Table(show_header=False, box=None)
     facts.add_row("received", f"{words.london(c.occurred_at)} (London time)")
+    if view.picked_up is not None:
+        waited = (view.picked_up - c.occurred_at).total_seconds()
+        facts.add_row(
+            "picked up",
+            f"{words.london(view.picked_up)}, after {words.span(waited)} in the queue"
+            if waited > 0
+            else f"{words.london(view.picked_up)}, as it arrived",
+        )
     facts.add_row(
         "from",
         f"{words.referral_source(c.referral_source)} ({c.agency.value.replace('_', ' ')})",
