@@ -53,6 +53,12 @@ class Shift(_Closed):
     days: Days = Days.WORKING
     start: time
     end: time
+    cse: bool = Field(
+        default=False,
+        description="The CSE team: these practitioners work only the contacts that raise child "
+        "sexual exploitation (a CSE indicator, or concern 11A), and while the team has one, "
+        "only they work those.",
+    )
 
     _times = field_validator("start", "end", mode="before")(_clock_time)
 
@@ -152,7 +158,15 @@ class Team(_Closed):
             raise ValueError("practitioners: two shifts share a group name")
         if not any(s.count for s in self.practitioners):
             raise ValueError("practitioners: nobody works (every count is 0)")
+        if any(s.cse and s.count for s in self.practitioners) and not any(
+            s.count and not s.cse for s in self.practitioners
+        ):
+            raise ValueError("practitioners: only the CSE team works (nobody for other contacts)")
         return self
+
+    @property
+    def has_cse_team(self) -> bool:
+        return any(s.cse and s.count for s in self.practitioners)
 
     def rank(self, rag: Rag) -> int:
         return self.priority.index(rag)

@@ -32,7 +32,7 @@ from mash.consumers.screening.rules import (
 from mash.consumers.screening.thresholds import Thresholds
 from mash.consumers.team import rota
 from mash.consumers.team.config import Shift, Team
-from mash.schemas.codes import Agency, Rag
+from mash.schemas.codes import Agency, Factor, Rag
 from mash.schemas.events import (
     ClockTick,
     ContactHandled,
@@ -56,6 +56,7 @@ class Waiting(State):
     triage: Rag
     rank: int
     minutes: float
+    cse: bool = False  # for the CSE team, when the team has one
 
 
 class Working(State):
@@ -105,6 +106,13 @@ class TeamRule:
         ]
         return max(rags, key=RAG_URGENCY.__getitem__)
 
+    def for_cse_team(self, contact: ContactReceived) -> bool:
+        """A contact the CSE team works, when the team has one: it names an indicator of
+        exploitation, or exploitation as a concern."""
+        return self.team.has_cse_team and bool(
+            contact.cse_indicators or Factor.CSE in contact.concerns
+        )
+
     def minutes(self, contact: ContactReceived, rag: Rag) -> float:
         extra = self.team.extra_child_minutes * (len(contact.children) - 1)
         return self.team.minutes[rag] + extra
@@ -140,6 +148,7 @@ class TeamRule:
             triage=rag,
             rank=self.team.rank(rag),
             minutes=self.minutes(contact, rag),
+            cse=self.for_cse_team(contact),
         )
         queue = list(state.waiting)
         bisect.insort(queue, item, key=_order)  # kept in order: no sort per arrival
@@ -151,7 +160,8 @@ class TeamRule:
 
     def work(self, state: TeamState, now: datetime) -> tuple[TeamState, list[Envelope]]:
         """At `now`: whatever is finished is handed on, then idle practitioners on shift
-        pick up the first contacts waiting, in practitioner order."""
+        pick up the first contacts waiting that are theirs to work (the CSE team's, or the
+        rest), in practitioner order."""
         out: list[Envelope] = []
         working = []
         for job in state.working:
@@ -171,7 +181,10 @@ class TeamRule:
                 at_work[shift.group] = rota.on_shift(shift, now, self.calendar)
             if not at_work[shift.group]:
                 continue
-            item = waiting.pop(0)
+            first = next((n for n, w in enumerate(waiting) if w.cse == shift.cse), None)
+            if first is None:
+                continue
+            item = waiting.pop(first)
             done = rota.finish(shift, now, item.minutes, self.calendar)
             working.append(construct(Working, practitioner=p, started=now, done=done, item=item))
         working.sort(key=lambda j: (j.done, j.practitioner))
@@ -188,8 +201,13 @@ class TeamRule:
         contacts waiting) the first moment an idle practitioner is on shift."""
         dues = [job.done for job in working]
         if waiting:
+            pools = {w.cse for w in waiting}
             busy = {job.practitioner for job in working}
-            idle = {shift.group: shift for p, shift in enumerate(self.shifts) if p not in busy}
+            idle = {
+                shift.group: shift
+                for p, shift in enumerate(self.shifts)
+                if p not in busy and shift.cse in pools
+            }
             dues.extend(rota.next_start(shift, now, self.calendar) for shift in idle.values())
         return min(dues).astimezone(UTC) if dues else None
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from mash._config.settings import DEFAULT_THRESHOLDS
 from mash._time.calendar import LONDON, WorkingDayCalendar
 from mash.consumers.screening.thresholds import load_thresholds
@@ -99,3 +101,53 @@ def test_red_contacts_never_wait_behind_green_ones() -> None:
     assert red.triage is Rag.RED
     assert red.started_at == monday + timedelta(hours=1)  # when the first green was done
     assert [h.occurred_at.hour for h in handled] == [10, 11, 12, 13, 14, 15]
+
+
+def _work(rule: TeamRule, events: list[ContactReceived]) -> list[ContactHandled]:
+    """Run the queue over `events` and to its end, ticking it at its due instants."""
+    state, handled = TeamState(), []
+    for event in events:
+        while state.wake is not None and state.wake < event.occurred_at:
+            changed, out, _ = rule({"~hub": state}, tick(state.wake))
+            state = changed["~hub"]
+            handled += [e for e in out if isinstance(e, ContactHandled)]
+        changed, _, _ = rule({"~hub": state}, event)
+        state = changed["~hub"]
+    while state.wake is not None:
+        changed, out, _ = rule({"~hub": state}, tick(state.wake))
+        state = changed["~hub"]
+        handled += [e for e in out if isinstance(e, ContactHandled)]
+    return handled
+
+
+def test_the_cse_team_works_exploitation_contacts_and_only_those() -> None:
+    cse = Shift(group="cse", count=1, days="working", start="09:00", end="17:00", cse=True)
+    team = Team(name="with-cse", practitioners=[DAY, cse], minutes=dict.fromkeys(Rag, 60))
+    rule = TeamRule(team, load_thresholds(DEFAULT_THRESHOLDS), CAL)
+    monday = at("2014-02-10T09:00")
+    events = [
+        contact("x1", monday, ["11A"]),
+        contact("x2", monday + timedelta(minutes=1), ["11A"]),
+        contact("g1", monday + timedelta(minutes=2), ["16A"]),
+        contact("g2", monday + timedelta(minutes=3), ["16A"]),
+    ]
+    by_contact = {h.contact_id: h for h in _work(rule, events)}
+    assert {h.practitioner for k, h in by_contact.items() if k.startswith("x")} == {"cse-1"}
+    assert {h.practitioner for k, h in by_contact.items() if k.startswith("g")} == {"day-1"}
+    # x2 waits an hour for the CSE worker although day-1 was free when it came in; g2 waits
+    # for day-1 to finish g1, not for whoever is free first.
+    assert by_contact["x2"].started_at == monday + timedelta(hours=1)
+    assert by_contact["g2"].started_at == monday + timedelta(minutes=2, hours=1)
+    # Without a CSE team, anyone works them, in the usual order.
+    plain = TeamRule(
+        Team(name="plain", practitioners=[DAY], minutes=dict.fromkeys(Rag, 60)),
+        load_thresholds(DEFAULT_THRESHOLDS),
+        CAL,
+    )
+    assert {h.practitioner for h in _work(plain, events)} == {"day-1"}
+
+
+def test_a_team_of_only_the_cse_team_is_refused() -> None:
+    cse = Shift(group="cse", count=1, days="working", start="09:00", end="17:00", cse=True)
+    with pytest.raises(ValueError, match="only the CSE team works"):
+        Team(name="only", practitioners=[cse], minutes=dict.fromkeys(Rag, 60))
