@@ -508,7 +508,82 @@ def indicator_expectations(preset: Preset, quotas: Quotas) -> list[dict[str, Any
 T = TypeVar("T")
 # A unit's story as it is told: it yields each assessment it opens and is sent back when a
 # social worker took it on and authorised it (`caseloads`); it returns what it returns.
-Work = Coroutine[Opened, Worked, T]
+Work = Coroutine["Opened | Together", "Worked | None", T]
+
+
+@dataclass(frozen=True)
+class Together:
+    """What a story yields to tell `journeys` side by side (a household's children, referred
+    by one contact): each waits for its own assessments, so their openings reach the
+    caseloads in event time, not one child's whole journey before the next child's first
+    assessment. The story goes on when the last has ended."""
+
+    journeys: list[Work[None]]
+
+
+def _told(story: Work[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """A story with no social workers: nothing waits, so it is told at once."""
+    try:
+        next(story)
+    except StopIteration as told:
+        return cast("list[dict[str, Any]]", told.value)
+    raise AssertionError("a story opened an assessment with no social workers")
+
+
+class _Telling:
+    """The stories being told while they wait: each journey (a unit's story, n = 0, or a
+    journey it tells `Together`, n >= 1) by (unit's place, n), and their openings in a heap."""
+
+    def __init__(self) -> None:
+        self.works: dict[tuple[int, int], Work[Any]] = {}
+        self.left: dict[int, int] = {}  # journeys told together still going, by unit's place
+        self.waiting: list[tuple[datetime, int, int, Opened]] = []
+
+    def next_at(self) -> datetime:
+        return self.waiting[0][0]
+
+    def pop(self) -> tuple[tuple[int, int], Opened]:
+        _, place, n, opened = heapq.heappop(self.waiting)
+        return (place, n), opened
+
+    def begin(self, place: int, story: Work[list[dict[str, Any]]]) -> list[dict[str, Any]] | None:
+        self.works[(place, 0)] = story
+        return self._run((place, 0), None, start=True)
+
+    def go_on(self, who: tuple[int, int], worked: Worked) -> list[dict[str, Any]] | None:
+        return self._run(who, worked)
+
+    def _run(
+        self, who: tuple[int, int], answer: Worked | None, start: bool = False
+    ) -> list[dict[str, Any]] | None:
+        """Tell `who` on until it waits for an assessment or ends; the unit's events when
+        its own story has ended."""
+        place, n = who
+        work = self.works[who]
+        try:
+            got = next(work) if start else work.send(answer)
+        except StopIteration as told:
+            del self.works[who]
+            if n == 0:
+                return cast("list[dict[str, Any]]", told.value)
+            self.left[place] -= 1
+            if self.left[place]:
+                return None
+            return self._run((place, 0), None)  # the last journey ended: the story goes on
+        if isinstance(got, Opened):
+            heapq.heappush(self.waiting, (got.at, place, n, got))
+            return None
+        # Together: every journey begins (to its first opening, or its end) before any waits.
+        self.left[place] = len(got.journeys)
+        if not got.journeys:
+            return self._run((place, 0), None)
+        ended: list[dict[str, Any]] | None = None
+        for k, journey in enumerate(got.journeys, start=1):
+            self.works[(place, k)] = journey
+        for k in range(1, len(got.journeys) + 1):
+            result = self._run((place, k), None, start=True)
+            ended = result if result is not None else ended
+        return ended
 
 
 # ---- one unit's story ------------------------------------------------------------------------
@@ -636,6 +711,7 @@ class Story:
             low, high = gen.social_workers.working_days[AssessmentKind(kind)]
             at_time = time(rng.randint(9, 16), rng.choice((0, 15, 30, 45)))
             worked = yield Opened(begun, kind, rng.randint(low, high), at_time)
+            assert worked is not None  # the caseloads answer every opening
             done, extra = worked.done, {"worked_from": worked.held.isoformat()}
         elif kind == "initial":
             # Working days from the referral (day 0), as the clock counts them.
@@ -1218,10 +1294,17 @@ class Generator:
         concern = _pick(rng, ((["3B"], 0.7), (["3B", "2B"], 0.2), (["3C"], 0.1)))
         at = story.office(on)
         story.contact(at, children, concern, source=ReferralSource.POLICE.value)
-        for child in children:
-            yield from story.after_assessment(
+        journeys = [
+            story.after_assessment(
                 child["child_id"], at, sorted(concern), child, again=ASSESSMENT_CONCERNS
             )
+            for child in children
+        ]
+        if self.social_workers is None:
+            for journey in journeys:  # nothing waits: each child's journey in turn
+                yield from journey
+        else:
+            yield Together(journeys)
         return story.events
 
     def _missing(
@@ -1479,49 +1562,52 @@ class Generator:
     def stories(self) -> Iterator[list[dict[str, Any]]]:
         """Each unit's events, once its story is told: at once without social workers.
 
-        With them it is a discrete-event simulation: a story that opens an assessment waits
-        in a heap by the opening's instant (then the unit's place), and the caseloads are
-        offered the openings and the places that come free in event time (an opening at the
-        instant a place frees is offered first, so it competes), whatever order the units
-        were written in; a story goes on from its assessment's end."""
+        With them it is a discrete-event simulation: every opening waits in a heap by its
+        instant (then the unit's place, then the journey's), and the caseloads are offered
+        the openings and the places that come free in event time (an opening at the instant a
+        place frees is offered first, so it competes), whatever order the units were written
+        in; a story goes on from its assessment's end. A story that tells journeys
+        `Together` (a household's children) has each of them in the heap on its own, and goes
+        on when the last has ended."""
         workers = self.social_workers
-        pool: Caseloads[tuple[int, Work[list[dict[str, Any]]]]] | None = None
-        if workers is not None:
-            pool = Caseloads(
-                workers.places(self.scale),
-                self.calendar,
-                self.start - timedelta(days=120),
-                [str(kind) for kind in workers.priority],
-            )
+        if workers is None:
+            for story in self.units():
+                yield story if isinstance(story, list) else _told(story)
+            return
+        pool: Caseloads[tuple[int, int]] = Caseloads(
+            workers.places(self.scale),
+            self.calendar,
+            self.start - timedelta(days=120),
+            [str(kind) for kind in workers.priority],
+        )
         self.caseloads = pool
-        waiting: list[tuple[datetime, int, Opened, Work[list[dict[str, Any]]]]] = []
+        telling = _Telling()
         for place, story in enumerate(self.units()):
             if isinstance(story, list):
                 yield story
                 continue
-            try:
-                opened = next(story)
-            except StopIteration as told:
-                yield told.value
-                continue
-            if pool is None:
-                raise AssertionError("a story opened an assessment with no social workers")
-            heapq.heappush(waiting, (opened.at, place, opened, story))
-        while pool is not None and (waiting or pool.queued):
-            if pool.queued and (not waiting or pool.next_free() < waiting[0][0]):
-                (place, story), worked = pool.serve()
+            told = telling.begin(place, story)
+            if told is not None:
+                yield told
+        clock = self.start - timedelta(days=365)  # the simulation's own: it never goes back
+        while telling.waiting or pool.queued:
+            if pool.queued and (not telling.waiting or pool.next_free() < telling.next_at()):
+                clock = max(clock, pool.next_free())
+                who, worked = pool.serve()
             else:
-                _, place, opened, story = heapq.heappop(waiting)
-                answer = pool.arrive(opened, (place, story))
+                who, opened = telling.pop()
+                if opened.at < clock:
+                    raise AssertionError(f"unit {who[0]} opened an assessment in the past")
+                clock = opened.at
+                answer = pool.arrive(opened, who)
                 if answer is None:
                     continue
                 worked = answer
-            try:
-                following = story.send(worked)
-            except StopIteration as told:
-                yield told.value
-                continue
-            heapq.heappush(waiting, (following.at, place, following, story))
+            told = telling.go_on(who, worked)
+            if told is not None:
+                yield told
+        if telling.works:
+            raise AssertionError(f"{len(telling.works)} stories were never told to their end")
 
     def header(self, events: int) -> dict[str, Any]:
         return {

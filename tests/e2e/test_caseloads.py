@@ -23,8 +23,8 @@ practitioners:
   - {group: day, count: 4, days: working, start: "09:00", end: "17:00"}
 minutes: {red: 60, amber: 45, green: 30}
 social_workers:
-  count: 22
-  caseload: 12
+  count: 25
+  caseload: 11
   working_days: {initial: [2, 9], core: [10, 50], single: [10, 50]}
 """
 
@@ -94,8 +94,8 @@ def test_four_fewer_social_workers_wait_longer_and_miss_more_clocks(
     assert fewer["caseloads"]["most_open"] > default["caseloads"]["most_open"]
     # The report says whose caseloads made the year.
     assert fewer["generated"]["team"]["name"] == "four-fewer"
-    assert fewer["generated"]["team"]["places"] == 22 * 12
-    assert default["generated"]["team"]["social_workers"] == 26
+    assert fewer["generated"]["team"]["places"] == 25 * 11
+    assert default["generated"]["team"]["social_workers"] == 29
 
 
 def test_the_wait_for_a_worker_grows_as_the_year_outruns_the_team(
@@ -121,8 +121,9 @@ def test_a_team_with_no_social_workers_is_one_line(tmp_path: Path) -> None:
 
 
 def test_a_mistake_in_the_social_workers_is_one_line_naming_it(tmp_path: Path) -> None:
+    assert "caseload: 11" in FEWER
     team = tmp_path / "typo.yaml"
-    team.write_text(FEWER.replace("caseload: 12", "caseload: 12\n  caseloads: 3"))
+    team.write_text(FEWER.replace("caseload: 11", "caseload: 11\n  caseloads: 3"))
     line = one_line_error(
         mash("generate", "-o", str(tmp_path / "y.jsonl"), "--team", str(team), env=_env())
     )
