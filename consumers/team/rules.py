@@ -56,7 +56,7 @@ class Waiting(State):
     triage: Rag
     rank: int
     minutes: float
-    cse: bool = False  # for the CSE team, when the team has one
+    cse: bool = False  # it raises exploitation: the CSE team's, while the team has one
 
 
 class Working(State):
@@ -106,12 +106,15 @@ class TeamRule:
         ]
         return max(rags, key=RAG_URGENCY.__getitem__)
 
-    def for_cse_team(self, contact: ContactReceived) -> bool:
-        """A contact the CSE team works, when the team has one: it names an indicator of
-        exploitation, or exploitation as a concern."""
-        return self.team.has_cse_team and bool(
-            contact.cse_indicators or Factor.CSE in contact.concerns
-        )
+    @staticmethod
+    def raises_cse(contact: ContactReceived) -> bool:
+        """It names an indicator of exploitation, or exploitation as a concern."""
+        return bool(contact.cse_indicators or Factor.CSE in contact.concerns)
+
+    def for_cse_team(self, item: Waiting) -> bool:
+        """Whether the CSE team works it: asked of the team now, not when it arrived, so a
+        queue kept from a run with a CSE team is worked by one without."""
+        return item.cse and self.team.has_cse_team
 
     def minutes(self, contact: ContactReceived, rag: Rag) -> float:
         extra = self.team.extra_child_minutes * (len(contact.children) - 1)
@@ -148,7 +151,7 @@ class TeamRule:
             triage=rag,
             rank=self.team.rank(rag),
             minutes=self.minutes(contact, rag),
-            cse=self.for_cse_team(contact),
+            cse=self.raises_cse(contact),
         )
         queue = list(state.waiting)
         bisect.insort(queue, item, key=_order)  # kept in order: no sort per arrival
@@ -181,7 +184,9 @@ class TeamRule:
                 at_work[shift.group] = rota.on_shift(shift, now, self.calendar)
             if not at_work[shift.group]:
                 continue
-            first = next((n for n, w in enumerate(waiting) if w.cse == shift.cse), None)
+            first = next(
+                (n for n, w in enumerate(waiting) if self.for_cse_team(w) == shift.cse), None
+            )
             if first is None:
                 continue
             item = waiting.pop(first)
@@ -201,7 +206,7 @@ class TeamRule:
         contacts waiting) the first moment an idle practitioner is on shift."""
         dues = [job.done for job in working]
         if waiting:
-            pools = {w.cse for w in waiting}
+            pools = {self.for_cse_team(w) for w in waiting}
             busy = {job.practitioner for job in working}
             idle = {
                 shift.group: shift

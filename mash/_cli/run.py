@@ -411,7 +411,8 @@ def exercise(
         ask = (
             load_answers(answers, loaded) if answers is not None else terminal_ask(out, words_from)
         )
-        _, the_team = team_file(loaded, settings, team_path(team))
+        # The flag, else the scenario's team; not MASH_TEAM, which is the workers' setting.
+        _, the_team = team_file(loaded, settings.model_copy(update={"team": None}), team_path(team))
         if the_team is not None:
             from mash._time.calendar import WorkingDayCalendar  # noqa: PLC0415
             from mash.consumers.team.rules import TeamRule  # noqa: PLC0415

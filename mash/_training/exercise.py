@@ -425,6 +425,29 @@ class Desk:
                 views.append(view)
         return views
 
+    async def picked_up(self, view: ContactView, now: datetime) -> ContactView:
+        """The view of a contact that waited in a team's queue, as the hub holds the child
+        when a practitioner picks it up at `now`: history, clocks, the child's record and
+        every earlier decision on them (a colleague's too). The reference decision stays the
+        one made on arrival, as the hub's queue makes it."""
+        child = view.child.child_id
+        (history,) = await _states(self.hub, "screening", [child], ChildHistory)
+        (held,) = await _states(self.hub, "timescales", [child], ChildClocks)
+        contacts, episodes = child_record(self.given, child, now, before=view.contact.event_id)
+        earlier = sorted(
+            (d for d in (*self.decided, *self.colleagues) if d.child == child),
+            key=lambda d: (d.decided_at or d.received_at, d.contact),
+        )
+        return replace(
+            view,
+            history=history,
+            clocks=held.open,
+            earlier=tuple(earlier),
+            contacts=contacts,
+            episodes=episodes,
+            picked_up=now,
+        )
+
     async def finish(
         self,
         end: datetime,

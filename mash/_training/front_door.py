@@ -18,8 +18,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,12 +39,13 @@ from mash._training.exercise import (
     exercise_events,
     no_wait,
 )
+from mash.consumers.team import rota
 from mash.consumers.team.config import Team
 from mash.consumers.team.rules import TeamRule, TeamState
 from mash.errors import MashError
 from mash.schemas.events import ContactHandled, ContactReceived, Envelope, ScreeningDecided
 
-LEAST = timedelta(minutes=1)  # a practitioner is busy at least this long with a contact
+LEAST_MINUTES = 1.0  # a practitioner is busy at least this long with a contact
 
 
 class NoSuchPractitioner(MashError):
@@ -82,7 +82,10 @@ class FrontDoor:
 
     def arrive(self, views: Sequence[ContactView], step: Sequence[Envelope]) -> None:
         for view in views:
-            self.views.setdefault(view.contact.event_id, []).append(view)
+            # A producer's retry of a contact still queued is queued once, and asked once.
+            known = self.views.setdefault(view.contact.event_id, [])
+            if all(v.key != view.key for v in known):
+                known.append(view)
         for event in step:
             if isinstance(event, ContactReceived):
                 self.state = self.rule.arrive(self.state, event)
@@ -113,18 +116,17 @@ class FrontDoor:
                 continue
             took = 0.0
             for view in self.views.get(job.item.contact_id, []):
-                answer, seconds = await self.ask(replace(view, picked_up=now))
+                answer, seconds = await self.ask(await self.desk.picked_up(view, now))
                 self.desk.answer(view.key, answer, now, seconds)
                 self.taken[view.key] = seconds
                 took += seconds
-            # Busy for the time they took at the exercise's speed; unpaced (an answers file),
-            # as long as the team file says such a contact takes.
-            busy = (
-                timedelta(seconds=round(took * self.speed))
-                if self.speed > 0 and took > 0
-                else timedelta(minutes=job.item.minutes)
-            )
-            working[n] = job.model_copy(update={"done": now + max(busy, LEAST)})
+            # Busy for the time they took at the exercise's speed (unpaced, with an answers
+            # file: as long as the team file says such a contact takes), in their shift's
+            # hours like anyone's: work left at its end waits for their next shift.
+            minutes = took * self.speed / 60 if self.speed > 0 and took > 0 else job.item.minutes
+            shift = self.rule.shifts[self.me]
+            done = rota.finish(shift, now, max(minutes, LEAST_MINUTES), self.rule.calendar)
+            working[n] = job.model_copy(update={"done": done})
         working.sort(key=lambda j: (j.done, j.practitioner))
         kept = tuple(working)
         wake = self.rule.wake(self.state.waiting, kept, now)

@@ -126,3 +126,20 @@ def test_practitioner_mistakes_are_one_line(
     args = ["--answers", gemma_answers, "--practitioner", "day-1", "--out", str(tmp_path)]
     line = one_line_error(mash("exercise", gemma, *args, env=cli_env))
     assert "no team" in line
+
+
+def test_the_trainee_keeps_their_shift_work_left_at_its_end_waits_for_the_morning(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    # 90 s an answer at 60 s a second: an hour and a half a contact. From 09:00 Monday: s01,
+    # s02, r1 (its own 60 s: an hour, picked up at 12:00), s03, s04, then s05 at 16:00 with
+    # an hour of the shift left: half an hour more on Tuesday at 09:00.
+    done = mash(
+        "exercise", SURGE, "--answers", str(_answers(tmp_path, 90)), "--speed", "60",
+        "--trainee", "cy", "--out", str(tmp_path), env=cli_env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    decided = _decided((tmp_path / "team-monday-surge-cy-debrief.md").read_text())
+    assert decided["r1"] == "Mon 10 Feb 2014 13:00 GMT"
+    assert decided["s04"] == "Mon 10 Feb 2014 16:00 GMT"
+    assert decided["s05"] == "Tue 11 Feb 2014 09:30 GMT"

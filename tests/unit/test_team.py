@@ -151,3 +151,21 @@ def test_a_team_of_only_the_cse_team_is_refused() -> None:
     cse = Shift(group="cse", count=1, days="working", start="09:00", end="17:00", cse=True)
     with pytest.raises(ValueError, match="only the CSE team works"):
         Team(name="only", practitioners=[cse], minutes=dict.fromkeys(Rag, 60))
+
+
+def test_a_queue_kept_with_a_cse_team_is_worked_by_a_team_without_one() -> None:
+    cse = Shift(group="cse", count=1, days="working", start="09:00", end="17:00", cse=True)
+    thresholds = load_thresholds(DEFAULT_THRESHOLDS)
+    minutes = dict.fromkeys(Rag, 60)
+    with_cse = TeamRule(
+        Team(name="with", practitioners=[DAY, cse], minutes=minutes), thresholds, CAL
+    )
+    friday = at("2014-02-07T18:00")  # after hours: it waits for Monday
+    changed, _, _ = with_cse({"~hub": TeamState()}, contact("x", friday, ["11A"]))
+    kept = changed["~hub"]
+    assert kept.waiting and kept.waiting[0].cse
+    # The next run's team has no CSE team: the day practitioner takes it on Monday.
+    without = TeamRule(Team(name="without", practitioners=[DAY], minutes=minutes), thresholds, CAL)
+    assert without.wake(kept.waiting, kept.working, friday) == at("2014-02-10T09:00")
+    changed, _, _ = without({"~hub": kept}, tick(at("2014-02-10T09:00")))
+    assert changed["~hub"].working[0].item.contact_id == "x"
