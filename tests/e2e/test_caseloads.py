@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -128,3 +129,33 @@ def test_a_mistake_in_the_social_workers_is_one_line_naming_it(tmp_path: Path) -
         mash("generate", "-o", str(tmp_path / "y.jsonl"), "--team", str(team), env=_env())
     )
     assert "typo.yaml" in line and "caseloads" in line
+
+
+def test_no_more_assessments_are_worked_at_once_than_the_caseloads_hold(tmp_path: Path) -> None:
+    # Three places for a tenth of the borough's year: nearly every assessment waits.
+    team = tmp_path / "tiny.yaml"
+    team.write_text(FEWER.replace("count: 25", "count: 10").replace("caseload: 11", "caseload: 3"))
+    year = tmp_path / "tiny.jsonl"
+    summary = _generate(year, str(team), "--scale", "0.1")
+    assert summary["team"]["places"] == 3
+    lines = year.read_text().splitlines()[1:]
+    events = [json.loads(line) for line in lines]
+    started = {
+        e["assessment_id"]: e["occurred_at"] for e in events if e["type"] == "assessment.started"
+    }
+    edges: list[tuple[str, int]] = []
+    for e in events:
+        if e["type"] != "assessment.completed":
+            continue
+        worked = e["worked_from"]
+        # Opened, then worked, then authorised: the wait is on the stream.
+        when = [datetime.fromisoformat(t) for t in (started[e["assessment_id"]], worked)]
+        assert when[0] <= when[1] <= datetime.fromisoformat(e["occurred_at"])
+        edges += [(worked, 1), (e["occurred_at"], -1)]
+    held = most = 0
+    # Instants are written with their London offset: compared as instants, not as text.
+    for _, step in sorted(edges, key=lambda x: (datetime.fromisoformat(x[0]), x[1])):
+        held += step
+        most = max(most, held)
+    assert 1 < most <= 3
+    assert len(edges) // 2 > 20  # about 25 a year each place, at a month or so apiece
