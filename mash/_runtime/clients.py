@@ -19,7 +19,6 @@ import redis
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.connection import AbstractConnection
-from redis.exceptions import DataError
 
 # A hub reads each shard through a faststream subscriber per input stream and one on the
 # clock (four), each holding a connection while it blocks in XREADGROUP, and the shard's edge
@@ -34,22 +33,20 @@ POOL_WAIT = 30.0  # seconds our own client waits for a free connection before it
 class _HiredisPacking(AbstractConnection):
     """Commands packed by hiredis, as redis-py's blocking client packs them when hiredis is
     installed: its asyncio client packs them in Python whatever is installed
-    (redis/redis-py#4176), and a hub's commits and publishing are big commands, a tenth of
-    a replay's time. A command with a memoryview (which hiredis does not take) goes the
-    Python way; anything else hiredis refuses is redis-py's DataError, as in Python."""
+    (redis/redis-py#4176), and a hub's commits and publishing are big commands. What hiredis
+    refuses (a bool, None) goes the Python way, to fail there with redis-py's own DataError."""
 
     def pack_command(self, *args: Any) -> list[bytes]:
-        if any(isinstance(arg, memoryview) for arg in args):
-            return super().pack_command(*args)
         # A command name with spaces in it ("CONFIG GET") is sent as separate words.
+        words = args
         if isinstance(args[0], str):
-            args = (*args[0].encode().split(), *args[1:])
+            words = (*args[0].encode().split(), *args[1:])
         elif b" " in args[0]:
-            args = (*args[0].split(), *args[1:])
+            words = (*args[0].split(), *args[1:])
         try:
-            return [hiredis.pack_command(args)]
-        except TypeError as exc:
-            raise DataError(str(exc)) from exc
+            return [hiredis.pack_command(words)]
+        except TypeError:
+            return super().pack_command(*args)
 
 
 def hiredis_packing(connection_class: type[AbstractConnection]) -> type[AbstractConnection]:

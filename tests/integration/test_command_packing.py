@@ -41,7 +41,7 @@ def test_what_redis_py_refuses_is_refused_the_same_way(bad: object) -> None:
             connection.pack_command("SET", "k", bad)
 
 
-def test_a_memoryview_goes_the_python_way_and_the_url_keeps_its_transport() -> None:
+def test_a_memoryview_packs_to_the_same_bytes_and_the_url_keeps_its_transport() -> None:
     view = memoryview(b"value")
     assert _wire(HIREDIS, "SET", "k", view) == _wire(PYTHON, "SET", "k", view)
     unix = hiredis_packing(UnixDomainSocketConnection)
