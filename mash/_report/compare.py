@@ -44,6 +44,12 @@ def compare(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[Row]:
     """The figures a service manager compares across two runs, in the report's order."""
     rows = [
         Row("run", "team", a.get("team") or "none", b.get("team") or "none"),
+        Row(
+            "run",
+            "social workers' team",
+            _get(a, "generated", "team", "name") or "none",
+            _get(b, "generated", "team", "name") or "none",
+        ),
         Row("run", "thresholds", a.get("thresholds"), b.get("thresholds")),
         Row("front door", "contacts", _get(a, "contacts", "total"), _get(b, "contacts", "total")),
         Row(
@@ -59,6 +65,13 @@ def compare(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[Row]:
         ("most contacts waiting at once", "most_waiting"),
     ):
         rows.append(Row("queue", figure, _get(a, "queue", key), _get(b, "queue", key)))
+    for figure, key in (
+        ("mean wait for a social worker (days)", "mean_wait_days"),
+        ("assessments authorised", "authorised"),
+        ("assessments open at the end", "open_at_end"),
+        ("most open at a month's end", "most_open"),
+    ):
+        rows.append(Row("caseloads", figure, _get(a, "caseloads", key), _get(b, "caseloads", key)))
     clocks_a = _get(a, "clocks", "by_clock") or {}
     clocks_b = _get(b, "clocks", "by_clock") or {}
     for clock in sorted({*clocks_a, *clocks_b}):

@@ -159,3 +159,22 @@ def test_no_more_assessments_are_worked_at_once_than_the_caseloads_hold(tmp_path
         most = max(most, held)
     assert 1 < most <= 3
     assert len(edges) // 2 > 20  # about 25 a year each place, at a month or so apiece
+
+
+def test_compare_sets_two_teams_caseloads_side_by_side(
+    years: dict[str, Any], tmp_path: Path
+) -> None:
+    paths = []
+    for name in ("default", "fewer"):
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(years[name]))
+        paths.append(str(path))
+    done = mash("compare", *paths, "--json", env=_env())
+    assert done.returncode == 0, done.stderr
+    rows = {(r["section"], r["figure"]): r for r in json.loads(done.stdout)}
+    team = rows[("run", "social workers' team")]
+    assert (team["a"], team["b"]) == ("mash-default", "four-fewer")
+    wait = rows[("caseloads", "mean wait for a social worker (days)")]
+    assert wait["a"] == years["default"]["caseloads"]["mean_wait_days"]
+    assert wait["change"] > 0
+    assert rows[("indicators", "NI 59")]["change"] < 0
