@@ -401,7 +401,7 @@ def exercise(
     from mash._scenarios.scenario import load_scenario  # noqa: PLC0415
     from mash._training.debrief import to_html, to_markdown  # noqa: PLC0415
     from mash._training.exercise import load_answers, no_wait, run_exercise  # noqa: PLC0415
-    from mash._training.front_door import run_team_exercise, trainee_place  # noqa: PLC0415
+    from mash._training.front_door import run_team_exercise  # noqa: PLC0415
     from mash._training.terminal import terminal_ask, terminal_wait  # noqa: PLC0415
 
     settings = settings_from(redis_url, namespace, None, log_level or "WARNING")
@@ -413,12 +413,7 @@ def exercise(
         )
         # The flag, else the scenario's team; not MASH_TEAM, which is the workers' setting.
         _, the_team = team_file(loaded, settings.model_copy(update={"team": None}), team_path(team))
-        if the_team is not None:
-            from mash._time.calendar import WorkingDayCalendar  # noqa: PLC0415
-            from mash.consumers.team.rules import TeamRule  # noqa: PLC0415
-
-            trainee_place(TeamRule(the_team, words_from, WorkingDayCalendar()), practitioner)
-        elif practitioner is not None:
+        if the_team is None and practitioner is not None:
             fail(f"--practitioner {practitioner}: the exercise has no team (--team)")
     except MashError as exc:
         fail(str(exc))

@@ -22,7 +22,8 @@ the same exercise.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -40,6 +41,7 @@ from mash._scenarios.scenario import Scenario
 from mash._time.calendar import LONDON, WorkingDayCalendar
 from mash._time.clock import tick
 from mash._training.debrief import Answer, Decided, build_debrief
+from mash.consumers.cse.scoring import Scoring
 from mash.consumers.screening.rules import ChildHistory, decide_contact, decision_due
 from mash.consumers.screening.thresholds import Thresholds
 from mash.consumers.timescales.config import Timescales
@@ -488,6 +490,36 @@ def exercise_events(scenario: Scenario) -> list[Envelope]:
     return [e for e in scenario.events if not isinstance(e, ScreeningDecided)]
 
 
+@asynccontextmanager
+async def open_desk(
+    scenario: Scenario,
+    settings: Settings,
+    config: tuple[Thresholds, Timescales, Scoring],
+    trainee: str,
+    speed: float,
+    timeout: float,
+) -> AsyncIterator[tuple[Desk, list[tuple[datetime, list[Envelope]]]]]:
+    """One trainee's desk on a hub of its own in manual mode, on event time, and the
+    scenario's events (less its decisions) by instant: what every exercise begins with."""
+    thresholds, timescales, scoring = config
+    events = exercise_events(scenario)
+    consumers = build_consumers(thresholds, timescales, scoring, decide=False)
+    async with Hub(settings.model_copy(update={"clock": "event"}), consumers) as hub:
+        await refuse_used_namespace(hub)
+        yield (
+            Desk(
+                hub,
+                trainee=trainee,
+                thresholds=thresholds,
+                total=contacts_to_decide(events),
+                local={v: k for k, v in scenario.local_ids.items()},
+                speed=speed,
+                timeout=timeout,
+            ),
+            by_instant(events),
+        )
+
+
 async def run_exercise(
     scenario: Scenario,
     settings: Settings,
@@ -501,22 +533,9 @@ async def run_exercise(
 ) -> dict[str, Any]:
     """Run the exercise to its end and return the debrief."""
     thresholds, timescales, scoring = configure(scenario, settings, thresholds_override)
-    events = exercise_events(scenario)
-    plan = by_instant(events)
-    local = {v: k for k, v in scenario.local_ids.items()}
-    consumers = build_consumers(thresholds, timescales, scoring, decide=False)
-    settings = settings.model_copy(update={"clock": "event"})
-    async with Hub(settings, consumers) as hub:
-        await refuse_used_namespace(hub)
-        desk = Desk(
-            hub,
-            trainee=trainee,
-            thresholds=thresholds,
-            total=contacts_to_decide(events),
-            local=local,
-            speed=speed,
-            timeout=timeout,
-        )
+    async with open_desk(
+        scenario, settings, (thresholds, timescales, scoring), trainee, speed, timeout
+    ) as (desk, plan):
         for index, (instant, step) in enumerate(plan):
             following = plan[index + 1][0] if index + 1 < len(plan) else None
             for view in await desk.arrive(instant, step):

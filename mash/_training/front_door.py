@@ -22,11 +22,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from mash._bootstrap import build_consumers, configure
+from mash._bootstrap import configure
 from mash._config.settings import Settings
-from mash._replay.driver import refuse_used_namespace
-from mash._replay.steps import by_instant
-from mash._runtime.hub import Hub
 from mash._scenarios.scenario import Scenario
 from mash._time.calendar import WorkingDayCalendar
 from mash._training.exercise import (
@@ -35,9 +32,8 @@ from mash._training.exercise import (
     ContactView,
     Desk,
     Wait,
-    contacts_to_decide,
-    exercise_events,
     no_wait,
+    open_desk,
 )
 from mash.consumers.team import rota
 from mash.consumers.team.config import Team
@@ -168,25 +164,10 @@ async def run_team_exercise(
 ) -> dict[str, Any]:
     """Run the exercise with the trainee on the team's rota, to its end; the debrief, with
     the queue's part in it (`debrief["team"]`)."""
-    thresholds, timescales, scoring = configure(scenario, settings, thresholds_override)
-    rule = TeamRule(team, thresholds, WorkingDayCalendar())
-    me = trainee_place(rule, practitioner)
-    events = exercise_events(scenario)
-    plan = by_instant(events)
-    local = {v: k for k, v in scenario.local_ids.items()}
-    consumers = build_consumers(thresholds, timescales, scoring, decide=False)
-    settings = settings.model_copy(update={"clock": "event"})
-    async with Hub(settings, consumers) as hub:
-        await refuse_used_namespace(hub)
-        desk = Desk(
-            hub,
-            trainee=trainee,
-            thresholds=thresholds,
-            total=contacts_to_decide(events),
-            local=local,
-            speed=speed,
-            timeout=timeout,
-        )
+    config = configure(scenario, settings, thresholds_override)
+    rule = TeamRule(team, config[0], WorkingDayCalendar())
+    me = trainee_place(rule, practitioner)  # a mistake is a line before Redis starts
+    async with open_desk(scenario, settings, config, trainee, speed, timeout) as (desk, plan):
         door = FrontDoor(desk, rule, me, ask, speed)
         last: datetime | None = None
 
@@ -209,7 +190,7 @@ async def run_team_exercise(
         while door.due is not None:  # the queue worked to its end
             await pace(door.due)
             await door.moment(door.due)
-        debrief = await desk.finish(scenario.end, scenario.name, timescales)
+        debrief = await desk.finish(scenario.end, scenario.name, config[1])
         debrief["team"] = door.summary(team)
         return debrief
 
