@@ -69,40 +69,6 @@ def tick(when: datetime) -> ClockTick:
     )
 
 
-def test_red_contacts_never_wait_behind_green_ones() -> None:
-    team = Team(
-        name="one",
-        practitioners=[DAY],
-        minutes={Rag.RED: 60, Rag.AMBER: 60, Rag.GREEN: 60},
-    )
-    rule = TeamRule(team, load_thresholds(DEFAULT_THRESHOLDS), CAL)
-    state = TeamState()
-    monday = at("2014-02-10T09:00")
-    handled: list[ContactHandled] = []
-    # Five green contacts, then a red one while the first green is in hand.
-    events = [contact(f"g{i}", monday + timedelta(minutes=i), ["16A"]) for i in range(5)]
-    events.append(contact("r", monday + timedelta(minutes=30), ["19A"]))
-    now = monday
-    for event in events:
-        while state.wake is not None and state.wake < event.occurred_at:
-            now = state.wake
-            changed, out, _ = rule({"~hub": state}, tick(now))
-            state = changed["~hub"]
-            handled += [e for e in out if isinstance(e, ContactHandled)]
-        changed, out, _ = rule({"~hub": state}, event)
-        state = changed["~hub"]
-    while state.wake is not None:
-        changed, out, _ = rule({"~hub": state}, tick(state.wake))
-        state = changed["~hub"]
-        handled += [e for e in out if isinstance(e, ContactHandled)]
-    order = [h.contact_id for h in handled]
-    assert order == ["g0", "r", "g1", "g2", "g3", "g4"]
-    red = handled[1]
-    assert red.triage is Rag.RED
-    assert red.started_at == monday + timedelta(hours=1)  # when the first green was done
-    assert [h.occurred_at.hour for h in handled] == [10, 11, 12, 13, 14, 15]
-
-
 def _work(rule: TeamRule, events: list[ContactReceived]) -> list[ContactHandled]:
     """Run the queue over `events` and to its end, ticking it at its due instants."""
     state, handled = TeamState(), []
@@ -118,6 +84,26 @@ def _work(rule: TeamRule, events: list[ContactReceived]) -> list[ContactHandled]
         state = changed["~hub"]
         handled += [e for e in out if isinstance(e, ContactHandled)]
     return handled
+
+
+def test_red_contacts_never_wait_behind_green_ones() -> None:
+    team = Team(
+        name="one",
+        practitioners=[DAY],
+        minutes={Rag.RED: 60, Rag.AMBER: 60, Rag.GREEN: 60},
+    )
+    rule = TeamRule(team, load_thresholds(DEFAULT_THRESHOLDS), CAL)
+    monday = at("2014-02-10T09:00")
+    # Five green contacts, then a red one while the first green is in hand.
+    events = [contact(f"g{i}", monday + timedelta(minutes=i), ["16A"]) for i in range(5)]
+    events.append(contact("r", monday + timedelta(minutes=30), ["19A"]))
+    handled = _work(rule, events)
+    order = [h.contact_id for h in handled]
+    assert order == ["g0", "r", "g1", "g2", "g3", "g4"]
+    red = handled[1]
+    assert red.triage is Rag.RED
+    assert red.started_at == monday + timedelta(hours=1)  # when the first green was done
+    assert [h.occurred_at.hour for h in handled] == [10, 11, 12, 13, 14, 15]
 
 
 def test_the_cse_team_works_exploitation_contacts_and_only_those() -> None:
