@@ -179,6 +179,10 @@ def _hours(minutes: int, count: int) -> float | None:
     return round(minutes / count / 60, 2) if count else None
 
 
+def _days(hours: int, count: int) -> float:
+    return round(hours / 24 / count, 1) if count else 0.0
+
+
 def _queue(t: Mapping[str, int], months: list[str]) -> dict[str, Any] | None:
     """The front door's queue (a hub with a team; None without one): contacts handled, how
     long they waited for a practitioner and until their decision, by month and rating."""
@@ -250,10 +254,9 @@ def _caseloads(t: Mapping[str, int], months: list[str]) -> dict[str, Any] | None
     }
     if worked:
         total = sum(worked.get(m, 0) for m in months)
-        hours = sum(waits.get(m, 0) for m in months)
-        out["mean_wait_days"] = round(hours / 24 / total, 1) if total else 0.0
+        out["mean_wait_days"] = _days(sum(waits.get(m, 0) for m in months), total)
         out["by_month"]["mean_wait_days"] = [
-            round(waits.get(m, 0) / 24 / worked[m], 1) if worked.get(m) else 0.0 for m in months
+            _days(waits.get(m, 0), worked.get(m, 0)) for m in months
         ]
     return out
 
