@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any, cast
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import hiredis
 import redis
@@ -68,7 +68,11 @@ def sized_url(url: str, shards: int) -> str:
     if any(key == "max_connections" for key, _ in query):
         return url
     query.append(("max_connections", str(pool_size(shards))))
-    return urlunsplit(parts._replace(query=urlencode(query)))
+    # Not urlunsplit: it writes `unix:///path` back as `unix:/path` (no authority), which
+    # redis-py 8.2 refuses ("must specify one of the following schemes").
+    base = url.split("#", 1)[0].split("?", 1)[0]
+    fragment = f"#{parts.fragment}" if parts.fragment else ""
+    return f"{base}?{urlencode(query)}{fragment}"
 
 
 async def open_client(
