@@ -563,6 +563,12 @@ M = TypeVar("M", bound=BaseModel)
 S = TypeVar("S", bound="State")
 _REQUIRED: Any = object()  # a template's place for a field the caller must give
 _set = object.__setattr__
+# BaseModel's slots, set through their descriptors: a frozen model refuses setattr, and the
+# descriptor is cheaper than object.__setattr__ on the hot paths below.
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
+_new = object.__new__
 
 
 def construct(cls: type[M], /, **values: Any) -> M:
@@ -588,11 +594,11 @@ def construct(cls: type[M], /, **values: Any) -> M:
         raise TypeError(f"{cls.__name__} needs {missing}")
     data = template.copy()
     data.update(values)
-    model = cls.__new__(cls)
+    model = _new(cls)
     _set(model, "__dict__", data)
-    _set(model, "__pydantic_fields_set__", set(values))
-    _set(model, "__pydantic_extra__", None)
-    _set(model, "__pydantic_private__", None)
+    _set_fields_set(model, set(values))
+    _set_extra(model, None)
+    _set_private(model, None)
     return model
 
 
@@ -614,11 +620,11 @@ class State(BaseModel):
         if update:
             data.update(update)
             fields_set.update(update)
-        copied = type(self).__new__(type(self))
+        copied = _new(type(self))
         _set(copied, "__dict__", data)
-        _set(copied, "__pydantic_fields_set__", fields_set)
-        _set(copied, "__pydantic_extra__", None)
-        _set(copied, "__pydantic_private__", None)
+        _set_fields_set(copied, fields_set)
+        _set_extra(copied, None)
+        _set_private(copied, None)
         return copied
 
 

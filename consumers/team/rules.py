@@ -21,7 +21,7 @@ import bisect
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
-from mash._time.calendar import LONDON, WorkingDayCalendar
+from mash._time.calendar import LONDON, WorkingDayCalendar, london_month
 from mash.consumers.screening.rules import (
     RAG_URGENCY,
     ChildHistory,
@@ -247,7 +247,7 @@ class TeamRule:
     ) -> tuple[TeamState, dict[str, int]]:
         """The month's longest queue, kept as a tally the report reads at any instant: the
         delta that makes `queue.peak_month|<month>` the most contacts waiting at once."""
-        month = now.astimezone(LONDON).strftime("%Y-%m")
+        month = london_month(now)
         length = len(after.waiting)
         old = before.peak if before.peak_month == month else 0
         if length <= old:

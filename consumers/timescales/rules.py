@@ -102,7 +102,10 @@ def lateness(
 def matches(trigger: Trigger, event: Event) -> bool:
     if event.type != trigger.event:
         return False
-    return all(getattr(event, name) in allowed for name, allowed in trigger.conditions)
+    for name, allowed in trigger.conditions:  # noqa: SIM110 - no generator per event
+        if getattr(event, name) not in allowed:
+            return False
+    return True
 
 
 def cancels(cancel: str | Trigger, event: Event) -> bool:
@@ -289,7 +292,7 @@ class ClockRules:
             touched = True
             key = key_of(clock.stop, event, child)
             stop_deadline = getattr(event, clock.limit.from_stop) if clock.limit.from_stop else None
-            found = next((o for o in open_clocks if o.clock == clock.id and o.key == key), None)
+            found = _running(open_clocks, clock.id, key)
             if found is not None:
                 open_clocks.remove(found)
                 out.extend(
@@ -310,7 +313,7 @@ class ClockRules:
                 continue
             touched = True
             key = key_of(clock.start, event, child)
-            if any(o.clock == clock.id and o.key == key for o in open_clocks):
+            if _running(open_clocks, clock.id, key) is not None:
                 continue  # already running: the first start counts
             # A clock may run from an instant the start event carries (the assessment from
             # the referral the decision was made on), else from the event's own.
@@ -350,6 +353,15 @@ class ClockRules:
         if not touched:
             return state, out
         return construct(ChildClocks, open=tuple(open_clocks), early=tuple(early)), out
+
+
+def _running(open_clocks: Iterable[OpenClock], clock: str, key: str) -> OpenClock | None:
+    """The open instance of `clock` for `key`, if any (a loop: the hot path's generator
+    expressions cost more than the search)."""
+    for o in open_clocks:
+        if o.clock == clock and o.key == key:
+            return o
+    return None
 
 
 def next_deadline(state: ChildClocks) -> datetime | None:

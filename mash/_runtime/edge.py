@@ -39,7 +39,6 @@ from mash._runtime.pipeline import (
     RoundResult,
     ShardStates,
     children_of,
-    due_instant,
 )
 from mash.schemas.codes import Agency
 from mash.schemas.events import (
@@ -588,16 +587,19 @@ class ShardEdge:
             )
         scores: dict[str, float | None] = {}
         for child in sorted(touched | result.advanced):
-            due = due_instant(
-                self.pipeline, {n: s[child] for n, s in shard.states.items() if child in s}
-            )
+            due = self.pipeline.next_due(shard, child)
             scores[child] = due.timestamp() if due is not None else None
         commit.zset(keys.due(self.shard), scores)
         commit.hset(
             keys.seen(), {c: encode_ledger(shard.ledgers[c]) for c in sorted(shard.ledgers_changed)}
         )
+        streams: dict[tuple[str, int], str] = {}  # each output's stream key, made once
         for out in result.outputs:
-            commit.xadd(keys.stream(type(out).stream, self._shard_of(out)), out.model_dump_json())
+            where = (type(out).stream, self._shard_of(out))
+            key = streams.get(where)
+            if key is None:
+                key = streams[where] = keys.stream(*where)
+            commit.xadd(key, out.model_dump_json())
         commit.hincr(keys.tallies("reporter"), result.tally)
         by_key: dict[str, list[bytes]] = {}
         progress: dict[str, int] = {}

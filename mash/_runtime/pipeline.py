@@ -96,7 +96,7 @@ class Ledger:
             self.latest = at
         self.ids[event_id] = at
         horizon = self.latest - window
-        if any(t < horizon for t in self.ids.values()):
+        if min(self.ids.values()) < horizon:  # min() in C: no generator on every event
             self.ids = {i: t for i, t in self.ids.items() if t >= horizon}
 
 
@@ -127,6 +127,10 @@ class ShardStates:
         self.counts_hub = counts_hub  # this shard adds the hub-wide consumers' counts
         self.changed: dict[str, set[str]] = {c.name: set() for c in consumers}
         self.ledgers_changed: set[str] = set()
+        # Each child's earliest due instant over the timed consumers, as its states stand:
+        # asked before every event of the child and again at the commit, and forgotten
+        # whenever a timed consumer changes one of the child's states.
+        self.dues: dict[str, datetime | None] = {}
 
     def owns(self, child: str) -> bool:
         return child in self.owned
@@ -142,6 +146,7 @@ class ShardStates:
     def put(self, consumer: str, child: str, state: BaseModel) -> None:
         self.states[consumer][child] = state
         self.changed[consumer].add(child)
+        self.dues.pop(child, None)
 
     def ledger(self, child: str) -> Ledger:
         found = self.ledgers.get(child)
@@ -188,6 +193,7 @@ class Pipeline:
         self.rule_attempts = max(1, rule_attempts)
         self.hub = [c for c in self.consumers if c.hub_wide]
         self.timed = [c for c in self.consumers if c.next_due is not None and not c.hub_wide]
+        self._timed_names = frozenset(c.name for c in self.timed)
         self._check_order()
         emitted = {s for c in self.consumers for s in c.emits}
         self.emits = frozenset(emitted)  # the streams this pipeline writes
@@ -344,25 +350,39 @@ class Pipeline:
             self.apply(shard, out, result)
 
     def next_due(self, shard: ShardStates, child: str) -> datetime | None:
+        """The child's earliest due instant over the timed consumers (kept in `shard.dues`
+        until one of them changes the child's state)."""
+        known = shard.dues
+        if child in known:
+            return known[child]
         dues = [
             d
             for c in self.timed
             if child in shard.states[c.name] and (d := c.next_due(shard.states[c.name][child]))  # type: ignore[misc]
         ]
-        return min(dues) if dues else None
+        found = known[child] = min(dues) if dues else None
+        return found
 
     def apply(
         self, shard: ShardStates, event: Envelope, result: RoundResult, *, only: str | None = None
     ) -> None:
         """An event through every consumer that reads it, and what they emit through the
         consumers after them, breadth first."""
-        queue: deque[Any] = deque([event])  # events of any type
-        while queue:
-            current = queue.popleft()
-            for consumer in self.readers(current.type, type(current).stream):
-                for out in self._run(shard, consumer, current, result, only):
-                    result.outputs.append(out)
-                    queue.append(out)
+        queue: list[Any] = [event]  # events of any type, read in order (breadth first)
+        outputs = result.outputs
+        known = self._readers
+        i = 0
+        while i < len(queue):
+            current = queue[i]
+            i += 1
+            readers = known.get(current.type)
+            if readers is None:
+                readers = self.readers(current.type, type(current).stream)
+            for consumer in readers:
+                outs = self._run(shard, consumer, current, result, only)
+                if outs:
+                    outputs.extend(outs)
+                    queue.extend(outs)
 
     def _emit(
         self,
@@ -386,9 +406,14 @@ class Pipeline:
         only: str | None,
     ) -> Sequence[Envelope]:
         name = consumer.name
-        wanted = [only] if only is not None else consumer.keys(event)  # type: ignore[arg-type]
+        wanted = (only,) if only is not None else consumer.keys(event)  # type: ignore[arg-type]
         owned = shard.owned
-        states = {c: shard.get(name, c) for c in wanted if c in owned}
+        held_now = shard.states[name]
+        states = {}
+        for c in wanted:
+            if c in owned:
+                state = held_now.get(c)
+                states[c] = state if state is not None else shard.get(name, c)
         try:
             outcome = consumer.rule(states, event)  # type: ignore[arg-type]
         except Exception as exc:
@@ -402,6 +427,9 @@ class Pipeline:
             for child, state in outcome[0].items():
                 held[child] = state
                 changed.add(child)
+            if name in self._timed_names:
+                for child in outcome[0]:
+                    shard.dues.pop(child, None)
         if len(outcome) == 3 and (shard.counts_hub or not consumer.hub_wide):
             tally = result.tally
             for key, delta in outcome[2].items():

@@ -79,3 +79,31 @@ def test_the_same_instants_written_with_other_offsets_give_the_same_answers(
                 if value is not None:
                     assert value.utcoffset() == value.astimezone(LONDON).utcoffset()
     assert answers[0] == answers[1]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2100, 12, 31)),
+    st.integers(min_value=-14 * 60, max_value=14 * 60),
+)
+def test_the_month_kept_by_utc_hour_is_the_month_london_would_say(
+    naive: datetime, offset_minutes: int
+) -> None:
+    """`month` keeps its answers by the instant's UTC hour (strftime was a measurable share
+    of the reporter's time): the same as asking London afresh, whatever the offset, on either
+    side of every clock change."""
+    at = naive.replace(tzinfo=timezone(timedelta(minutes=offset_minutes)))
+    assert month(at) == at.astimezone(LONDON).strftime("%Y-%m")
+    assert month(at) == month(at.astimezone(UTC))  # asked again, from the kept answer
+
+
+def test_the_kept_month_turns_at_london_midnight_in_summer_and_winter() -> None:
+    for end_of_month in (
+        datetime(2014, 3, 31, 23, tzinfo=LONDON),
+        datetime(2014, 10, 31, 23, tzinfo=LONDON),
+    ):
+        for minutes in range(0, 120, 7):
+            at = end_of_month + timedelta(minutes=minutes)
+            assert month(at) == at.astimezone(LONDON).strftime("%Y-%m")
+    assert month(datetime(2014, 3, 31, 23, 1, tzinfo=UTC)) == "2014-04"  # BST: 00:01 London
+    assert month(datetime(2014, 10, 31, 23, 59, tzinfo=UTC)) == "2014-10"  # GMT: still October
