@@ -13,6 +13,7 @@ from mash._cli.common import (
     BatchSize,
     RedisUrl,
     app,
+    default_workers,
     err,
     fail,
     out,
@@ -74,7 +75,7 @@ def bench(
             "--workers",
             help="Instead: worker processes to compare, e.g. 1,2,4 (every consumer, as many "
             "shards as workers). With --pipeline: the worker processes that apply the year "
-            "(0: this process).",
+            "(0: this process; default: as `mash replay` would, two where there are two cores).",
         ),
     ] = None,
     pipeline: Annotated[
@@ -103,7 +104,9 @@ def bench(
     settings = settings_from(redis_url, None, batch_size)
     if pipeline:
         try:
-            applying = int(workers or "0")
+            applying = (
+                int(workers) if workers is not None else default_workers(True, settings.shards)
+            )
         except ValueError:
             fail(f"--workers {workers}: with --pipeline, one count of worker processes (0: none)")
         if not 0 <= applying <= 64:
