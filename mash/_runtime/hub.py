@@ -497,12 +497,14 @@ class Hub:
 
     # ---- I/O a user of the hub needs ---------------------------------------------------
     async def publish(self, events: Iterable[Envelope], chunk: int = 1000) -> int:
-        """XADD events to their streams, pipelined; returns how many events were written (a
-        contact naming children of several shards is one event, written to each shard).
+        """XADD events to their streams, a chunk per script call; returns how many events
+        were written (a contact naming children of several shards is one event, written to
+        each shard).
 
         A chunk that fails because Redis went away is sent again once it is back, for up to
-        a minute: entries that got through before the cut are then written twice, which the
-        hub's duplicate ledger makes harmless (at-least-once in, exactly-once effect).
+        a minute. A script runs whole or not at all, but its reply can be lost after it ran:
+        that chunk is then written twice, which the hub's duplicate ledger makes harmless
+        (at-least-once in, exactly-once effect).
         """
         count = 0
         here = self.run_consumers and bool(self.consumers)
