@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from mash._report.figures import figures
+from mash._report.figures import Tallies, _group, _nested, figures
 from mash._report.indicators import fill_indicators
 from mash._report.performance import (
     BenchmarksError,
@@ -203,3 +205,33 @@ def test_clock_compliance_is_drawn_in_percentages() -> None:
     assert ">100%<" in svg and ">0%<" in svg
     assert "100% (1337 of 1337)" in svg and "33% (1 of 3)" in svg
     assert "— (none decided)" in svg
+
+
+_NAME = st.lists(st.sampled_from(["a", "a.b", "ab", "b", "2014-04", "x|"]), min_size=1, max_size=4)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(_NAME.map("|".join), st.integers(min_value=-2, max_value=3), max_size=40),
+    _NAME.map("|".join),
+)
+def test_tables_found_by_bisection_are_the_tables_a_full_scan_finds(
+    tallies: dict[str, int], prefix: str
+) -> None:
+    """The report finds each table's counters in the sorted names (a nation's year has
+    hundreds of thousands): the same counters, in the same order, as scanning them all."""
+    start = prefix + "|"
+    scanned = {
+        n[len(start) :]: c
+        for n, c in sorted(tallies.items())
+        if n.startswith(start) and "|" not in n[len(start) :] and c
+    }
+    nested: dict[str, dict[str, int]] = {}
+    for n, c in sorted(tallies.items()):
+        parts = n[len(start) :].split("|")
+        if n.startswith(start) and c and len(parts) == 2:
+            nested.setdefault(parts[0], {})[parts[1]] = c
+    indexed = Tallies(tallies)
+    assert list(_group(indexed, prefix).items()) == list(scanned.items())
+    assert _nested(indexed, prefix) == nested
+    assert list(_group(tallies, prefix).items()) == list(scanned.items())
