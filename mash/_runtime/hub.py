@@ -502,8 +502,8 @@ class Hub:
         each shard).
 
         A chunk that fails because Redis went away is sent again once it is back, for up to
-        a minute. A script runs whole or not at all, but its reply can be lost after it ran:
-        that chunk is then written twice, which the hub's duplicate ledger makes harmless
+        a minute: entries that got through before the cut (or a whole chunk whose reply was
+        lost) are then written twice, which the hub's duplicate ledger makes harmless
         (at-least-once in, exactly-once effect).
         """
         count = 0
@@ -525,7 +525,7 @@ class Hub:
     async def _send(self, entries: Sequence[tuple[str, bytes]], patience: float = 60.0) -> None:
         """One script call per chunk, not a pipeline of XADDs: redis-py reads and parses
         each pipelined reply in Python, which was a tenth of a replay's time, and the script
-        answers once. It also makes a chunk all or nothing."""
+        answers once."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + patience
         wait = 0.1

@@ -379,10 +379,9 @@ class Pipeline:
             if readers is None:
                 readers = self.readers(current.type, type(current).stream)
             for consumer in readers:
-                outs = self._run(shard, consumer, current, result, only)
-                if outs:
-                    outputs.extend(outs)
-                    queue.extend(outs)
+                for out in self._run(shard, consumer, current, result, only):
+                    outputs.append(out)  # read once: a rule may return any iterable
+                    queue.append(out)
 
     def _emit(
         self,
