@@ -370,15 +370,11 @@ class Pipeline:
         consumers after them, breadth first."""
         queue: list[Any] = [event]  # events of any type, read in order (breadth first)
         outputs = result.outputs
-        known = self._readers
         i = 0
         while i < len(queue):
             current = queue[i]
             i += 1
-            readers = known.get(current.type)
-            if readers is None:
-                readers = self.readers(current.type, type(current).stream)
-            for consumer in readers:
+            for consumer in self.readers(current.type, type(current).stream):
                 for out in self._run(shard, consumer, current, result, only):
                     outputs.append(out)  # read once: a rule may return any iterable
                     queue.append(out)
@@ -409,7 +405,7 @@ class Pipeline:
         owned = shard.owned
         held_now = shard.states[name]
         states = {}
-        for c in wanted:
+        for c in wanted:  # shard.get's fast path inline: this runs for every rule call
             if c in owned:
                 state = held_now.get(c)
                 states[c] = state if state is not None else shard.get(name, c)
