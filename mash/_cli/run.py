@@ -252,6 +252,15 @@ def generate(
             "so NI 59 and NI 60 come from the workload. Default: the preset's drawn lengths.",
         ),
     ] = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs",
+            help="Processes to tell the year's stories in. Default: one a core from about "
+            "--scale 3 (smaller years are quicker in one). A year with --team is told in one. "
+            "The file is the same whatever the number.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     explain: Annotated[
         bool,
@@ -266,13 +275,15 @@ def generate(
 
     `mash replay FILE` replays it and checks the calibration figures it carries.
     """
-    from mash._generator.generate import PRESETS, Generator  # noqa: PLC0415
+    from mash._generator.generate import MAX_JOBS, PRESETS, Generator  # noqa: PLC0415
     from mash._scenarios.generated import SUFFIXES  # noqa: PLC0415
 
     if preset not in PRESETS:
         fail(f"unknown preset {preset!r}; presets: {', '.join(sorted(PRESETS))}")
     if not 0 < scale <= 1000:
         fail(f"--scale must be above 0 and at most 1000, got {scale:g}")
+    if jobs is not None and not 1 <= jobs <= MAX_JOBS:
+        fail(f"--jobs must be from 1 to {MAX_JOBS}, got {jobs}")
     if not out_path.name.endswith(SUFFIXES):
         fail(f"--out {out_path}: name it .jsonl or .jsonl.gz, so that replay knows it")
     if not out_path.parent.is_dir():
@@ -304,7 +315,7 @@ def generate(
             disable=quiet,
         ) as bar:
             task = bar.add_task("units", total=generator.unit_count())
-            result = generator.write(out_path, on_unit=lambda: bar.advance(task))
+            result = generator.write(out_path, on_units=lambda n: bar.advance(task, n), jobs=jobs)
     except OSError as exc:
         fail(f"cannot write {out_path}: {exc.strerror or exc}")
     summary = {

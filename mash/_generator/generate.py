@@ -13,6 +13,12 @@ year, so the generator cannot write them as it makes them. Each event goes to th
 of its week; the buckets are then sorted one at a time and concatenated. Memory holds one week
 of events and the decks (a few integers per child), never the year, so `--scale 150` fits.
 
+Why a plan: every deck is dealt before any story is told (`Generator.plan`), so a unit's
+story needs only its line of the plan. A big year is told by a pool of processes, a chunk of
+units each, every chunk filing its events in bucket files of its own, and the pool sorts the
+weeks too; the sort key (instant, then event id) is a total order, so the file is the same
+bytes however the units were shared out. England's year goes from one core to all of them.
+
 Determinism: each unit (a child, or a household named in one contact) draws from its own
 `random.Random` seeded by the preset, seed, scale and the unit's index, and ties in time break
 on event ids. The same preset, seed and scale give the same file, byte for byte.
@@ -20,25 +26,32 @@ on event ids. The same preset, seed and scale give the same file, byte for byte.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import gzip
 import heapq
 import io
+import itertools
 import json
 import math
+import multiprocessing
 import os
 import random
+import shutil
+import signal
 import tempfile
 import time as timer
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from collections.abc import Generator as Coroutine
+from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import IO, Any, TypeVar, cast
 
 from mash._generator.caseloads import Caseloads, Opened, Worked
+from mash._runtime.embedded_redis import die_with_parent
 from mash._scenarios.scenario import AGENCY_BY_SOURCE
 from mash._time.calendar import LONDON, WorkingDayCalendar
 from mash.consumers.team.config import AssessmentKind, SocialWorkers
@@ -521,6 +534,11 @@ class Together:
     journeys: list[Work[None]]
 
 
+# A line of `Generator.plan`: the name of the unit's story and what it was dealt.
+Unit = tuple[str, tuple[Any, ...]]
+BEGUN = None  # in the plan: every story before it has begun
+
+
 def _told(story: Work[list[dict[str, Any]]]) -> list[dict[str, Any]]:
     """A story with no social workers: nothing waits, so it is told at once."""
     try:
@@ -589,8 +607,26 @@ class _Telling:
 # ---- one unit's story ------------------------------------------------------------------------
 
 
-def _pick(rng: random.Random, table: tuple[tuple[Any, float], ...]) -> Any:
-    return rng.choices([v for v, _ in table], weights=[w for _, w in table])[0]
+Table = tuple[tuple[Any, float], ...]  # values and their weights
+_TABLES_KEPT = 64  # the preset's tables and the constant ones in the stories, with room
+_TABLES: dict[int, tuple[Table, list[Any], list[float], float]] = {}
+
+
+def _pick(rng: random.Random, table: Table) -> Any:
+    """One value drawn by weight: the draw `rng.choices(values, weights)` makes (one
+    `random()` against the running totals), with the totals worked out once per table.
+
+    Tables are kept by identity (the preset's, and the constant ones in the stories), with
+    the table itself so its id cannot be reused, and only so many: a table built afresh at
+    each call would be worked out each time, as before, not fill the memory."""
+    known = _TABLES.get(id(table))
+    if known is None or known[0] is not table:
+        totals = list(itertools.accumulate(w for _, w in table))
+        known = (table, [v for v, _ in table], totals, totals[-1] + 0.0)
+        if len(_TABLES) < _TABLES_KEPT:
+            _TABLES[id(table)] = known
+    _, values, totals, total = known
+    return values[bisect.bisect(totals, rng.random() * total, 0, len(values) - 1)]
 
 
 class Story:
@@ -1099,6 +1135,28 @@ class Generator:
         assessments to be worked (`stories` runs them). A story must begin before the next
         is asked for: the year's first referrals are dealt from what the missing children's
         stories have counted."""
+        for unit in self.plan(shared_offers=True):
+            if unit is not BEGUN:
+                yield self.tell(unit)
+
+    def tell(self, unit: Unit) -> Work[list[dict[str, Any]]] | list[dict[str, Any]]:
+        """One unit's story from its line in the plan."""
+        kind, args = unit
+        teller: Callable[..., Work[list[dict[str, Any]]] | list[dict[str, Any]]] = getattr(
+            self, kind
+        )
+        return teller(*args)
+
+    def plan(self, shared_offers: bool) -> Iterator[Unit | None]:
+        """Each unit in the year's order, as the name of its story and what it was dealt.
+
+        The plan deals every deck, so a unit's story needs nothing but its line and the
+        generator: the lines can be told anywhere, in any order (`write` tells them in several
+        processes). `BEGUN` marks where every story so far must have begun: the first
+        referrals that follow are counted from the missing children's. The return interviews
+        offered are one deck over the missing children: with `shared_offers` each story
+        draws from it as it goes (a story waiting for social workers draws later), without,
+        each is dealt its own slice, which is what a story told at once would have drawn."""
         q = self.quotas
         self.missing_referrals = 0
         decks = self._decks()
@@ -1107,32 +1165,42 @@ class Generator:
         long, repeats, unborn = iter(decks["long"]), iter(decks["repeats"]), iter(decks["unborn"])
         for i, ends in enumerate(decks["existing_ends"]):
             category = next(ended) if ends else next(at_end)
-            yield self._existing_plan(f"P{i:07d}", ends, category, ends and next(long))
+            yield "_existing_plan", (f"P{i:07d}", ends, category, ends and next(long))
+        categories = tuple(self.preset.year_end_categories.items())
         for i, role in enumerate(decks["roles"]):
             category = (
                 next(at_end)
                 if role == "plan_open"
                 else next(ended)
                 if role == "plan_ended"
-                else _pick(self.rng(f"S{i}c"), tuple(self.preset.year_end_categories.items()))
+                else _pick(self.rng(f"S{i}c"), categories)
             )
             repeat = role != "no_plan" and next(repeats, False)
             before_birth = role == "plan_open" and next(unborn, False)
-            yield self._protection(f"S{i:07d}", role, category, repeat, before_birth)
+            yield "_protection", (f"S{i:07d}", role, category, repeat, before_birth)
         for i, size in enumerate(decks["households"]):
-            yield self._household(f"D{i:07d}", size)
+            yield "_household", (f"D{i:07d}", size)
         three, in_time = iter(decks["lac_three"]), iter(decks["adopted_in_time"])
         for i, role in enumerate(decks["lac"]):
             moves = role not in ("long_stable", "adopted", "left", "entry_leaves")
-            yield self._looked_after(
-                f"C{i:07d}",
-                role,
-                three=moves and next(three, False),
-                in_time=role == "adopted" and next(in_time, False),
+            yield (
+                "_looked_after",
+                (
+                    f"C{i:07d}",
+                    role,
+                    moves and next(three, False),
+                    role == "adopted" and next(in_time, False),
+                ),
             )
-        offers = iter(decks["offers"])
+        deck: list[bool] = decks["offers"]
+        shared, taken = iter(deck), 0
         for i, (count, engaged) in enumerate(zip(decks["missing"], decks["engaged"], strict=True)):
-            yield self._missing(f"M{i:07d}", count, engaged, offers)
+            offers: Iterable[bool] = shared
+            if not shared_offers:
+                drawn = count - int(engaged)  # the engaged child's first interview is held
+                offers, taken = tuple(deck[taken : taken + drawn]), taken + drawn
+            yield "_missing", (f"M{i:07d}", count, engaged, offers)
+        yield BEGUN
         # First referrals for assessment: the rest of the year's referrals are the returns the
         # journeys above and these draw, and the CSE strategy discussions.
         assessed = max(
@@ -1145,9 +1213,9 @@ class Generator:
             - q.lac_entries,
         )
         for i in range(assessed):
-            yield self._assessed(f"A{i:07d}")
+            yield "_assessed", (f"A{i:07d}",)
         for i in range(q.light_contacts):
-            yield self._light(f"L{i:07d}")
+            yield "_light", (f"L{i:07d}",)
 
     def _existing_plan(
         self, unit: str, ends: bool, category: str, long: bool = False
@@ -1291,7 +1359,7 @@ class Generator:
             for k in range(size)
         ]
         self.children += size
-        concern = _pick(rng, ((["3B"], 0.7), (["3B", "2B"], 0.2), (["3C"], 0.1)))
+        concern = list(_pick(rng, ((("3B",), 0.7), (("3B", "2B"), 0.2), (("3C",), 0.1))))
         at = story.office(on)
         story.contact(at, children, concern, source=ReferralSource.POLICE.value)
         journeys = [
@@ -1308,7 +1376,7 @@ class Generator:
         return story.events
 
     def _missing(
-        self, unit: str, count: int, engaged: bool, offers: Iterator[bool]
+        self, unit: str, count: int, engaged: bool, offers: Iterable[bool]
     ) -> Work[list[dict[str, Any]]]:
         """Episodes, return interviews offered (some held), and the child's path from them.
 
@@ -1319,7 +1387,7 @@ class Generator:
         high at once; the police contact that follows is level 4 by that history, and the
         CSE pathway runs: a strategy discussion the same day, a joint S47, the CSE screening
         tool the next working day, an assessment naming 10A and 11A."""
-        rng, preset = self.rng(unit), self.preset
+        rng, preset, offers = self.rng(unit), self.preset, iter(offers)
         story = Story(self, unit, rng)
         gaps = [rng.randint(2, max(3, 250 // count)) for _ in range(count)]
         away = [rng.randint(3, 60) for _ in range(count)]  # hours missing, each episode
@@ -1655,39 +1723,80 @@ class Generator:
             "waited": self.caseloads.waited if self.caseloads else 0,
         }
 
-    def write(self, path: Path, on_unit: Callable[[], None] | None = None) -> GenerateResult:
+    def write(
+        self,
+        path: Path,
+        on_units: Callable[[int], None] | None = None,
+        jobs: int | None = None,
+    ) -> GenerateResult:
+        """Write the year to `path`, telling its stories in `jobs` processes (by default one
+        a core, once the year is big enough to pay for starting them); `on_units(n)` as
+        stories are told. The file is the same, byte for byte, whatever the number of jobs:
+        every event is filed by its instant and id. A year with social workers is one
+        simulation of their caseloads, so it is told in this process."""
         began = timer.perf_counter()
         self.children = 0
-        with tempfile.TemporaryDirectory(prefix=".mash-generate-", dir=path.parent) as spill:
-            buckets: dict[int, IO[str]] = {}
-            total = 0
-            try:
-                for events in self.stories():
-                    for event in events:
-                        instant = datetime.fromisoformat(event["occurred_at"])
-                        key = int(instant.astimezone(UTC).timestamp())
-                        week = key // (7 * 86_400)
-                        bucket = buckets.get(week)
-                        if bucket is None:
-                            bucket = buckets[week] = open(  # noqa: SIM115 - closed below
-                                os.path.join(spill, f"{week}.part"), "w", encoding="utf-8"
-                            )
-                        line = json.dumps(event, separators=(",", ":"))
-                        bucket.write(f"{key:012d} {event['event_id']} {line}\n")
-                        total += 1
-                    if on_unit is not None:
-                        on_unit()
-            finally:
-                for bucket in buckets.values():
-                    bucket.close()
+        if jobs is None:
+            jobs = min(_cores(), MAX_JOBS) if self.unit_count() >= PARALLEL_UNITS else 1
+        if not 1 <= jobs <= MAX_JOBS:
+            raise ValueError(f"jobs must be from 1 to {MAX_JOBS}, got {jobs}")
+        with (
+            tempfile.TemporaryDirectory(prefix=".mash-generate-", dir=path.parent) as spill,
+            _tellers(self, jobs if self.social_workers is None else 1) as pool,
+        ):
+            if pool is None:
+                with _Spill(spill, "") as spilled:
+                    for events in self.stories():
+                        spilled.add(events)
+                        if on_units is not None:
+                            on_units(1)
+                total = spilled.total
+            else:
+                total = self._tell_apart(spill, pool, jobs, on_units)
             with _writer(path) as out:
                 out.write(json.dumps(self.header(total), separators=(",", ":")) + "\n")
-                for week in sorted(buckets):
-                    with open(os.path.join(spill, f"{week}.part"), encoding="utf-8") as part:
-                        lines = part.readlines()
-                    lines.sort(key=lambda line: line[: line.index(" ", 13)])
-                    out.writelines(line[line.index(" ", 13) + 1 :] for line in lines)
+                _merge(spill, out, pool)
         return GenerateResult(path, total, self.children, timer.perf_counter() - began, self.quotas)
+
+    def _tell_apart(
+        self,
+        spill: str,
+        pool: ProcessPoolExecutor,
+        jobs: int,
+        on_units: Callable[[int], None] | None,
+    ) -> int:
+        """The plan's units told by `pool`, a chunk at a time, each chunk spilling to its own
+        bucket files; the number of events. At `BEGUN` every chunk so far must be told (the
+        first referrals are counted from the missing children's stories)."""
+        size = max(CHUNK_UNITS[0], min(CHUNK_UNITS[1], self.unit_count() // (jobs * 4)))
+        total = 0
+        running: list[Future[Told]] = []
+        numbers = itertools.count()
+
+        def collect(keep: int) -> None:
+            nonlocal total
+            while len(running) > keep:
+                told = running.pop(0).result()
+                total += told.events
+                self.children += told.children
+                self.missing_referrals += told.missing_referrals
+                if on_units is not None:
+                    on_units(told.units)
+
+        chunk: list[Unit] = []
+        for unit in self.plan(shared_offers=False):
+            if unit is not BEGUN:
+                chunk.append(unit)
+            if chunk and (unit is BEGUN or len(chunk) == size):
+                running.append(pool.submit(_tell_chunk, spill, next(numbers), chunk))
+                chunk = []
+                collect(keep=2 * jobs)  # a few chunks ahead, not the year in a queue
+            if unit is BEGUN:
+                collect(keep=0)
+        if chunk:
+            running.append(pool.submit(_tell_chunk, spill, next(numbers), chunk))
+        collect(keep=0)
+        return total
 
     def unit_count(self) -> int:
         """About how many units `units` yields (for a progress bar: the missing children's
@@ -1844,6 +1953,152 @@ class Generator:
                 ),
             ]
         return [{"target": t, "value": v, "source": src} for t, v, src in rows]
+
+
+MAX_JOBS = 64
+PARALLEL_UNITS = 20_000  # units in a year worth starting processes for (scale 3 or so)
+CHUNK_UNITS = (500, 20_000)  # fewest and most units a process is handed at once
+
+
+@dataclass(frozen=True)
+class Told:
+    """What a chunk of units came to, for the header and the plan."""
+
+    units: int
+    events: int
+    children: int
+    missing_referrals: int
+
+
+def _cores() -> int:
+    """The cores this process may run on (a container's share, not the machine's)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+_TELLER: list[Generator] = []  # in a telling process: its generator
+
+
+def _start_teller(parent: int, preset: Preset, seed: int, scale: float) -> None:
+    """A process that tells chunks of the plan: it dies with the one that started it."""
+    die_with_parent()
+    if os.getppid() != parent:  # gone before the signal was asked for
+        os._exit(1)
+    # Forked, it would inherit the CLI's handlers, which turn SIGTERM and SIGINT into an
+    # exception its pool loop catches and carries on from. Plain deaths instead: the parent
+    # (told of a Ctrl-C to the group, or ending them itself) drops the year.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _TELLER[:] = [Generator(preset, seed, scale)]
+
+
+def _tell_chunk(spill: str, number: int, units: list[Unit]) -> Told:
+    gen = _TELLER[0]
+    gen.children = gen.missing_referrals = 0
+    with _Spill(spill, f".{number:06d}") as spilled:
+        for unit in units:
+            story = gen.tell(unit)
+            spilled.add(story if isinstance(story, list) else _told(story))
+    return Told(len(units), spilled.total, gen.children, gen.missing_referrals)
+
+
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode
+
+
+class _Spill:
+    """Events filed in bucket files by the week of their instant, each line led by its sort
+    key (the UTC second, then the event id): `_merge` sorts and joins them."""
+
+    def __init__(self, spill: str, suffix: str) -> None:
+        self.spill = spill
+        self.suffix = suffix
+        self.buckets: dict[int, IO[str]] = {}
+        self.total = 0
+
+    def __enter__(self) -> _Spill:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for bucket in self.buckets.values():
+            bucket.close()
+
+    def add(self, events: list[dict[str, Any]]) -> None:
+        buckets = self.buckets
+        for event in events:
+            key = int(datetime.fromisoformat(event["occurred_at"]).timestamp())
+            week = key // (7 * 86_400)
+            bucket = buckets.get(week)
+            if bucket is None:
+                bucket = buckets[week] = open(  # noqa: SIM115 - closed on exit
+                    os.path.join(self.spill, f"{week}{self.suffix}.part"), "w", encoding="utf-8"
+                )
+            bucket.write(f"{key:012d} {event['event_id']} {_ENCODE(event)}\n")
+        self.total += len(events)
+
+
+def _merge(spill: str, out: IO[str], pool: ProcessPoolExecutor | None) -> None:
+    """Each week's buckets (one, or one a chunk) sorted into one and written in week order:
+    here, or each week sorted by the pool into a file of its own that is copied in turn."""
+    weeks: dict[int, list[str]] = {}
+    for name in os.listdir(spill):
+        weeks.setdefault(int(name.split(".", 1)[0]), []).append(name)
+    if pool is None:
+        for week in sorted(weeks):
+            out.writelines(_sorted(spill, weeks[week]))
+        return
+    for done in [pool.submit(_sort_week, spill, week, weeks[week]) for week in sorted(weeks)]:
+        week_file = done.result()
+        with open(week_file, encoding="utf-8") as part:
+            shutil.copyfileobj(part, out)
+        os.remove(week_file)
+
+
+def _sorted(spill: str, names: list[str]) -> Iterator[str]:
+    """The events of one week's buckets in event-time order (then by id), keys stripped."""
+    lines: list[str] = []
+    for name in names:
+        with open(os.path.join(spill, name), encoding="utf-8") as part:
+            lines.extend(part)
+        os.remove(os.path.join(spill, name))  # the week is in memory: free the disk
+    lines.sort(key=lambda line: line[: line.index(" ", 13)])
+    return (line[line.index(" ", 13) + 1 :] for line in lines)
+
+
+def _sort_week(spill: str, week: int, names: list[str]) -> str:
+    """In a telling process: one week sorted into a file of its own; its path."""
+    path = os.path.join(spill, f"{week}.sorted")
+    with open(path, "w", encoding="utf-8") as out:
+        out.writelines(_sorted(spill, names))
+    return path
+
+
+@contextmanager
+def _tellers(gen: Generator, jobs: int) -> Iterator[ProcessPoolExecutor | None]:
+    """`jobs` processes to tell the plan's units and sort the weeks, or None for one job.
+
+    Forked where the system can: a spawned process would first run the caller's script
+    again (its `__main__`), and a telling process touches nothing the parent's threads
+    may hold (a progress bar's lock). Each dies with the process that started it."""
+    if jobs <= 1:
+        yield None
+        return
+    context = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
+    others = set(multiprocessing.active_children())
+    pool = ProcessPoolExecutor(
+        jobs,
+        mp_context=context,
+        initializer=_start_teller,
+        initargs=(os.getpid(), gen.preset, gen.seed, gen.scale),
+    )
+    try:
+        yield pool
+    except BaseException:  # interrupted, or a story failed: the year is dropped, now
+        for teller in set(multiprocessing.active_children()) - others:
+            teller.terminate()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 @contextmanager

@@ -133,11 +133,25 @@ def test_the_same_command_writes_the_same_bytes(tmp_path: Path, cli_env: dict[st
     assert one.read_bytes() == two.read_bytes()
 
 
+def test_more_jobs_write_the_same_bytes(tmp_path: Path, cli_env: dict[str, str]) -> None:
+    """`--jobs` tells the stories in several processes; the year does not change."""
+    files = []
+    for jobs in ("1", "2"):
+        path = tmp_path / f"jobs{jobs}.jsonl.gz"
+        args = ("generate", "--seed", "4", "--scale", "0.2", "--jobs", jobs, "--out", str(path))
+        made = mash(*args, "--json", env=cli_env)
+        assert made.returncode == 0, made.stderr
+        assert json.loads(made.stdout)["events"] > 4_000
+        files.append(path.read_bytes())
+    assert files[0] == files[1]
+
+
 @pytest.mark.parametrize(
     ("args", "says"),
     [
         (("--preset", "borough-1999"), "unknown preset 'borough-1999'"),
         (("--scale", "0"), "--scale must be above 0"),
+        (("--jobs", "0"), "--jobs must be from 1 to 64, got 0"),
         (("--out", "year.csv"), "name it .jsonl or .jsonl.gz"),
         (("--out", "/no/such/dir/year.jsonl"), "no directory /no/such/dir"),
     ],

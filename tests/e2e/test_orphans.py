@@ -70,6 +70,36 @@ def test_sigkill_of_a_replay_with_workers_leaves_no_process_and_no_temp_dir(
         assert not directory.exists()
 
 
+@pytest.mark.skipif(sys.platform != "linux", reason="the parent-death signal is Linux's")
+@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGTERM])
+def test_a_generate_in_several_jobs_stopped_leaves_no_process(
+    stop: signal.Signals, tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    out = tmp_path / "year.jsonl"
+    args = ["generate", "--scale", "20", "--jobs", "2", "-o", str(out)]
+    generate = subprocess.Popen(
+        [sys.executable, "-m", "mash", *args],
+        cwd=ROOT,
+        env=cli_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    parent = psutil.Process(generate.pid)
+    try:
+        _wait_until("two telling processes", lambda: len(parent.children()) == 2, 60)
+        time.sleep(0.5)  # mid-year: they are telling
+        children = parent.children()
+        assert generate.poll() is None, "the year was written before it could be killed"
+        os.kill(generate.pid, stop)
+        code = generate.wait(timeout=30)
+        assert code == (-9 if stop == signal.SIGKILL else 130)
+        _wait_until("every telling process gone", lambda: all(_gone(p) for p in children), 30)
+    finally:
+        if generate.poll() is None:
+            generate.kill()
+    assert not out.exists()  # the file is written only once every story is told
+
+
 def test_a_stale_dir_goes_and_a_live_ones_stay(tmp_path: Path) -> None:
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import itertools
 import json
+import random
 from collections import Counter
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from mash._generator.generate import (
     BOROUGH_2013_14,
     Generator,
     Quotas,
+    _pick,
     heavy_tail,
     largest_remainder,
 )
@@ -202,3 +204,43 @@ def test_explain_names_every_target_its_value_at_the_scale_and_its_source() -> N
     assert by_target["plans"]["value"].startswith("167 at 1 April, 203 started")
     assert "§4.6" in by_target["initial_in_time"]["source"]
     assert by_target["cse_high_rate"]["source"].startswith("ours")
+
+
+def test_the_file_is_the_same_whatever_the_number_of_jobs(tmp_path: Path) -> None:
+    """Told in one process or several, chunk by chunk (the missing children's chunks all
+    told before the first referrals are counted from them), the year is the same bytes."""
+    files, results = [], []
+    for jobs in (1, 2, 3):
+        path = tmp_path / f"jobs{jobs}.jsonl"
+        told: list[int] = []
+        results.append(Generator(BOROUGH_2013_14, seed=5, scale=0.3).write(path, told.append, jobs))
+        files.append(path.read_bytes())
+        assert sum(told) >= Generator(BOROUGH_2013_14, seed=5, scale=0.3).unit_count() * 0.9
+    assert files[1] == files[0] and files[2] == files[0]
+    assert {(r.events, r.children) for r in results} == {(results[0].events, results[0].children)}
+    assert not list(tmp_path.glob(".mash-generate-*"))  # the buckets are gone
+
+
+def test_a_number_of_jobs_out_of_range_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="jobs must be from 1"):
+        Generator(BOROUGH_2013_14, seed=5, scale=0.1).write(tmp_path / "x.jsonl", jobs=0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    weights=st.lists(
+        st.floats(min_value=0.001, max_value=1000, allow_nan=False), min_size=1, max_size=12
+    ),
+    seed=st.integers(0, 2**32),
+    draws=st.integers(1, 5),
+)
+def test_a_weighted_pick_draws_what_random_choices_draws(
+    weights: list[float], seed: int, draws: int
+) -> None:
+    """The totals worked out once per table give the very draws `choices` makes, and leave
+    the generator in the same state (so every later draw of a story is the same too)."""
+    table = tuple((f"v{i}", w) for i, w in enumerate(weights))
+    ours, theirs = random.Random(seed), random.Random(seed)
+    for _ in range(draws):
+        assert _pick(ours, table) == theirs.choices([v for v, _ in table], weights=weights)[0]
+    assert ours.getstate() == theirs.getstate()
