@@ -1799,16 +1799,19 @@ class Generator:
         return total
 
     def unit_count(self) -> int:
-        """About how many units `units` yields (for a progress bar: the missing children's
-        own referrals are known only as they are drawn)."""
+        """About how many units `units` yields (for a progress bar, and the size of the
+        chunks told apart): exact but for the missing children's own referrals, which are
+        known only as their stories are drawn, and are left out."""
         q = self.quotas
         protection = q.plans_started + max(0, q.s47 - q.plans_started - self.cse_s47)
         return (
             q.plans_at_start
             + protection
             + q.da_contacts
+            + q.lac_at_start  # in care on 1 April: those who stay, and those who leave
+            + q.lac_entries
             + q.missing_children
-            + max(0, q.referrals - q.s47 - q.da_children - self.re_referrals)
+            + max(0, q.referrals - q.s47 - q.da_children - self.re_referrals - q.lac_entries)
             + q.light_contacts
         )
 
