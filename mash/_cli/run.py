@@ -256,9 +256,9 @@ def generate(
         int | None,
         typer.Option(
             "--jobs",
-            help="Processes to tell the year's stories in. Default: one a core from about "
-            "--scale 3 (smaller years are quicker in one). A year with --team is told in one. "
-            "The file is the same whatever the number.",
+            help="Processes to tell the year's stories in. Default: one a core (up to 8) from "
+            "about --scale 3 (smaller years are quicker in one). A year with --team is told in "
+            "one. The file is the same whatever the number.",
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
@@ -275,6 +275,8 @@ def generate(
 
     `mash replay FILE` replays it and checks the calibration figures it carries.
     """
+    from concurrent.futures.process import BrokenProcessPool  # noqa: PLC0415
+
     from mash._generator.generate import MAX_JOBS, PRESETS, Generator  # noqa: PLC0415
     from mash._scenarios.generated import SUFFIXES  # noqa: PLC0415
 
@@ -316,6 +318,9 @@ def generate(
         ) as bar:
             task = bar.add_task("units", total=generator.unit_count())
             result = generator.write(out_path, on_units=lambda n: bar.advance(task, n), jobs=jobs)
+    except BrokenProcessPool:
+        told = f"--jobs {jobs}" if jobs else "the default jobs"
+        fail(f"{told}: a process telling the year died (out of memory?); try --jobs 1")
     except OSError as exc:
         fail(f"cannot write {out_path}: {exc.strerror or exc}")
     summary = {

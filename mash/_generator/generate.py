@@ -11,7 +11,8 @@ Every rate and its source is in `BOROUGH_2013_14` and in `scenarios/README.md`.
 Why buckets on disk: events must leave in event-time order, but a child's story runs over a
 year, so the generator cannot write them as it makes them. Each event goes to the bucket file
 of its week; the buckets are then sorted one at a time and concatenated. Memory holds one week
-of events and the decks (a few integers per child), never the year, so `--scale 150` fits.
+of events a process and the decks (a few integers per child), never the year, so `--scale
+150` fits.
 
 Why a plan: every deck is dealt before any story is told (`Generator.plan`), so a unit's
 story needs only its line of the plan. A big year is told by a pool of processes, a chunk of
@@ -39,6 +40,7 @@ import os
 import random
 import shutil
 import signal
+import sys
 import tempfile
 import time as timer
 from collections.abc import Callable, Iterable, Iterator
@@ -998,6 +1000,7 @@ class Generator:
         self.end = datetime.combine(self.end_day, time(23, 59), tzinfo=LONDON)
         self.children = 0
         self.missing_referrals = 0
+        self.categories = tuple(preset.year_end_categories.items())  # one table to draw from
         self.social_workers = social_workers
         self.team = team
         self.caseloads: Caseloads[Any] | None = None
@@ -1150,13 +1153,15 @@ class Generator:
     def plan(self, shared_offers: bool) -> Iterator[Unit | None]:
         """Each unit in the year's order, as the name of its story and what it was dealt.
 
-        The plan deals every deck, so a unit's story needs nothing but its line and the
-        generator: the lines can be told anywhere, in any order (`write` tells them in several
-        processes). `BEGUN` marks where every story so far must have begun: the first
-        referrals that follow are counted from the missing children's. The return interviews
-        offered are one deck over the missing children: with `shared_offers` each story
-        draws from it as it goes (a story waiting for social workers draws later), without,
-        each is dealt its own slice, which is what a story told at once would have drawn."""
+        The plan deals every deck, so without `shared_offers` a unit's story needs nothing
+        but its line and a generator of the same preset, seed and scale: the lines before
+        `BEGUN` can be told anywhere, in any order (`write` tells them in several processes).
+        The lines after it are counted from the missing children's stories, so those must
+        have been told, and their `missing_referrals` added to this generator, before the
+        plan is asked for its next line. The return interviews offered are one deck over the
+        missing children: with `shared_offers` each story draws from it as it goes (a story
+        waiting for social workers draws later), so they must be told in the plan's order;
+        without, each is dealt its own slice, which is what a story told at once draws."""
         q = self.quotas
         self.missing_referrals = 0
         decks = self._decks()
@@ -1166,7 +1171,7 @@ class Generator:
         for i, ends in enumerate(decks["existing_ends"]):
             category = next(ended) if ends else next(at_end)
             yield "_existing_plan", (f"P{i:07d}", ends, category, ends and next(long))
-        categories = tuple(self.preset.year_end_categories.items())
+        categories = self.categories
         for i, role in enumerate(decks["roles"]):
             category = (
                 next(at_end)
@@ -1737,11 +1742,12 @@ class Generator:
         began = timer.perf_counter()
         self.children = 0
         if jobs is None:
-            jobs = min(_cores(), MAX_JOBS) if self.unit_count() >= PARALLEL_UNITS else 1
+            jobs = min(_cores(), DEFAULT_JOBS) if self.unit_count() >= PARALLEL_UNITS else 1
         if not 1 <= jobs <= MAX_JOBS:
             raise ValueError(f"jobs must be from 1 to {MAX_JOBS}, got {jobs}")
+        _sweep(path.parent)
         with (
-            tempfile.TemporaryDirectory(prefix=".mash-generate-", dir=path.parent) as spill,
+            tempfile.TemporaryDirectory(prefix=f"{SPILL}{os.getpid()}-", dir=path.parent) as spill,
             _tellers(self, jobs if self.social_workers is None else 1) as pool,
         ):
             if pool is None:
@@ -1753,9 +1759,13 @@ class Generator:
                 total = spilled.total
             else:
                 total = self._tell_apart(spill, pool, jobs, on_units)
-            with _writer(path) as out:
+            # Written beside the buckets, then moved over `path`: a year stopped part way
+            # leaves no file that claims its events, and a year written before stays whole.
+            partial = Path(spill) / f"partial.{path.name}"  # its suffix says gzip or not
+            with _writer(partial) as out:
                 out.write(json.dumps(self.header(total), separators=(",", ":")) + "\n")
                 _merge(spill, out, pool)
+            os.replace(partial, path)
         return GenerateResult(path, total, self.children, timer.perf_counter() - began, self.quotas)
 
     def _tell_apart(
@@ -1800,8 +1810,8 @@ class Generator:
 
     def unit_count(self) -> int:
         """About how many units `units` yields (for a progress bar, and the size of the
-        chunks told apart): exact but for the missing children's own referrals, which are
-        known only as their stories are drawn, and are left out."""
+        chunks told apart). Over by the missing children's own referrals, which are known
+        only once their stories are drawn (a few hundred in a borough's 6,000)."""
         q = self.quotas
         protection = q.plans_started + max(0, q.s47 - q.plans_started - self.cse_s47)
         return (
@@ -1959,6 +1969,7 @@ class Generator:
 
 
 MAX_JOBS = 64
+DEFAULT_JOBS = 8  # at most, by default: each sorts a week in memory (tens of MB at England's)
 PARALLEL_UNITS = 20_000  # units in a year worth starting processes for (scale 3 or so)
 CHUNK_UNITS = (500, 20_000)  # fewest and most units a process is handed at once
 
@@ -1983,8 +1994,9 @@ def _cores() -> int:
 _TELLER: list[Generator] = []  # in a telling process: its generator
 
 
-def _start_teller(parent: int, preset: Preset, seed: int, scale: float) -> None:
-    """A process that tells chunks of the plan: it dies with the one that started it."""
+def _start_teller(parent: int, gen: Generator) -> None:
+    """A process that tells chunks of the plan with `gen` (forked: the caller's own, not a
+    copy made from its preset, seed and scale); it dies with the one that started it."""
     die_with_parent()
     if os.getppid() != parent:  # gone before the signal was asked for
         os._exit(1)
@@ -1993,7 +2005,10 @@ def _start_teller(parent: int, preset: Preset, seed: int, scale: float) -> None:
     # (told of a Ctrl-C to the group, or ending them itself) drops the year.
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    _TELLER[:] = [Generator(preset, seed, scale)]
+    # A thread of the parent's (a progress bar's) may have held the standard streams' locks
+    # at the fork, and a process flushes them as it exits: it reports through the pool only.
+    sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - until the process ends
+    _TELLER[:] = [gen]
 
 
 def _tell_chunk(spill: str, number: int, units: list[Unit]) -> Told:
@@ -2045,7 +2060,8 @@ def _merge(spill: str, out: IO[str], pool: ProcessPoolExecutor | None) -> None:
     here, or each week sorted by the pool into a file of its own that is copied in turn."""
     weeks: dict[int, list[str]] = {}
     for name in os.listdir(spill):
-        weeks.setdefault(int(name.split(".", 1)[0]), []).append(name)
+        if name.endswith(".part"):
+            weeks.setdefault(int(name.split(".", 1)[0]), []).append(name)
     if pool is None:
         for week in sorted(weeks):
             out.writelines(_sorted(spill, weeks[week]))
@@ -2080,19 +2096,20 @@ def _sort_week(spill: str, week: int, names: list[str]) -> str:
 def _tellers(gen: Generator, jobs: int) -> Iterator[ProcessPoolExecutor | None]:
     """`jobs` processes to tell the plan's units and sort the weeks, or None for one job.
 
-    Forked where the system can: a spawned process would first run the caller's script
-    again (its `__main__`), and a telling process touches nothing the parent's threads
-    may hold (a progress bar's lock). Each dies with the process that started it."""
+    Forked on Linux: a spawned process would first run the caller's script again (its
+    `__main__`), and a telling process touches nothing the parent's threads may hold (a
+    progress bar's lock: its standard streams are its own). Each dies with the process
+    that started it."""
     if jobs <= 1:
         yield None
         return
-    context = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
+    context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
     others = set(multiprocessing.active_children())
     pool = ProcessPoolExecutor(
         jobs,
         mp_context=context,
         initializer=_start_teller,
-        initargs=(os.getpid(), gen.preset, gen.seed, gen.scale),
+        initargs=(os.getpid(), gen),
     )
     try:
         yield pool
@@ -2102,6 +2119,28 @@ def _tellers(gen: Generator, jobs: int) -> Iterator[ProcessPoolExecutor | None]:
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+SPILL = ".mash-generate-"  # then the writing process's id: the buckets' directory
+
+
+def _sweep(directory: Path) -> None:
+    """Remove the bucket directories of years whose writer was killed outright (SIGKILL, the
+    OOM killer: nothing could clean up), up to a year of events each."""
+    for stale in directory.glob(f"{SPILL}*-*"):
+        pid = stale.name[len(SPILL) :].split("-", 1)[0]
+        if pid.isdigit() and not _running(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's: running
+        return True
+    return True
 
 
 @contextmanager

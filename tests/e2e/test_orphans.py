@@ -98,6 +98,42 @@ def test_a_generate_in_several_jobs_stopped_leaves_no_process(
         if generate.poll() is None:
             generate.kill()
     assert not out.exists()  # the file is written only once every story is told
+    # The buckets a SIGKILL left behind go with the next year written there.
+    again = [sys.executable, "-m", "mash", "generate", "--scale", "0.05", "-o", str(out)]
+    assert subprocess.run(again, cwd=ROOT, env=cli_env, capture_output=True).returncode == 0
+    assert [p.name for p in tmp_path.iterdir()] == ["year.jsonl"]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the parent-death signal is Linux's")
+def test_a_telling_process_killed_is_a_one_line_error(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    out = tmp_path / "year.jsonl"
+    args = ["generate", "--scale", "20", "--jobs", "2", "-o", str(out)]
+    generate = subprocess.Popen(
+        [sys.executable, "-m", "mash", *args],
+        cwd=ROOT,
+        env=cli_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    parent = psutil.Process(generate.pid)
+    try:
+        _wait_until("two telling processes", lambda: len(parent.children()) == 2, 60)
+        time.sleep(0.5)
+        one, other = parent.children()
+        one.kill()  # the OOM killer's way
+        _, err = generate.communicate(timeout=60)
+        _wait_until("the other telling process gone", lambda: _gone(other), 30)
+    finally:
+        if generate.poll() is None:
+            generate.kill()
+    assert generate.returncode == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert "a process telling the year died (out of memory?); try --jobs 1" in lines[0]
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_stale_dir_goes_and_a_live_ones_stay(tmp_path: Path) -> None:
