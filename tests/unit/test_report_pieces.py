@@ -3,7 +3,7 @@ performance framework's RAG and direction rules, and indicators filled only wher
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +11,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mash._report.figures import Tallies, _group, _nested, figures
+from mash._report.figures import (
+    Tallies,
+    _add_months,
+    _group,
+    _looked_after,
+    _nested,
+    age_band,
+    figures,
+)
 from mash._report.indicators import fill_indicators
 from mash._report.performance import (
     BenchmarksError,
@@ -235,3 +243,66 @@ def test_tables_found_by_bisection_are_the_tables_a_full_scan_finds(
     assert list(_group(indexed, prefix).items()) == list(scanned.items())
     assert _nested(indexed, prefix) == nested
     assert list(_group(tallies, prefix).items()) == list(scanned.items())
+
+
+def _looked_after_by_dates(t: dict[str, int], on: date) -> tuple[int, int]:
+    """NI 63's two counts as first written: every date parsed, the age band asked."""
+    long_term = stable = 0
+    lived_since, placed_by = _add_months(on, -30), _add_months(on, -24)
+    for name, count in t.items():
+        began, dob, placed, adoption = name.split("|")[1:]
+        if not count or dob == "unknown" or date.fromisoformat(began) > lived_since:
+            continue
+        if age_band(date.fromisoformat(dob), on) == "16 and over":
+            continue
+        long_term += count
+        if adoption == "1" or (placed != "none" and date.fromisoformat(placed) <= placed_by):
+            stable += count
+    return long_term, stable
+
+
+_days = st.dates(min_value=date(1990, 1, 1), max_value=date(2016, 12, 31))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    cares=st.lists(
+        st.tuples(
+            _days,
+            st.one_of(st.just("unknown"), _days.map(date.isoformat)),
+            st.one_of(st.just("none"), _days.map(date.isoformat)),
+            st.sampled_from("01"),
+            st.integers(0, 3),
+        ),
+        max_size=30,
+    ),
+    on=st.one_of(_days, st.sampled_from([date(2012, 2, 29), date(2016, 2, 29)])),
+)
+def test_long_term_care_compared_as_iso_strings_counts_as_the_dates_do(
+    cares: list[tuple[date, str, str, str, int]], on: date
+) -> None:
+    """NI 63 compares the ISO dates in the counters' names as strings, and takes sixteen
+    from the year of the day asked: the same counts as parsing them and asking the age."""
+    t: dict[str, int] = {}
+    for began, dob, placed, adoption, count in cares:
+        name = f"lac.open|{began.isoformat()}|{dob}|{placed}|{adoption}"
+        t[name] = t.get(name, 0) + count
+    got = _looked_after(t, on, None)
+    assert (got["long_term"], got["long_term_stable"]) == _looked_after_by_dates(t, on)
+
+
+@pytest.mark.parametrize("on", [date(2014, 3, 31), date(2016, 2, 29), date(2013, 4, 1)])
+@pytest.mark.parametrize("shift", [-1, 0, 1])
+def test_long_term_care_at_each_boundary_counts_as_the_dates_do(on: date, shift: int) -> None:
+    """A child sixteen that very day, care begun exactly 30 months back, placed exactly 24
+    months back, and a day either side of each."""
+    day = timedelta(days=shift)
+    sixteen = date(on.year - 16, on.month, on.day) + day
+    began, placed = _add_months(on, -30) + day, _add_months(on, -24) + day
+    t = {
+        f"lac.open|{began.isoformat()}|2005-01-01|none|0": 1,
+        f"lac.open|2000-01-01|{sixteen.isoformat()}|none|0": 2,
+        f"lac.open|2000-01-01|2005-01-01|{placed.isoformat()}|0": 4,
+    }
+    got = _looked_after(t, on, None)
+    assert (got["long_term"], got["long_term_stable"]) == _looked_after_by_dates(t, on)
