@@ -53,7 +53,7 @@ from pathlib import Path
 from typing import IO, Any, TypeVar, cast
 
 from mash._generator.caseloads import Caseloads, Opened, Worked
-from mash._runtime.embedded_redis import die_with_parent
+from mash._runtime.embedded_redis import die_with_parent, pid_running
 from mash._scenarios.scenario import AGENCY_BY_SOURCE
 from mash._time.calendar import LONDON, WorkingDayCalendar
 from mash.consumers.team.config import AssessmentKind, SocialWorkers
@@ -2129,18 +2129,8 @@ def _sweep(directory: Path) -> None:
     OOM killer: nothing could clean up), up to a year of events each."""
     for stale in directory.glob(f"{SPILL}*-*"):
         pid = stale.name[len(SPILL) :].split("-", 1)[0]
-        if pid.isdigit() and not _running(int(pid)):
+        if pid.isdigit() and not pid_running(int(pid)):
             shutil.rmtree(stale, ignore_errors=True)
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's: running
-        return True
-    return True
 
 
 @contextmanager

@@ -76,6 +76,11 @@ def _alive(pid_file: Path) -> bool | None:
         pid = int(pid_file.read_text().strip())
     except (OSError, ValueError):
         return None
+    return pid_running(pid)
+
+
+def pid_running(pid: int) -> bool:
+    """Whether process `pid` runs (a zombie does not; someone else's does)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -70,29 +70,41 @@ def test_sigkill_of_a_replay_with_workers_leaves_no_process_and_no_temp_dir(
         assert not directory.exists()
 
 
-@pytest.mark.skipif(sys.platform != "linux", reason="the parent-death signal is Linux's")
-@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGTERM])
-def test_a_generate_in_several_jobs_stopped_leaves_no_process(
-    stop: signal.Signals, tmp_path: Path, cli_env: dict[str, str]
-) -> None:
-    out = tmp_path / "year.jsonl"
+def _telling(out: Path, cli_env: dict[str, str]) -> tuple[subprocess.Popen[str], psutil.Process]:
+    """A `mash generate --jobs 2` of a twenty-times year into `out`, once its two telling
+    processes have started and been telling for a moment."""
     args = ["generate", "--scale", "20", "--jobs", "2", "-o", str(out)]
     generate = subprocess.Popen(
         [sys.executable, "-m", "mash", *args],
         cwd=ROOT,
         env=cli_env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     parent = psutil.Process(generate.pid)
     try:
         _wait_until("two telling processes", lambda: len(parent.children()) == 2, 60)
-        time.sleep(0.5)  # mid-year: they are telling
+    except BaseException:
+        generate.kill()
+        raise
+    time.sleep(0.5)  # mid-year: they are telling
+    return generate, parent
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the parent-death signal is Linux's")
+@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGTERM])
+def test_a_generate_in_several_jobs_stopped_leaves_no_process(
+    stop: signal.Signals, tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    out = tmp_path / "year.jsonl"
+    generate, parent = _telling(out, cli_env)
+    try:
         children = parent.children()
         assert generate.poll() is None, "the year was written before it could be killed"
         os.kill(generate.pid, stop)
-        code = generate.wait(timeout=30)
-        assert code == (-9 if stop == signal.SIGKILL else 130)
+        generate.communicate(timeout=30)
+        assert generate.returncode == (-9 if stop == signal.SIGKILL else 130)
         _wait_until("every telling process gone", lambda: all(_gone(p) for p in children), 30)
     finally:
         if generate.poll() is None:
@@ -108,20 +120,8 @@ def test_a_generate_in_several_jobs_stopped_leaves_no_process(
 def test_a_telling_process_killed_is_a_one_line_error(
     tmp_path: Path, cli_env: dict[str, str]
 ) -> None:
-    out = tmp_path / "year.jsonl"
-    args = ["generate", "--scale", "20", "--jobs", "2", "-o", str(out)]
-    generate = subprocess.Popen(
-        [sys.executable, "-m", "mash", *args],
-        cwd=ROOT,
-        env=cli_env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    parent = psutil.Process(generate.pid)
+    generate, parent = _telling(tmp_path / "year.jsonl", cli_env)
     try:
-        _wait_until("two telling processes", lambda: len(parent.children()) == 2, 60)
-        time.sleep(0.5)
         one, other = parent.children()
         one.kill()  # the OOM killer's way
         _, err = generate.communicate(timeout=60)
