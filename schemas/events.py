@@ -579,6 +579,13 @@ def construct(cls: type[M], /, **values: Any) -> M:
     order is the model's (pydantic serialises `__dict__` in its order). The property tests
     parse such outputs back through the wire union to keep them honest.
     """
+    return construct_from(cls, values)
+
+
+def construct_from(cls: type[M], values: dict[str, Any], /) -> M:
+    """`construct` from a dict the caller built (and gives up): the hottest rules build their
+    outputs' fields as one dict, and passing it on as keywords would pack it again, which
+    cost as much as the rest of the construction."""
     plan = _PLANS.get(cls)
     if plan is None:
         fields = cls.model_fields

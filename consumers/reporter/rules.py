@@ -61,7 +61,7 @@ from mash.schemas.events import (
     TimescaleMet,
     TimescaleStarted,
     TimescaleStoppedLate,
-    construct,
+    construct_from,
 )
 
 # A contact becomes a referral (the CIN census's unit) when social care takes it on: an
@@ -108,7 +108,7 @@ def _fact(**values: Any) -> Fact:
     """A fact from fields the reporter typed itself, unvalidated (`construct`): the record
     takes one on nearly every event. The state tests read every record back through the
     model to keep that honest."""
-    return construct(Fact, **values)
+    return construct_from(Fact, values)
 
 
 class OpenPlan(State):

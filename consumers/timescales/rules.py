@@ -29,7 +29,7 @@ from mash.schemas.events import (
     TimescaleMet,
     TimescaleStarted,
     TimescaleStoppedLate,
-    construct,
+    construct_from,
 )
 
 EARLY_STOP_MEMORY = timedelta(days=7)
@@ -171,12 +171,10 @@ class ClockRules:
     def _breached(
         self, child: str, clock: OpenClock, deadline: datetime, cause: str
     ) -> TimescaleBreached:
-        return construct(
-            TimescaleBreached,
-            **self._envelope("breached", child, clock, deadline, cause),
-            started_at=clock.started_at,
-            deadline=deadline,
-        )
+        fields = self._envelope("breached", child, clock, deadline, cause)
+        fields["started_at"] = clock.started_at
+        fields["deadline"] = deadline
+        return construct_from(TimescaleBreached, fields)
 
     def _resolve(
         self,
@@ -191,28 +189,19 @@ class ClockRules:
             return []
         if stopped_at <= due:
             met = self._envelope("met", child, clock, stopped_at, stop_id)
-            return [
-                construct(
-                    TimescaleMet,
-                    **met,
-                    started_at=clock.started_at,
-                    deadline=due,
-                    stopped_at=stopped_at,
-                )
-            ]
+            met["started_at"] = clock.started_at
+            met["deadline"] = due
+            met["stopped_at"] = stopped_at
+            return [construct_from(TimescaleMet, met)]
         out: list[Envelope] = []
         if not clock.breached:
             out.append(self._breached(child, clock, due, stop_id))
         late = lateness(self.by_id[clock.clock], due, stopped_at, self.calendar)
-        out.append(
-            construct(
-                TimescaleStoppedLate,
-                **self._envelope("late", child, clock, stopped_at, stop_id),
-                deadline=due,
-                stopped_at=stopped_at,
-                lateness=late,
-            )
-        )
+        fields = self._envelope("late", child, clock, stopped_at, stop_id)
+        fields["deadline"] = due
+        fields["stopped_at"] = stopped_at
+        fields["lateness"] = late
+        out.append(construct_from(TimescaleStoppedLate, fields))
         return out
 
     # ---- the rule ------------------------------------------------------------------------
@@ -320,22 +309,21 @@ class ClockRules:
             begun = (getattr(event, clock.start.at, None) if clock.start.at else None) or (
                 event.occurred_at
             )
-            opened = construct(
+            deadline = deadline_for(clock, begun, self.calendar)
+            opened = construct_from(
                 OpenClock,
-                clock=clock.id,
-                instance=instance_id(clock.id, child, key, event.event_id),
-                key=key,
-                started_at=begun,
-                deadline=deadline_for(clock, begun, self.calendar),
-                correlation_id=event.correlation_id or event.event_id,
+                {
+                    "clock": clock.id,
+                    "instance": instance_id(clock.id, child, key, event.event_id),
+                    "key": key,
+                    "started_at": begun,
+                    "deadline": deadline,
+                    "correlation_id": event.correlation_id or event.event_id,
+                },
             )
-            out.append(
-                construct(
-                    TimescaleStarted,
-                    **self._envelope("started", child, opened, event.occurred_at, event.event_id),
-                    deadline=opened.deadline,
-                )
-            )
+            started = self._envelope("started", child, opened, event.occurred_at, event.event_id)
+            started["deadline"] = deadline
+            out.append(construct_from(TimescaleStarted, started))
             waiting = (
                 next((e for e in early if e.clock == clock.id and e.key == key), None)
                 if early
@@ -352,7 +340,7 @@ class ClockRules:
                 open_clocks.append(opened)
         if not touched:
             return state, out
-        return construct(ChildClocks, open=tuple(open_clocks), early=tuple(early)), out
+        return construct_from(ChildClocks, {"open": tuple(open_clocks), "early": tuple(early)}), out
 
 
 def _running(open_clocks: Iterable[OpenClock], clock: str, key: str) -> OpenClock | None:

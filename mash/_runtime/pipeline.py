@@ -47,7 +47,14 @@ from pydantic import BaseModel
 
 from mash._runtime.consumer import Consumer, RuleResult
 from mash.schemas.codes import Agency
-from mash.schemas.events import ClockTick, ContactReceived, DeadLetter, Envelope, Event, construct
+from mash.schemas.events import (
+    ClockTick,
+    ContactReceived,
+    DeadLetter,
+    Envelope,
+    Event,
+    construct_from,
+)
 
 log = structlog.get_logger("mash.pipeline")
 
@@ -464,17 +471,19 @@ class Pipeline:
 
 
 def _tick(child: str, at: datetime) -> ClockTick:
-    return construct(
+    return construct_from(
         ClockTick,
-        event_id=f"tick.{at.isoformat()}",
-        occurred_at=at,
-        recorded_at=at,
-        agency=Agency.MASH,
-        child_id=child,
-        schema_version=1,
-        correlation_id=None,
-        causation_id=None,
-        type="clock.tick",
+        {
+            "event_id": f"tick.{at.isoformat()}",
+            "occurred_at": at,
+            "recorded_at": at,
+            "agency": Agency.MASH,
+            "child_id": child,
+            "schema_version": 1,
+            "correlation_id": None,
+            "causation_id": None,
+            "type": "clock.tick",
+        },
     )
 
 
