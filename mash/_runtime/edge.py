@@ -48,6 +48,7 @@ from mash.schemas.events import (
     Event,
     parse_event,
     range_message,
+    wire_json,
 )
 
 log = structlog.get_logger("mash.edge")
@@ -585,10 +586,11 @@ class ShardEdge:
         touched: set[str] = set()
         for consumer in self.pipeline.consumers:
             changed = shard.changed[consumer.name]
+            held = shard.states[consumer.name]
             touched |= changed
             commit.hset(
                 keys.state(consumer.name),
-                {c: shard.states[consumer.name][c].model_dump_json() for c in sorted(changed)},
+                {c: wire_json(held[c]) for c in sorted(changed)},
             )
         scores: dict[str, float | None] = {}
         for child in sorted(touched | result.advanced):
@@ -598,13 +600,15 @@ class ShardEdge:
         commit.hset(
             keys.seen(), {c: encode_ledger(shard.ledgers[c]) for c in sorted(shard.ledgers_changed)}
         )
-        streams: dict[tuple[str, int], str] = {}  # each output's stream key, made once
+        # Each output's stream key, made once a stream and child: a child has outputs by
+        # the handful in a round, and finding its shard hashes its id.
+        streams: dict[tuple[str, str | None], str] = {}
         for out in result.outputs:
-            where = (type(out).stream, self._shard_of(out))
+            where = (type(out).stream, out.child_id)
             key = streams.get(where)
             if key is None:
-                key = streams[where] = keys.stream(*where)
-            commit.xadd(key, out.model_dump_json())
+                key = streams[where] = keys.stream(where[0], self._shard_of(out))
+            commit.xadd(key, wire_json(out))
         commit.hincr(keys.tallies("reporter"), result.tally)
         by_key: dict[str, list[bytes]] = {}
         progress: dict[str, int] = {}
@@ -669,11 +673,11 @@ class ShardEdge:
         progress: dict[str, int] = {}
         for letter, _ in letters:
             self.pipeline.apply(empty, letter, result)
-            commit.xadd(self.keys.stream("dlq", self.shard), letter.model_dump_json())
+            commit.xadd(self.keys.stream("dlq", self.shard), wire_json(letter))
             name = f"{group}|{key}|dead.{reason or letter.reason}"
             progress[name] = progress.get(name, 0) + 1
         for out in result.outputs:
-            commit.xadd(self.keys.stream(type(out).stream, self.shard), out.model_dump_json())
+            commit.xadd(self.keys.stream(type(out).stream, self.shard), wire_json(out))
         commit.hincr(self.keys.tallies("reporter"), result.tally)
         if acks:
             progress[f"{group}|{key}|applied"] = progress.get(f"{group}|{key}|applied", 0) + len(

@@ -42,7 +42,7 @@ from mash._runtime.logs import BROKER_LOGGER
 from mash._runtime.pipeline import Pipeline
 from mash._runtime.shards import ShardSpec, ShardSpecError
 from mash.errors import HubUnavailable
-from mash.schemas.events import EVENT_TYPES, STREAMS, Envelope, Event, parse_event
+from mash.schemas.events import EVENT_TYPES, STREAMS, Envelope, Event, parse_event, wire_json
 
 log = structlog.get_logger("mash.hub")
 
@@ -510,7 +510,7 @@ class Hub:
         here = self.run_consumers and bool(self.consumers)
         chunk_of: list[tuple[str, bytes]] = []
         for event in events:
-            payload = event.model_dump_json().encode()
+            payload = wire_json(event)
             if here:
                 MEMO.remember(payload, event)
             chunk_of.extend((key, payload) for key in self.keys.routes(event))
