@@ -267,6 +267,9 @@ class RiskRules:
         `until`: an indicator no longer counts at the instant its window closes, so anything
         else at that instant sees the child without it."""
         out: list[Envelope] = []
+        first = next_deadline(state)
+        if first is None or first > until:
+            return state, out  # nothing ages out yet: most events of most children
         for expiry in sorted(u for u in _expiries(state) if u <= until):
             pruned = self.prune(state, expiry)
             state, emitted = self.flag(
@@ -297,8 +300,13 @@ def _expiries(state: ChildRisk) -> set[datetime]:
 
 
 def next_deadline(state: ChildRisk) -> datetime | None:
-    """The next instant something ages out: a tick at that instant re-scores the child."""
-    return min(_expiries(state), default=None)
+    """The next instant something ages out: a tick at that instant re-scores the child.
+    (`min(_expiries(state))`, without the set: asked before nearly every event.)"""
+    found = state.assessed.until if state.assessed is not None else None
+    for seen in state.indicators:
+        if found is None or seen.until < found:
+            found = seen.until
+    return found
 
 
 def keys(event: Event) -> list[str]:

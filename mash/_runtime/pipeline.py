@@ -91,6 +91,9 @@ class Ledger:
 
     latest: datetime | None = None
     ids: dict[str, datetime] = field(default_factory=dict)
+    # The earliest instant in `ids` (None: not known yet, as after a load), so that an add
+    # asks whether anything fell out of the window without a pass over every id.
+    oldest: datetime | None = field(default=None, compare=False, repr=False)
 
     def holds(self, event_id: str) -> bool:
         return event_id in self.ids
@@ -101,10 +104,18 @@ class Ledger:
     def add(self, event_id: str, at: datetime, window: timedelta) -> None:
         if self.latest is None or at > self.latest:
             self.latest = at
-        self.ids[event_id] = at
+        ids = self.ids
+        ids[event_id] = at
+        oldest = self.oldest
+        if oldest is None:
+            oldest = min(ids.values())
+        elif at < oldest:
+            oldest = at
         horizon = self.latest - window
-        if min(self.ids.values()) < horizon:  # min() in C: no generator on every event
-            self.ids = {i: t for i, t in self.ids.items() if t >= horizon}
+        if oldest < horizon:
+            ids = self.ids = {i: t for i, t in ids.items() if t >= horizon}
+            oldest = min(ids.values()) if ids else None
+        self.oldest = oldest
 
 
 class ShardStates:
