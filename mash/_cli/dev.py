@@ -116,11 +116,11 @@ def bench(
             out.print_json(json.dumps(figures))
             return
         summary = Table(title=f"mash bench --pipeline --scale {scale:g}", show_header=False)
-        for name, value in figures.items():
-            if name != "samples":
-                summary.add_row(
-                    name.replace("_", " "), f"{value:,}" if isinstance(value, int) else str(value)
-                )
+        rows = {n: v for n, v in figures.items() if n not in ("samples", "cpu_us_per_event")}
+        rows.update({f"cpu us per event, {n}": v for n, v in figures["cpu_us_per_event"].items()})
+        for name, value in rows.items():
+            shown = "n/a" if value is None else f"{value:,}" if isinstance(value, int) else value
+            summary.add_row(name.replace("_", " "), str(shown))
         out.print(summary)
         return
     if workers is not None:

@@ -14,7 +14,7 @@ import os
 import statistics
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -453,6 +453,9 @@ async def run_scale_bench(
 
 
 # ---- the whole pipeline: a generated year through every consumer ------------------------------
+CPU_ROLES = ("bench_process", "workers", "redis")
+
+
 @dataclass
 class PipelineBench:
     scale: float
@@ -464,6 +467,30 @@ class PipelineBench:
     pipeline: list[float]
     redis_used_memory_bytes: int
     peak_rss_bytes: int
+    # Each round's CPU seconds by role over the timed window (None: not measurable here).
+    cpu: list[dict[str, float | None]] = field(default_factory=list)
+
+    def cpu_figures(self) -> dict[str, Any]:
+        """CPU per event by role (medians of the rounds, microseconds; the total is their
+        sum), and the share of the machine's cores the run kept busy: a wall figure on a
+        shared machine moves with the neighbours, CPU per event much less, and a share near
+        1 says the run was CPU-bound."""
+        per_event: dict[str, float | None] = {}
+        for role in CPU_ROLES:
+            seconds = [v for r in self.cpu if (v := r.get(role)) is not None]
+            per_event[role] = (
+                round(statistics.median(seconds) * 1e6 / self.events, 1)
+                if seconds and len(seconds) == len(self.cpu)
+                else None
+            )
+        parts = list(per_event.values())
+        total = per_event["total"] = (
+            None if None in parts else round(sum(p or 0.0 for p in parts), 1)
+        )
+        rate = statistics.median(self.pipeline) if self.pipeline else 0.0
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        busy = round(total * 1e-6 * rate / cores, 3) if total is not None and cores else None
+        return {"cpu_us_per_event": per_event, "cpu_share_used": busy}
 
     def as_dict(self) -> dict[str, Any]:
         raw = statistics.median(self.raw)
@@ -480,11 +507,45 @@ class PipelineBench:
             "pipeline_ratio": round(rate / raw, 3),
             "redis_used_memory_bytes": self.redis_used_memory_bytes,
             "peak_rss_bytes": self.peak_rss_bytes,
+            **self.cpu_figures(),
             "samples": {
                 "pipeline": [round(r) for r in self.pipeline],
                 "raw": [round(r) for r in self.raw],
             },
         }
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """User and system CPU a process has used, from Linux's /proc (None elsewhere, or once it
+    has gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def cpu_snapshot(redis: aioredis.Redis, workers: Sequence[int]) -> dict[str, float | None]:
+    """CPU seconds so far of this process, of the worker processes, and of the Redis server
+    (its own INFO, so a Redis elsewhere counts too)."""
+    info: Any = await redis.info("cpu")
+    server = info.get("used_cpu_user"), info.get("used_cpu_sys")
+    worker_times = [process_cpu_seconds(pid) for pid in workers]
+    return {
+        "bench_process": time.process_time(),
+        "workers": None if None in worker_times else sum(t or 0.0 for t in worker_times),
+        "redis": float(server[0]) + float(server[1]) if None not in server else None,
+    }
+
+
+def cpu_spent(
+    before: Mapping[str, float | None], after: Mapping[str, float | None]
+) -> dict[str, float | None]:
+    spent: dict[str, float | None] = {}
+    for role in CPU_ROLES:
+        a, b = before.get(role), after.get(role)
+        spent[role] = b - a if a is not None and b is not None else None
+    return spent
 
 
 def _peak_rss_bytes(workers: int) -> int:
@@ -500,10 +561,10 @@ def _peak_rss_bytes(workers: int) -> int:
 
 async def pipeline_run(
     settings: Settings, events: Sequence[Envelope], end: datetime, workers: int
-) -> tuple[float, int]:
+) -> tuple[float, int, dict[str, float | None]]:
     """Events per second of a year through every consumer (in this process, or `workers`
-    worker processes), from the first publish to the last watermark applied; and the memory
-    Redis uses at the end."""
+    worker processes), from the first publish to the last watermark applied; the memory
+    Redis uses at the end; and the CPU each role spent meanwhile."""
     from mash._bootstrap import build_consumers  # noqa: PLC0415
     from mash._replay.driver import applied_by, publish_steps, with_workers  # noqa: PLC0415
     from mash._replay.steps import watermarked  # noqa: PLC0415
@@ -519,11 +580,14 @@ async def pipeline_run(
             while len(await hub.redis.keys(hub.keys.lease(0)[:-1] + "*")) < workers:
                 fleet.check()
                 await asyncio.sleep(0.05)
+        pids = fleet.pids if fleet is not None else []
+        cpu_before = await cpu_snapshot(hub.redis, pids)
         started = time.perf_counter()
         await publish_steps(hub, watermarked(events, end), 900, fleet)
         rate = len(events) / (time.perf_counter() - started)
+        cpu = cpu_spent(cpu_before, await cpu_snapshot(hub.redis, pids))
         info: Any = await hub.redis.info("memory")
-        return rate, int(info.get("used_memory", 0))
+        return rate, int(info.get("used_memory", 0)), cpu
 
 
 async def run_pipeline_bench(
@@ -553,8 +617,9 @@ async def run_pipeline_bench(
             run_settings = settings.model_copy(
                 update={"namespace": f"{ns}-hub", "redis_url": _secret(base.url)}
             )
-            rate, memory = await pipeline_run(run_settings, events, header.end, workers)
+            rate, memory, cpu = await pipeline_run(run_settings, events, header.end, workers)
             result.pipeline.append(rate)
+            result.cpu.append(cpu)
             result.redis_used_memory_bytes = memory
             await _delete_namespace(base.redis, ns)
     result.peak_rss_bytes = _peak_rss_bytes(workers)

@@ -50,6 +50,12 @@ def test_the_pipeline_figure_is_a_generated_year_against_the_raw_loop_in_one_run
     assert figures["workers"] == 0
     assert int(figures["redis_used_memory_bytes"]) > 1_000_000  # the year's streams and states
     assert int(figures["peak_rss_bytes"]) > 50_000_000
+    # CPU by role over the timed window: this process applied the year, Redis served it.
+    cpu = figures["cpu_us_per_event"]
+    assert cpu["workers"] == 0.0
+    assert cpu["bench_process"] > 0 and cpu["redis"] > 0
+    assert abs(cpu["total"] - (cpu["bench_process"] + cpu["redis"])) <= 0.2
+    assert 0 < figures["cpu_share_used"] <= 1.05
 
 
 def test_the_pipeline_figure_applies_the_year_as_replay_would_by_default(
@@ -61,3 +67,8 @@ def test_the_pipeline_figure_applies_the_year_as_replay_would_by_default(
     figures = _bench(cli_env)
     assert figures["workers"] == (2 if cores >= 2 else 0)
     assert int(figures["pipeline_events_per_s"]) > 0
+    if figures["workers"]:
+        # The worker processes' CPU, read from /proc, is most of the run's.
+        cpu = figures["cpu_us_per_event"]
+        assert cpu["workers"] > cpu["bench_process"] > 0
+        assert cpu["total"] > cpu["workers"]
