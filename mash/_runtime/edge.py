@@ -29,6 +29,7 @@ from typing import Any
 import redis.asyncio as aioredis
 import structlog
 from pydantic import ValidationError
+from pydantic_core import to_json
 
 from mash._runtime.keys import HUB_GROUP, Keys, shard_of
 from mash._runtime.pipeline import (
@@ -746,9 +747,13 @@ class ShardMoved(Exception):
     """Another worker holds this shard's lease now: this one must stop applying it."""
 
 
-def encode_ledger(ledger: Ledger) -> str:
+def encode_ledger(ledger: Ledger) -> bytes:
+    """`[latest, [[id, instant], ...]]` as compact JSON, ids sorted (the same bytes however
+    the ledger was built). Written by pydantic-core: every round writes each changed child's
+    ledger, and `json.dumps` cost two and a half times as much (a tenth of a no-op edge's
+    CPU). Ledgers written by `json.dumps` (with spaces) read back the same."""
     latest = ledger.latest.timestamp() if ledger.latest else None
-    return json.dumps([latest, [[i, t.timestamp()] for i, t in sorted(ledger.ids.items())]])
+    return to_json([latest, [[i, t.timestamp()] for i, t in sorted(ledger.ids.items())]])
 
 
 def decode_ledger(raw: bytes | str) -> Ledger:

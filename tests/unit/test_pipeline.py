@@ -8,6 +8,7 @@ scoring files) over an in-memory shard, hundreds of cases a second, no Redis.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -17,6 +18,7 @@ from hypothesis import strategies as st
 
 from mash._bootstrap import build_consumers
 from mash._config.settings import DEFAULT_THRESHOLDS
+from mash._runtime.edge import decode_ledger, encode_ledger
 from mash._runtime.pipeline import Item, Ledger, Pipeline, ShardStates, children_of, due_instant
 from mash.consumers.screening.thresholds import load_thresholds
 from mash.schemas.events import Envelope, ScreeningDecided, parse_event, parse_event_data, wire_json
@@ -218,3 +220,40 @@ def test_a_cse_window_that_closes_between_two_events_is_applied_between_them() -
         )
         assert int(decision.level) == 3
         assert "L4-CSE-HIGH" not in [r.id for r in decision.reasons]
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    adds=st.lists(
+        st.tuples(
+            st.text(min_size=1, max_size=12),
+            st.integers(0, 400 * 24),  # hours after START
+        ),
+        max_size=30,
+    ),
+    window_days=st.integers(1, 60),
+)
+def test_a_ledger_keeps_what_its_window_holds_and_reads_back_as_written(
+    adds: list[tuple[str, int]], window_days: int
+) -> None:
+    """A ledger's ids are exactly those within `window` of its latest instant, whatever the
+    order they came in (its kept oldest instant is only a shortcut), and its stored form
+    reads back equal, as does the older `json.dumps` form of the same ledger."""
+    window = timedelta(days=window_days)
+    ledger = Ledger()
+    applied: dict[str, datetime] = {}
+    for event_id, hours in adds:
+        at = START + timedelta(hours=hours)
+        if ledger.holds(event_id) or ledger.too_old(at, window):
+            continue  # the pipeline applies neither: a duplicate, or beyond the window
+        ledger.add(event_id, at, window)
+        applied[event_id] = at
+        latest = max(applied.values())
+        assert ledger.latest == latest
+        assert ledger.ids == {i: t for i, t in applied.items() if t >= latest - window}
+    stored = encode_ledger(ledger)
+    assert decode_ledger(stored) == ledger
+    assert encode_ledger(decode_ledger(stored)) == stored  # the same bytes, however built
+    latest = ledger.latest.timestamp() if ledger.latest else None
+    older = json.dumps([latest, [[i, t.timestamp()] for i, t in sorted(ledger.ids.items())]])
+    assert decode_ledger(older) == ledger
