@@ -750,7 +750,7 @@ class ShardMoved(Exception):
 def encode_ledger(ledger: Ledger) -> bytes:
     """`[latest, [[id, instant], ...]]` as compact JSON, ids sorted (the same bytes however
     the ledger was built). Written by pydantic-core: every round writes each changed child's
-    ledger, and `json.dumps` cost two and a half times as much (a tenth of a no-op edge's
+    ledger, and `json.dumps` cost two and a half times as much (9% of a no-op edge's
     CPU). Ledgers written by `json.dumps` (with spaces) read back the same."""
     latest = ledger.latest.timestamp() if ledger.latest else None
     return to_json([latest, [[i, t.timestamp()] for i, t in sorted(ledger.ids.items())]])
