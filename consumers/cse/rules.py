@@ -302,10 +302,13 @@ def _expiries(state: ChildRisk) -> set[datetime]:
 def next_deadline(state: ChildRisk) -> datetime | None:
     """The next instant something ages out: a tick at that instant re-scores the child.
     (`min(_expiries(state))`, without the set: asked before nearly every event.)"""
-    found = state.assessed.until if state.assessed is not None else None
-    for seen in state.indicators:
-        if found is None or seen.until < found:
+    found: datetime | None = None
+    for seen in state.indicators:  # indicators first, the assessment last: on a tie the
+        if found is None or seen.until < found:  # set kept the first one put in it
             found = seen.until
+    assessed = state.assessed
+    if assessed is not None and (found is None or assessed.until < found):
+        found = assessed.until
     return found
 
 
