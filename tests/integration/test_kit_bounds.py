@@ -22,7 +22,7 @@ def test_a_replay_that_cannot_finish_in_time_raises_timeout_error(redis_url: str
     hub = MashHub(redis_url)
     started = time.monotonic()
     with pytest.raises(TimeoutError, match=r"replay of .*gemma.yaml did not finish within 0s"):
-        hub.replay(GEMMA, timeout=0.05)
+        hub.replay(GEMMA, timeout=0)  # nothing at all: gemma can finish inside 50 ms
     assert time.monotonic() - started < 30
     assert hub.replay(GEMMA).ok  # the hub is fine afterwards
 
@@ -40,8 +40,9 @@ def test_a_timeout_at_any_point_of_the_start_leaves_nothing_running(redis_url: s
 
 
 async def test_areplay_has_the_same_bound(redis_url: str) -> None:
-    with pytest.raises(TimeoutError, match="did not finish within"):
-        await MashHub(redis_url).areplay(GEMMA, timeout=0.05)
+    # A bound of nothing at all: gemma's replay, on a warm hub, can finish inside 50 ms.
+    with pytest.raises(TimeoutError, match="did not finish within 0s"):
+        await MashHub(redis_url).areplay(GEMMA, timeout=0)
 
 
 def test_wait_for_ends_when_redis_stops_answering() -> None:
