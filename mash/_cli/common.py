@@ -7,7 +7,6 @@ and exit code 2; a failed expectation is exit code 1.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 from collections.abc import Callable, Coroutine
 from enum import StrEnum
@@ -22,6 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from mash._config.settings import DEFAULT_TEAM, Settings
 from mash._runtime import logs
+from mash._runtime.fleet import usable_cores
 from mash.errors import MashError
 
 
@@ -186,8 +186,7 @@ def default_workers(generated: bool, shards: int | None) -> int:
     process; never more than a shard count the user fixed."""
     if not generated:
         return 0
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    workers = min(2, cores or 1, shards or 2)
+    workers = min(2, usable_cores(), shards or 2)
     return workers if workers >= 2 else 0
 
 

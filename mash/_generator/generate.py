@@ -54,6 +54,7 @@ from typing import IO, Any, TypeVar, cast
 
 from mash._generator.caseloads import Caseloads, Opened, Worked
 from mash._runtime.embedded_redis import die_with_parent, pid_running
+from mash._runtime.fleet import usable_cores
 from mash._scenarios.scenario import AGENCY_BY_SOURCE
 from mash._time.calendar import LONDON, WorkingDayCalendar
 from mash.consumers.team.config import AssessmentKind, SocialWorkers
@@ -1742,7 +1743,7 @@ class Generator:
         began = timer.perf_counter()
         self.children = 0
         if jobs is None:
-            jobs = min(_cores(), DEFAULT_JOBS) if self.unit_count() >= PARALLEL_UNITS else 1
+            jobs = min(usable_cores(), DEFAULT_JOBS) if self.unit_count() >= PARALLEL_UNITS else 1
         if not 1 <= jobs <= MAX_JOBS:
             raise ValueError(f"jobs must be from 1 to {MAX_JOBS}, got {jobs}")
         _sweep(path.parent)
@@ -1982,13 +1983,6 @@ class Told:
     events: int
     children: int
     missing_referrals: int
-
-
-def _cores() -> int:
-    """The cores this process may run on (a container's share, not the machine's)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 _TELLER: list[Generator] = []  # in a telling process: its generator

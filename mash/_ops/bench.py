@@ -25,6 +25,7 @@ from pydantic import BaseModel
 from mash._config.settings import Settings
 from mash._runtime.clients import open_client
 from mash._runtime.consumer import Consumer
+from mash._runtime.fleet import usable_cores
 from mash._runtime.hub import Hub
 from mash._time.clock import tick
 from mash.consumers import screening
@@ -488,8 +489,7 @@ class PipelineBench:
             None if None in parts else round(sum(p or 0.0 for p in parts), 1)
         )
         rate = statistics.median(self.pipeline) if self.pipeline else 0.0
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-        busy = round(total * 1e-6 * rate / cores, 3) if total is not None and cores else None
+        busy = round(total * 1e-6 * rate / usable_cores(), 3) if total is not None else None
         return {"cpu_us_per_event": per_event, "cpu_share_used": busy}
 
     def as_dict(self) -> dict[str, Any]:

@@ -28,6 +28,14 @@ log = structlog.get_logger("mash.fleet")
 MAX_RESTARTS = 5
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (a container's share, not the machine's): what the
+    default worker and job counts, and a benchmark's share of the cores kept busy, go by."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 @dataclass
 class Fleet:
     url: str
