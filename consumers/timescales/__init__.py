@@ -26,13 +26,15 @@ def build(
     timescales: Timescales | Path, calendar: WorkingDayCalendar | None = None
 ) -> Consumer[ChildClocks]:
     config = timescales if isinstance(timescales, Timescales) else load_timescales(timescales)
+    calendar = calendar or WorkingDayCalendar()
+    calendar.prepare()  # at start-up, not in the first round
     return Consumer(
         name="timescales",
         inputs=("contacts", "decisions", "casework", "missing", "cse", "clock"),
         handles=handled_types(config),
         state_type=ChildClocks,
         keys=keys,
-        rule=ClockRules(config, calendar or WorkingDayCalendar()),
+        rule=ClockRules(config, calendar),
         description="Statutory clocks: met, breached at the deadline, stopped late",
         next_due=next_due,
         emits=frozenset({"timescales"}),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -65,3 +67,19 @@ def test_working_day_arithmetic_agrees_with_counting_day_by_day(start: date, n: 
     assert counted == n
     assert cal.working_days_between(start, due) == n
     assert n == 0 or cal.is_working_day(due)
+
+
+def test_the_timescales_consumer_loads_the_holiday_tables_when_built() -> None:
+    """Built at a worker's start, so its first round does not pay for the tables' import."""
+    probe = (
+        "import sys\n"
+        "from mash.consumers.timescales import build\n"
+        "from mash._config.settings import DEFAULT_TIMESCALES\n"
+        "loaded = 'holidays.countries.united_kingdom' in sys.modules\n"
+        "build(DEFAULT_TIMESCALES)\n"
+        "print(loaded, 'holidays.countries.united_kingdom' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.split() == ["False", "True"]
