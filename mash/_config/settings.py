@@ -63,6 +63,14 @@ class Settings(BaseSettings):
         description="Entries each stream keeps as a run goes (0: all), never trimming one "
         "a consumer group has not acked; a scenario replay keeps all (its checks read them).",
     )
+    worker_nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="Niceness added to the worker processes a replay or a bench starts (0: "
+        "none): their bulk work yields the CPU to an interactive command, a report asked for "
+        "from another shell, and to the publishing process and Redis they wait on.",
+    )
     thresholds: Path = DEFAULT_THRESHOLDS
     timescales: Path = DEFAULT_TIMESCALES
     scoring: Path = DEFAULT_SCORING

@@ -416,6 +416,7 @@ async def fleet_run(settings: Settings, workers: int, payloads: list[str]) -> fl
             timescales=settings.timescales.resolve(),
             scoring=settings.scoring.resolve(),
             env={"MASH_BATCH_SIZE": str(settings.batch_size)},
+            nice=settings.worker_nice,
         )
         await fleet.start()
         try:

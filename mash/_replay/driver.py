@@ -145,6 +145,7 @@ async def applied_by(
         scoring=scoring.resolve(),
         screening="auto" if decide else "manual",
         team=hub.settings.team.resolve() if hub.settings.team else None,
+        nice=hub.settings.worker_nice,
         env={
             "MASH_LEASE_MS": str(hub.settings.lease_ms),
             "MASH_MAX_ATTEMPTS": str(hub.settings.max_attempts),

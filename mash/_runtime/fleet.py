@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import signal
 import sys
@@ -36,6 +37,17 @@ def usable_cores() -> int:
     return os.cpu_count() or 1
 
 
+def _prepare_worker(nice: int) -> None:  # pragma: no cover - runs in the child before exec
+    """In the worker before it starts: a lower priority, so a replay's bulk work yields the
+    CPU to whoever asks for something meanwhile (a report from another shell, an editor),
+    and, on Linux, death with the replay: a SIGKILLed replay cannot stop its workers, the
+    kernel does."""
+    if nice and hasattr(os, "nice"):
+        os.nice(nice)
+    if sys.platform == "linux":
+        die_with_parent()
+
+
 @dataclass
 class Fleet:
     url: str
@@ -48,6 +60,7 @@ class Fleet:
     screening: str = "auto"
     team: Path | None = None
     env: dict[str, str] = field(default_factory=dict)
+    nice: int = 0  # added to each worker's niceness (see `Settings.worker_nice`)
     procs: list[asyncio.subprocess.Process | None] = field(default_factory=list)
     restarts: int = 0
     _watch: asyncio.Task[None] | None = None
@@ -77,14 +90,14 @@ class Fleet:
 
     async def _spawn(self, index: int) -> asyncio.subprocess.Process:
         args = ["-m", "mash", "worker", "--shards", f"{index}/{self.workers}", "--clock", "event"]
+        prepare = functools.partial(_prepare_worker, self.nice)
         return await asyncio.create_subprocess_exec(
             sys.executable,
             *args,
             env=self._environment(),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL,
-            # A SIGKILLed replay cannot stop its workers: the kernel does (Linux).
-            preexec_fn=die_with_parent if sys.platform == "linux" else None,
+            preexec_fn=prepare if os.name == "posix" else None,
         )
 
     async def start(self) -> None:

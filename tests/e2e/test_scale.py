@@ -202,6 +202,31 @@ async def test_a_fleet_whose_supervisor_died_says_so(
         await fleet.stop()
 
 
+@pytest.mark.parametrize("nice", [None, 0, 5])
+async def test_a_replays_workers_yield_the_cpu_by_the_niceness_set(
+    redis_url: str, namespace: str, nice: int | None
+) -> None:
+    """Workers a replay starts run at `MASH_WORKER_NICE` above the replay (10 unless set), so
+    a report asked from another shell gets a core while they are busy."""
+    from mash._bootstrap import build_consumers
+    from mash._replay.driver import applied_by
+    from mash.consumers.screening.thresholds import load_thresholds
+
+    overrides = {} if nice is None else {"worker_nice": nice}
+    settings = Settings(redis_url=SecretStr(redis_url), namespace=namespace, **overrides)
+    paths = (settings.thresholds, settings.timescales, settings.scoring)
+    consumers = build_consumers(load_thresholds(settings.thresholds))
+    own = psutil.Process().nice()
+    async with (
+        Hub(settings, consumers, run_consumers=False) as hub,
+        applied_by(hub, 2, paths, decide=True) as fleet,
+    ):
+        assert fleet is not None
+        niceness = [psutil.Process(pid).nice() for pid in fleet.pids]
+    expected = min(19, own + (10 if nice is None else nice))
+    assert niceness == [expected, expected]
+
+
 def test_a_generated_year_is_applied_by_two_workers_by_default_on_two_cores(
     year: Path, clean: str, tmp_path: Path, redis_url: str, namespace: str, cli_env: dict[str, str]
 ) -> None:
