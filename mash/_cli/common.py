@@ -11,18 +11,21 @@ import signal
 from collections.abc import Callable, Coroutine
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 import typer.core
 from pydantic import SecretStr, ValidationError
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from mash._config.settings import DEFAULT_TEAM, Settings
 from mash._runtime import logs
 from mash._runtime.fleet import usable_cores
 from mash.errors import MashError
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+    from rich.table import Table
 
 
 def _no_flag_types(params: list[Any]) -> list[Any]:
@@ -256,6 +259,14 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
         raise typer.Exit(130) from None
 
 
+def new_table(*columns: str, **options: Any) -> Table:
+    """A rich table, imported when a command prints one: a command that prints none (`mash
+    report` asked from another shell, every second of a dashboard) does not pay for it."""
+    from rich.table import Table  # noqa: PLC0415
+
+    return Table(*columns, **options)
+
+
 class ProgressSteps:
     """A progress bar over replay steps, or nothing when output is not a terminal."""
 
@@ -267,6 +278,14 @@ class ProgressSteps:
     def __enter__(self) -> Callable[[int, int], None] | None:
         if self.disabled:
             return None
+        from rich.progress import (  # noqa: PLC0415
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
         self.bar = Progress(
             TextColumn("replaying"),
             BarColumn(),

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from mash._cli.common import (
     BatchSize,
@@ -16,6 +15,7 @@ from mash._cli.common import (
     default_workers,
     err,
     fail,
+    new_table,
     out,
     run,
     settings_from,
@@ -115,7 +115,7 @@ def bench(
         if as_json:
             out.print_json(json.dumps(figures))
             return
-        summary = Table(title=f"mash bench --pipeline --scale {scale:g}", show_header=False)
+        summary = new_table(title=f"mash bench --pipeline --scale {scale:g}", show_header=False)
         rows = {n: v for n, v in figures.items() if n not in ("samples", "cpu_us_per_event")}
         rows.update({f"cpu us per event, {n}": v for n, v in figures["cpu_us_per_event"].items()})
         for name, value in rows.items():
@@ -134,7 +134,7 @@ def bench(
         if as_json:
             out.print_json(json.dumps(scaled))
             return
-        table = Table(
+        table = new_table(
             title=f"mash bench --workers {workers}: {events:,} contacts x {rounds} rounds, "
             f"{scaled['cpus']} CPUs"
         )
@@ -153,7 +153,7 @@ def bench(
         if as_json:
             out.print_json(json.dumps(figures))
             return
-        summary = Table(title=f"mash bench --report-scale {report_scale:g}", show_header=False)
+        summary = new_table(title=f"mash bench --report-scale {report_scale:g}", show_header=False)
         for name, value in figures.items():
             summary.add_row(
                 name.replace("_", " "), f"{value:,}" if isinstance(value, int) else str(value)
@@ -164,7 +164,7 @@ def bench(
     if as_json:
         out.print_json(json.dumps(result))
         return
-    table = Table(
+    table = new_table(
         title=(
             f"mash bench: {events} events x {rounds} rounds, "
             f"batch {result['batch_size']}, Redis {result['redis_version']}"

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from mash._cli.common import (
     BatchSize,
@@ -27,6 +26,7 @@ from mash._cli.common import (
     benchmarks_from,
     fail,
     need_redis,
+    new_table,
     out,
     run,
     settings_from,
@@ -165,7 +165,7 @@ def status(
     if as_json:
         out.print_json(json.dumps(data))
         return
-    table = Table(title=f"mash status: {settings.namespace!r}, {data['shards']} shard(s)")
+    table = new_table(title=f"mash status: {settings.namespace!r}, {data['shards']} shard(s)")
     for column in ("group", "stream", "shard", "entries", "acked", "pending", "lag", "dead"):
         table.add_column(column, justify="left" if column in ("group", "stream") else "right")
     for g in data["groups"]:
@@ -213,7 +213,7 @@ def clocks(
     if as_json:
         out.print_json(json.dumps(rows))
         return
-    table = Table(title=f"open clocks in {settings.namespace!r}: {len(rows)}")
+    table = new_table(title=f"open clocks in {settings.namespace!r}: {len(rows)}")
     for column in ("clock", "instance", "started", "deadline", "out of timescale"):
         table.add_column(column)
     for row in rows:
@@ -329,7 +329,7 @@ def missing(
     if as_json:
         out.print_json(json.dumps(rows))
         return
-    table = Table(title=f"missing now in {settings.namespace!r}: {len(rows)}")
+    table = new_table(title=f"missing now in {settings.namespace!r}: {len(rows)}")
     for column in ("child", "episode", "missing since"):
         table.add_column(column)
     for row in rows:

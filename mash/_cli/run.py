@@ -8,8 +8,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from mash._cli.common import (
     BatchSize,
@@ -28,6 +26,7 @@ from mash._cli.common import (
     default_workers,
     err,
     fail,
+    new_table,
     out,
     run,
     settings_from,
@@ -186,7 +185,7 @@ def _write_pages(report: Path, folder: str, chronologies: dict[str, Any]) -> Non
 
 
 def _summary(report: dict[str, Any]) -> None:
-    table = Table(title=f"mash replay: {report['scenario']}", show_header=False)
+    table = new_table(title=f"mash replay: {report['scenario']}", show_header=False)
     table.add_row("thresholds", report["thresholds"])
     table.add_row("events published", str(sum(report["events_published"].values())))
     decisions = report["decisions"]
@@ -221,7 +220,7 @@ def scenarios(
         ]
         out.print_json(json.dumps(rows))
         return
-    table = Table(title=f"mash scenarios: {len(found)}, replay one with `mash replay NAME`")
+    table = new_table(title=f"mash scenarios: {len(found)}, replay one with `mash replay NAME`")
     table.add_column("name", no_wrap=True)
     table.add_column("what it shows")
     for s in found.values():
@@ -307,6 +306,14 @@ def generate(
     )
     quiet = as_json or not sys.stderr.isatty()
     try:
+        from rich.progress import (  # noqa: PLC0415
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
         with Progress(
             TextColumn("generating"),
             BarColumn(),
@@ -346,7 +353,9 @@ def generate(
         out.print_json(json.dumps(summary))
         return
     if explain:
-        table = Table("target", "value at this scale", "source", title="What the year is drawn to")
+        table = new_table(
+            "target", "value at this scale", "source", title="What the year is drawn to"
+        )
         for row in generator.explain():
             table.add_row(row["target"], row["value"], row["source"])
         out.print(table)
@@ -615,7 +624,7 @@ def compare(
     if as_json:
         out.print_json(data=to_json(rows))
         return
-    table = Table(title=f"{first.name} → {second.name}")
+    table = new_table(title=f"{first.name} → {second.name}")
     for column in ("", "figure", first.name, second.name, "change"):
         table.add_column(
             column, justify="right" if column in (first.name, second.name, "change") else "left"

@@ -11,26 +11,28 @@ import json
 from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis.asyncio as aioredis
 
 from mash._config.settings import DEFAULT_LEA, Settings
-from mash._report.annex_a import AnnexList, annex_a, write_annex_a
-from mash._report.chronology import Entry, chronology, read_child_events
-from mash._report.cin import Census, census_xml, census_year_of
 from mash._report.figures import figures
 from mash._report.indicators import fill_indicators
 from mash._report.performance import Benchmarks
 from mash._runtime.keys import Keys
 from mash._runtime.reader import HubReader
-from mash._scenarios.generated import GeneratedHeader
-from mash._scenarios.scenario import Scenario
 from mash._time.calendar import LONDON
 from mash.consumers import reporter
 from mash.consumers.reporter.rules import ChildRecord
 from mash.errors import MashError
 from mash.schemas.events import ClockTick, parse_event
+
+if TYPE_CHECKING:  # each format's own modules are imported by the function that writes it
+    from mash._report.annex_a import AnnexList
+    from mash._report.chronology import Entry
+    from mash._report.cin import Census
+    from mash._scenarios.generated import GeneratedHeader
+    from mash._scenarios.scenario import Scenario
 
 
 class ReportError(MashError):
@@ -150,6 +152,8 @@ async def census(
     year: int | None = None,
     lea: str = DEFAULT_LEA,
 ) -> Census:
+    from mash._report.cin import census_xml, census_year_of  # noqa: PLC0415
+
     records = await read_records(redis, keys)
     return census_xml(
         records,
@@ -209,6 +213,7 @@ async def live_annex_a(
     settings: Settings, out: Path, *, at: datetime | None = None
 ) -> list[AnnexList]:
     """Ofsted's Annex A lists of a running (or finished) hub, written into folder `out`."""
+    from mash._report.annex_a import annex_a, write_annex_a  # noqa: PLC0415
 
     async with HubReader(settings) as hub:
         instant = await _hub_instant(hub, settings, at)
@@ -222,6 +227,7 @@ async def live_annex_a(
 
 async def live_chronology(settings: Settings, child: str) -> list[Entry]:
     """One child's chronology, read from a hub's streams; unknown child: a `ReportError`."""
+    from mash._report.chronology import chronology, read_child_events  # noqa: PLC0415
 
     async with HubReader(settings) as hub:
         events = (await read_child_events(hub.redis, hub.keys, [child]))[child]

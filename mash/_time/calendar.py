@@ -12,13 +12,13 @@ from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-import holidays
-
 LONDON = ZoneInfo("Europe/London")
 
 
 @lru_cache(maxsize=64)
 def _bank_holidays(year: int) -> frozenset[date]:
+    import holidays  # noqa: PLC0415 - only where working days are counted (not in a report)
+
     return frozenset(holidays.country_holidays("GB", subdiv="ENG", years=year).keys())
 
 

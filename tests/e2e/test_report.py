@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import subprocess
+import sys
 import time
 from html.parser import HTMLParser
 from pathlib import Path
@@ -346,6 +348,32 @@ def test_mash_report_reads_a_finished_run_and_matches_its_replay(
         env=cli_env,
     )
     assert json.loads(earlier.stdout)["as_of"] == "2013-12-01T00:00:00+00:00"
+    # Asked from another shell while a run goes, the report starts no more than it needs:
+    # not the holiday tables, a progress bar, another format's writer or a scenario's checks.
+    unneeded = (
+        "holidays",
+        "rich.progress",
+        "mash._report.annex_a",
+        "mash._report.cin",
+        "mash._report.chronology",
+        "mash._scenarios.expectations",
+        "mash._scenarios.scenario",
+    )
+    probe = (
+        "import atexit, sys\n"
+        f"unneeded = {unneeded!r}\n"
+        "atexit.register(lambda: print(sorted(m for m in unneeded if m in sys.modules), "
+        "file=sys.stderr))\n"
+        f"sys.argv = ['mash', 'report', '--redis-url', {redis_url!r}, '-n', {namespace!r}]\n"
+        "from mash._entry import main\n"
+        "main()\n"
+    )
+    started = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=cli_env, timeout=120
+    )
+    assert started.returncode == 0, started.stderr
+    assert "## Child protection" in started.stdout
+    assert started.stderr.strip().splitlines()[-1] == "[]"
     for fmt, marker in (("md", "## Child protection"), ("html", "<svg"), ("cin-xml", "<Message>")):
         out = tmp_path / f"live.{fmt}"
         shown = mash(
