@@ -90,6 +90,15 @@ def bench(
         float,
         typer.Option("--scale", min=0.001, max=1000, help="With --pipeline: the year's scale."),
     ] = 1.0,
+    reports: Annotated[
+        bool,
+        typer.Option(
+            "--reports",
+            help="With --pipeline: one more round, not counted in the rates, in which another "
+            "process runs `mash report` over and over while the year is applied; gives each "
+            "command's wall seconds, start-up included (report_command_s).",
+        ),
+    ] = False,
 ) -> None:
     """Measure the edge against a raw redis-py XREADGROUP + validate + XACK loop."""
     from mash._ops.bench import (  # noqa: PLC0415
@@ -101,6 +110,8 @@ def bench(
 
     if events < 1 or rounds < 1 or children < 1:
         fail("--events, --rounds and --children must be at least 1")
+    if reports and not pipeline:
+        fail("--reports times `mash report` while a year is applied: it goes with --pipeline")
     settings = settings_from(redis_url, None, batch_size)
     if pipeline:
         try:
@@ -111,13 +122,19 @@ def bench(
             fail(f"--workers {workers}: with --pipeline, one count of worker processes (0: none)")
         if not 0 <= applying <= 64:
             fail(f"--workers {workers}: from 0 to 64")
-        figures = run(run_pipeline_bench(settings, scale, seed, rounds, applying)).as_dict()
+        figures = run(
+            run_pipeline_bench(settings, scale, seed, rounds, applying, reports)
+        ).as_dict()
         if as_json:
             out.print_json(json.dumps(figures))
             return
         summary = new_table(title=f"mash bench --pipeline --scale {scale:g}", show_header=False)
-        rows = {n: v for n, v in figures.items() if n not in ("samples", "cpu_us_per_event")}
+        nested = ("samples", "cpu_us_per_event", "report_command_s")
+        rows = {n: v for n, v in figures.items() if n not in nested}
         rows.update({f"cpu us per event, {n}": v for n, v in figures["cpu_us_per_event"].items()})
+        rows.update(
+            {f"mash report s, {n}": v for n, v in figures.get("report_command_s", {}).items()}
+        )
         for name, value in rows.items():
             shown = "n/a" if value is None else f"{value:,}" if isinstance(value, int) else value
             summary.add_row(name.replace("_", " "), str(shown))

@@ -10,8 +10,10 @@ run, because the machines are shared and absolute numbers drift.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import statistics
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -471,6 +473,9 @@ class PipelineBench:
     peak_rss_bytes: int
     # Each round's CPU seconds by role over the timed window (None: not measurable here).
     cpu: list[dict[str, float | None]] = field(default_factory=list)
+    # With `reports`: the wall seconds of each `mash report` another process ran during one
+    # more round (not counted in the rates); None when not asked for.
+    report_commands: list[float] | None = None
 
     def cpu_figures(self) -> dict[str, Any]:
         """CPU per event by role (medians of the rounds, microseconds; the total is their
@@ -493,6 +498,18 @@ class PipelineBench:
         busy = round(total * 1e-6 * rate / usable_cores(), 3) if total is not None else None
         return {"cpu_us_per_event": per_event, "cpu_share_used": busy}
 
+    def _report_figures(self) -> dict[str, Any]:
+        times = self.report_commands
+        if times is None:
+            return {}
+        return {
+            "report_command_s": {
+                "taken": len(times),
+                "median": round(statistics.median(times), 3) if times else None,
+                "max": round(max(times), 3) if times else None,
+            }
+        }
+
     def as_dict(self) -> dict[str, Any]:
         raw = statistics.median(self.raw)
         rate = statistics.median(self.pipeline)
@@ -509,6 +526,7 @@ class PipelineBench:
             "redis_used_memory_bytes": self.redis_used_memory_bytes,
             "peak_rss_bytes": self.peak_rss_bytes,
             **self.cpu_figures(),
+            **self._report_figures(),
             "samples": {
                 "pipeline": [round(r) for r in self.pipeline],
                 "raw": [round(r) for r in self.raw],
@@ -560,12 +578,49 @@ def _peak_rss_bytes(workers: int) -> int:
     return int(own) * 1024
 
 
+async def time_report_commands(
+    url: str, namespace: str, times: list[float], stop: asyncio.Event
+) -> None:
+    """`mash report` in a process of its own, over and over until `stop`, as a board member
+    asks from another shell while a run goes: the whole command's wall seconds, start-up
+    included, of each that printed a report (the first may find nothing applied yet). A run
+    over before one was printed gets one more, so there is always a figure."""
+    env = {**os.environ, "MASH_REDIS_URL": url}  # the URL's password kept out of argv
+    failed_after = 0
+    while not stop.is_set() or (not times and failed_after < 3):
+        began = time.perf_counter()
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "mash", "report", "--namespace", namespace,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+            env=env,
+        )  # fmt: skip
+        try:
+            code = await proc.wait()
+        except asyncio.CancelledError:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()  # no orphan
+            raise
+        if code == 0:
+            times.append(time.perf_counter() - began)
+        elif stop.is_set():
+            failed_after += 1
+        await asyncio.sleep(0.1)
+
+
 async def pipeline_run(
-    settings: Settings, events: Sequence[Envelope], end: datetime, workers: int
+    settings: Settings,
+    events: Sequence[Envelope],
+    end: datetime,
+    workers: int,
+    report_commands: list[float] | None = None,
 ) -> tuple[float, int, dict[str, float | None]]:
     """Events per second of a year through every consumer (in this process, or `workers`
     worker processes), from the first publish to the last watermark applied; the memory
-    Redis uses at the end; and the CPU each role spent meanwhile."""
+    Redis uses at the end; and the CPU each role spent meanwhile. With `report_commands`,
+    another process times `mash report` commands into it meanwhile."""
     from mash._bootstrap import build_consumers  # noqa: PLC0415
     from mash._replay.driver import applied_by, publish_steps, with_workers  # noqa: PLC0415
     from mash._replay.steps import watermarked  # noqa: PLC0415
@@ -582,20 +637,36 @@ async def pipeline_run(
                 fleet.check()
                 await asyncio.sleep(0.05)
         pids = fleet.pids if fleet is not None else []
+        asking, stop = None, asyncio.Event()
+        if report_commands is not None:
+            asking = asyncio.create_task(
+                time_report_commands(hub.url, run_settings.namespace, report_commands, stop)
+            )
         cpu_before = await cpu_snapshot(hub.redis, pids)
         started = time.perf_counter()
-        await publish_steps(hub, watermarked(events, end), 900, fleet)
+        try:
+            await publish_steps(hub, watermarked(events, end), 900, fleet)
+        except BaseException:
+            if asking is not None:
+                asking.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asking
+            raise
         rate = len(events) / (time.perf_counter() - started)
         cpu = cpu_spent(cpu_before, await cpu_snapshot(hub.redis, pids))
+        if asking is not None:
+            stop.set()
+            await asking
         info: Any = await hub.redis.info("memory")
         return rate, int(info.get("used_memory", 0)), cpu
 
 
 async def run_pipeline_bench(
-    settings: Settings, scale: float, seed: int, rounds: int, workers: int
+    settings: Settings, scale: float, seed: int, rounds: int, workers: int, reports: bool = False
 ) -> PipelineBench:
     """A generated year of the 2013-14 preset through the whole pipeline, against the raw
-    redis-py loop over the same events, rounds interleaved so drift hits both alike."""
+    redis-py loop over the same events, rounds interleaved so drift hits both alike; with
+    `reports`, one more round in which `mash report` commands are timed meanwhile."""
     import tempfile  # noqa: PLC0415
 
     from mash._generator.generate import BOROUGH_2013_14, Generator  # noqa: PLC0415
@@ -622,6 +693,14 @@ async def run_pipeline_bench(
             result.pipeline.append(rate)
             result.cpu.append(cpu)
             result.redis_used_memory_bytes = memory
+            await _delete_namespace(base.redis, ns)
+        if reports:
+            ns = f"{settings.namespace}-pipeline-{os.getpid()}-reports"
+            run_settings = settings.model_copy(
+                update={"namespace": f"{ns}-hub", "redis_url": _secret(base.url)}
+            )
+            result.report_commands = []
+            await pipeline_run(run_settings, events, header.end, workers, result.report_commands)
             await _delete_namespace(base.redis, ns)
     result.peak_rss_bytes = _peak_rss_bytes(workers)
     return result

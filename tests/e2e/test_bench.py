@@ -56,15 +56,17 @@ def test_the_pipeline_figure_is_a_generated_year_against_the_raw_loop_in_one_run
     assert cpu["bench_process"] > 0 and cpu["redis"] > 0
     assert abs(cpu["total"] - (cpu["bench_process"] + cpu["redis"])) <= 0.2
     assert 0 < figures["cpu_share_used"] <= 1.05
+    assert "report_command_s" not in figures  # only with --reports
 
 
 def test_the_pipeline_figure_applies_the_year_as_replay_would_by_default(
     cli_env: dict[str, str],
 ) -> None:
     """Without --workers, the bench applies the year as `mash replay` does: two worker
-    processes where there are two cores, else this process."""
+    processes where there are two cores, else this process. With --reports, `mash report`
+    commands run from another process while one more round applies the year."""
     cores = len(os.sched_getaffinity(0))
-    figures = _bench(cli_env)
+    figures = _bench(cli_env, "--reports")
     assert figures["workers"] == (2 if cores >= 2 else 0)
     assert int(figures["pipeline_events_per_s"]) > 0
     if figures["workers"]:
@@ -72,3 +74,7 @@ def test_the_pipeline_figure_applies_the_year_as_replay_would_by_default(
         cpu = figures["cpu_us_per_event"]
         assert cpu["workers"] > cpu["bench_process"] > 0
         assert cpu["total"] > cpu["workers"]
+    reports = figures["report_command_s"]
+    assert reports["taken"] >= 1
+    assert 0.05 < reports["median"] <= reports["max"] < 60  # a Python process's start at least
+    assert len(figures["samples"]["pipeline"]) == 3  # the round with reports is not a sample
