@@ -34,12 +34,18 @@ class Tallies(dict[str, int]):
         self.names = sorted(self)
 
     def starting(self, start: str) -> list[str]:
-        """The counters' names that begin with `start`, in order."""
+        """The counters' names that begin with `start`, in order: those from `start` up to
+        the first name past every one it begins (its last character's successor)."""
+        if not start:
+            return list(self.names)
+        return self.between(start, start[:-1] + chr(ord(start[-1]) + 1))
+
+    def between(self, low: str, high: str) -> list[str]:
+        """The counters' names from `low` up to, and not including, `high`, in order: two
+        bisections, where a scan that asked each name whether it still began with the
+        prefix was a tenth of a nation's report."""
         names = self.names
-        i = j = bisect_left(names, start)
-        while j < len(names) and names[j].startswith(start):
-            j += 1
-        return names[i:j]
+        return names[bisect_left(names, low) : bisect_left(names, high)]
 
 
 def _indexed(tallies: Mapping[str, int]) -> Tallies:
@@ -311,12 +317,14 @@ def _looked_after(t: Mapping[str, int], on: date, since: datetime | None) -> dic
     placed_by = _add_months(on, -24).isoformat()
     sixteen = f"{on.year - 16:04d}-{on.month:02d}-{on.day:02d}"
     index = _indexed(t)
-    for name in index.starting("lac.open|"):
+    # Only care begun on or before `lived_since`: the names sort by that date, and "}" is
+    # the character after the "|" that ends it (most of a nation's open care is younger).
+    for name in index.between("lac.open|", f"lac.open|{lived_since}}}"):
         count = index[name]
         if not count:
             continue
-        began, dob, placed, adoption = name.split("|")[1:]
-        if dob == "unknown" or began > lived_since or dob <= sixteen:
+        _, dob, placed, adoption = name.split("|")[1:]
+        if dob == "unknown" or dob <= sixteen:
             continue
         long_term += count
         if adoption == "1" or (placed != "none" and placed <= placed_by):
