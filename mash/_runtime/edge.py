@@ -113,7 +113,12 @@ while i <= n do
     local stop = i + 3 + 2 * tonumber(ARGV[i + 2])
     local j = i + 3
     while j < stop do
-      redis.call('HINCRBY', key, ARGV[j], ARGV[j + 1])
+      -- A counter back at nought is dropped (absent reads as 0): counters of what is open
+      -- now (care by its dates, plans by birth date) come and go, and kept at 0 they were
+      -- half of a nation's tallies, read by every report.
+      if redis.call('HINCRBY', key, ARGV[j], ARGV[j + 1]) == 0 then
+        redis.call('HDEL', key, ARGV[j])
+      end
       j = j + 2
     end
     i = stop

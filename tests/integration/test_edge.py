@@ -323,3 +323,40 @@ async def test_contact_payload_reaches_only_debug_logs(
     assert "SENSITIVE-NARRATIVE" not in captured.err + captured.out
     assert "CHILD-XYZ" not in captured.err + captured.out
     assert isinstance(contact(), ContactReceived)
+
+
+def opening_rule(
+    states: Mapping[str, Count], event: Event
+) -> tuple[dict[str, Count], list[Envelope], dict[str, int]]:
+    """Counts what is open now: a contact whose id starts "open" opens, "close" closes."""
+    delta = 1 if event.event_id.startswith("open") else -1
+    return {}, [], {"cases.open": delta, "cases.seen": 1}
+
+
+async def test_a_counter_back_at_nought_is_dropped_from_the_tallies(settings: Settings) -> None:
+    """Counters of what is open now come and go; one back at 0 leaves the hash (absent reads
+    as 0), so the tallies every report reads hold what is, not all that ever was."""
+    counting = Consumer(
+        name="counting",
+        inputs=("contacts",),
+        handles=frozenset({"contact.received"}),
+        state_type=Count,
+        keys=lambda e: [e.child_id or ""],
+        rule=opening_rule,
+    )
+    async with Hub(settings, [counting]) as hub:
+        tallies = hub.keys.tallies("reporter")
+        await settle(
+            hub, [contact(event_id="open-1"), contact(event_id="open-2", children=("C2",))]
+        )
+        assert await hub.redis.hgetall(tallies) == {b"cases.open": b"2", b"cases.seen": b"2"}
+        later = T0 + timedelta(hours=1)
+        await settle(hub, [contact(event_id="close-1", at=later)])
+        assert await hub.redis.hget(tallies, "cases.open") == b"1"
+        await settle(
+            hub, [contact(event_id="close-2", children=("C2",), at=later + timedelta(minutes=30))]
+        )
+        assert await hub.redis.hgetall(tallies) == {b"cases.seen": b"4"}
+        # Opened again, it is counted again from nothing.
+        await settle(hub, [contact(event_id="open-3", at=later + timedelta(hours=1))])
+        assert await hub.redis.hgetall(tallies) == {b"cases.open": b"1", b"cases.seen": b"5"}
