@@ -159,8 +159,9 @@ __all__ = [
 
 
 def _version() -> str:
-    """The installed distribution's version, asked on first use: `importlib.metadata` costs
-    a fifth of a short command's start (`mash report` from another shell)."""
+    """The installed distribution's version, read on first use: asking `importlib.metadata`
+    for it at import cost every `import mash` (a team's conftest, each short command) the
+    metadata lookup whether or not the version was wanted."""
     from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415
 
     try:

@@ -67,7 +67,7 @@ class Settings(BaseSettings):
         default=10,
         ge=0,
         le=19,
-        description="Niceness added to the worker processes a replay or a bench starts (0: "
+        description="Niceness added (POSIX) to the worker processes a replay or a bench starts (0: "
         "none): their bulk work yields the CPU to an interactive command, a report asked for "
         "from another shell, and to the publishing process and Redis they wait on.",
     )

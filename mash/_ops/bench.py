@@ -473,9 +473,9 @@ class PipelineBench:
     peak_rss_bytes: int
     # Each round's CPU seconds by role over the timed window (None: not measurable here).
     cpu: list[dict[str, float | None]] = field(default_factory=list)
-    # With `reports`: the wall seconds of each `mash report` another process ran during one
-    # more round (not counted in the rates); None when not asked for.
-    report_commands: list[float] | None = None
+    # With `reports`: the `mash report` commands another process ran during one more round
+    # (not counted in the rates); None when not asked for.
+    report_commands: ReportCommands | None = None
 
     def cpu_figures(self) -> dict[str, Any]:
         """CPU per event by role (medians of the rounds, microseconds; the total is their
@@ -499,14 +499,17 @@ class PipelineBench:
         return {"cpu_us_per_event": per_event, "cpu_share_used": busy}
 
     def _report_figures(self) -> dict[str, Any]:
-        times = self.report_commands
-        if times is None:
+        seen = self.report_commands
+        if seen is None:
             return {}
+        times = seen.seconds
         return {
             "report_command_s": {
                 "taken": len(times),
                 "median": round(statistics.median(times), 3) if times else None,
                 "max": round(max(times), 3) if times else None,
+                "failed": seen.failed,  # the first find nothing applied yet: a few is normal
+                "last_error": seen.last_error,
             }
         }
 
@@ -568,7 +571,8 @@ def cpu_spent(
 
 
 def _peak_rss_bytes(workers: int) -> int:
-    """The peak resident memory of this process, or of its largest worker process (Linux
+    """The peak resident memory of this process, or of the largest process it waited for
+    (its workers, and with `--reports` the report commands, which are smaller; Linux
     reports kilobytes)."""
     import resource  # noqa: PLC0415
 
@@ -578,8 +582,21 @@ def _peak_rss_bytes(workers: int) -> int:
     return int(own) * 1024
 
 
+REPORT_COMMAND_TIMEOUT = 120.0  # seconds: a report that takes longer is a failure to say
+
+
+@dataclass
+class ReportCommands:
+    """What `time_report_commands` saw: each printed report's wall seconds, and the
+    commands that printed none (none applied yet, or a fault) with the last one's words."""
+
+    seconds: list[float] = field(default_factory=list)
+    failed: int = 0
+    last_error: str | None = None
+
+
 async def time_report_commands(
-    url: str, namespace: str, times: list[float], stop: asyncio.Event
+    url: str, namespace: str, seen: ReportCommands, stop: asyncio.Event
 ) -> None:
     """`mash report` in a process of its own, over and over until `stop`, as a board member
     asks from another shell while a run goes: the whole command's wall seconds, start-up
@@ -587,26 +604,31 @@ async def time_report_commands(
     over before one was printed gets one more, so there is always a figure."""
     env = {**os.environ, "MASH_REDIS_URL": url}  # the URL's password kept out of argv
     failed_after = 0
-    while not stop.is_set() or (not times and failed_after < 3):
+    while not stop.is_set() or (not seen.seconds and failed_after < 3):
         began = time.perf_counter()
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "mash", "report", "--namespace", namespace,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
             env=env,
         )  # fmt: skip
         try:
-            code = await proc.wait()
-        except asyncio.CancelledError:
+            _, error = await asyncio.wait_for(proc.communicate(), REPORT_COMMAND_TIMEOUT)
+        except (asyncio.CancelledError, TimeoutError) as exc:
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
             await proc.wait()  # no orphan
-            raise
-        if code == 0:
-            times.append(time.perf_counter() - began)
-        elif stop.is_set():
-            failed_after += 1
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+            error = f"no report within {REPORT_COMMAND_TIMEOUT:.0f} s".encode()
+        if proc.returncode == 0:
+            seen.seconds.append(time.perf_counter() - began)
+        else:
+            seen.failed += 1
+            lines = error.decode(errors="replace").strip().splitlines()
+            seen.last_error = lines[-1] if lines else f"exit {proc.returncode}"
+            failed_after += stop.is_set()
         await asyncio.sleep(0.1)
 
 
@@ -615,7 +637,7 @@ async def pipeline_run(
     events: Sequence[Envelope],
     end: datetime,
     workers: int,
-    report_commands: list[float] | None = None,
+    report_commands: ReportCommands | None = None,
 ) -> tuple[float, int, dict[str, float | None]]:
     """Events per second of a year through every consumer (in this process, or `workers`
     worker processes), from the first publish to the last watermark applied; the memory
@@ -642,21 +664,21 @@ async def pipeline_run(
             asking = asyncio.create_task(
                 time_report_commands(hub.url, run_settings.namespace, report_commands, stop)
             )
-        cpu_before = await cpu_snapshot(hub.redis, pids)
-        started = time.perf_counter()
         try:
+            cpu_before = await cpu_snapshot(hub.redis, pids)
+            started = time.perf_counter()
             await publish_steps(hub, watermarked(events, end), 900, fleet)
+            rate = len(events) / (time.perf_counter() - started)
+            cpu = cpu_spent(cpu_before, await cpu_snapshot(hub.redis, pids))
         except BaseException:
             if asking is not None:
                 asking.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await asking
             raise
-        rate = len(events) / (time.perf_counter() - started)
-        cpu = cpu_spent(cpu_before, await cpu_snapshot(hub.redis, pids))
         if asking is not None:
             stop.set()
-            await asking
+            await asking  # the one under way finishes; one more if none printed yet
         info: Any = await hub.redis.info("memory")
         return rate, int(info.get("used_memory", 0)), cpu
 
@@ -699,7 +721,7 @@ async def run_pipeline_bench(
             run_settings = settings.model_copy(
                 update={"namespace": f"{ns}-hub", "redis_url": _secret(base.url)}
             )
-            result.report_commands = []
+            result.report_commands = ReportCommands()
             await pipeline_run(run_settings, events, header.end, workers, result.report_commands)
             await _delete_namespace(base.redis, ns)
     result.peak_rss_bytes = _peak_rss_bytes(workers)

@@ -26,8 +26,9 @@ PER = 10_000
 class Tallies(dict[str, int]):
     """The reporter's counters with their names sorted once, so every table's counters are
     found by bisection. Each table used to sort and scan the whole hash; a nation's year has
-    hundreds of thousands of counters (open plans and care by date of birth), and a report
-    of it took seconds of that alone."""
+    tens of thousands of counters (open plans and care by their dates: 67,399 at the end of
+    England's year, 130,592 before counters back at 0 were dropped), and a report of it
+    took seconds of that alone."""
 
     def __init__(self, tallies: Mapping[str, int]) -> None:
         super().__init__(tallies)

@@ -90,14 +90,17 @@ class Fleet:
 
     async def _spawn(self, index: int) -> asyncio.subprocess.Process:
         args = ["-m", "mash", "worker", "--shards", f"{index}/{self.workers}", "--clock", "event"]
-        prepare = functools.partial(_prepare_worker, self.nice)
+        # No code in the child before exec where there is nothing to do there: elsewhere
+        # than Linux, a worker that is not niced starts by plain fork and exec.
+        wanted = os.name == "posix" and (self.nice > 0 or sys.platform == "linux")
+        prepare = functools.partial(_prepare_worker, self.nice) if wanted else None
         return await asyncio.create_subprocess_exec(
             sys.executable,
             *args,
             env=self._environment(),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL,
-            preexec_fn=prepare if os.name == "posix" else None,
+            preexec_fn=prepare,
         )
 
     async def start(self) -> None:

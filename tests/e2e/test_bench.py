@@ -77,4 +77,8 @@ def test_the_pipeline_figure_applies_the_year_as_replay_would_by_default(
     reports = figures["report_command_s"]
     assert reports["taken"] >= 1
     assert 0.05 < reports["median"] <= reports["max"] < 60  # a Python process's start at least
+    # Those that printed nothing (the first may find no watermark applied) are counted apart,
+    # with the last one's words; a run that printed none at all would say why.
+    assert reports["failed"] >= 0
+    assert reports["failed"] == 0 or reports["last_error"]
     assert len(figures["samples"]["pipeline"]) == 3  # the round with reports is not a sample
