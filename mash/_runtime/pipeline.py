@@ -225,8 +225,10 @@ class Pipeline:
         )
         self.handled = frozenset(t for c in self.consumers for t in c.handles)
         # Who reads an event of each type, in order: a consumer that handles the type and
-        # reads its stream (looked up once per type, not once per event).
+        # reads its stream (looked up once per type, not once per event), and the same by
+        # the event's class, which `apply` asks without reading two fields of the model.
         self._readers: dict[str, list[Consumer[Any]]] = {}
+        self._readers_of: dict[type, list[Consumer[Any]]] = {}
 
     def readers(self, kind: str, stream: str) -> list[Consumer[Any]]:
         found = self._readers.get(kind)
@@ -282,7 +284,8 @@ class Pipeline:
             self.advance_hub(shard, event.occurred_at, result, before=True)
             self.apply_hub(shard, event, result)
         children = children_of(event)
-        owned = [c for c in children if shard.owns(c)]
+        mine = shard.owned
+        owned = [c for c in children if c in mine]
         if children and not owned and self.hub and isinstance(event, ContactReceived):
             return "applied"  # another shard's contact: for the front door's queue only
         if children and not owned:
@@ -316,8 +319,10 @@ class Pipeline:
         """Tick `child` at each instant something of it falls due, up to and including
         `until`, in order: each tick's consequences (a flag screening reads, a clock the flag
         opens) are applied before the next instant."""
+        known = shard.dues
         for _ in range(MAX_ADVANCE_STEPS):
-            due = self.next_due(shard, child)
+            # `next_due`'s kept answer read here: asked before every event of every child.
+            due = known[child] if child in known else self.next_due(shard, child)
             if due is None or due > until:
                 return
             self.apply(shard, _tick(child, due), result, only=child)
@@ -388,11 +393,16 @@ class Pipeline:
         consumers after them, breadth first."""
         queue: list[Any] = [event]  # events of any type, read in order (breadth first)
         outputs = result.outputs
+        readers_of = self._readers_of
         i = 0
         while i < len(queue):
             current = queue[i]
             i += 1
-            for consumer in self.readers(current.type, type(current).stream):
+            cls = type(current)
+            readers = readers_of.get(cls)
+            if readers is None:
+                readers = readers_of[cls] = self.readers(current.type, cls.stream)
+            for consumer in readers:
                 for out in self._run(shard, consumer, current, result, only):
                     outputs.append(out)  # read once: a rule may return any iterable
                     queue.append(out)
