@@ -176,15 +176,20 @@ def exploding_rule(
     return {k: Count(n=v.n + 1) for k, v in states.items()}, []
 
 
-def exploding() -> Consumer[Count]:
+def contact_counter(name: str, rule: Any) -> Consumer[Count]:
+    """A consumer of contacts with a `Count` per child, applying `rule`."""
     return Consumer(
-        name="exploding",
+        name=name,
         inputs=("contacts",),
         handles=frozenset({"contact.received"}),
         state_type=Count,
         keys=lambda e: [e.child_id or ""],
-        rule=exploding_rule,
+        rule=rule,
     )
+
+
+def exploding() -> Consumer[Count]:
+    return contact_counter("exploding", exploding_rule)
 
 
 async def test_a_rule_that_raises_dead_letters_the_event_with_a_summary(settings: Settings) -> None:
@@ -336,15 +341,7 @@ def opening_rule(
 async def test_a_counter_back_at_nought_is_dropped_from_the_tallies(settings: Settings) -> None:
     """Counters of what is open now come and go; one back at 0 leaves the hash (absent reads
     as 0), so the tallies every report reads hold what is, not all that ever was."""
-    counting = Consumer(
-        name="counting",
-        inputs=("contacts",),
-        handles=frozenset({"contact.received"}),
-        state_type=Count,
-        keys=lambda e: [e.child_id or ""],
-        rule=opening_rule,
-    )
-    async with Hub(settings, [counting]) as hub:
+    async with Hub(settings, [contact_counter("counting", opening_rule)]) as hub:
         tallies = hub.keys.tallies("reporter")
         await settle(
             hub, [contact(event_id="open-1"), contact(event_id="open-2", children=("C2",))]
