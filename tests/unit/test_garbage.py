@@ -43,3 +43,29 @@ def test_a_rounds_own_cyclic_garbage_goes_in_that_round() -> None:
         assert alive() is None
     finally:
         gc.unfreeze()
+
+
+def test_the_collector_is_off_while_rounds_run_and_back_on_when_the_last_ends() -> None:
+    assert gc.isenabled()
+    try:
+        with edge.collector_paused():
+            assert not gc.isenabled()
+            with edge.collector_paused():  # another shard's round, interleaved at an await
+                assert not gc.isenabled()
+            assert not gc.isenabled()  # the first round is still running
+        assert gc.isenabled()
+        with pytest.raises(RuntimeError), edge.collector_paused():
+            raise RuntimeError  # a round that fails (the lease lost) still turns it back on
+        assert gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_a_collector_turned_off_by_the_application_stays_off() -> None:
+    gc.disable()
+    try:
+        with edge.collector_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
