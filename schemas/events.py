@@ -652,6 +652,15 @@ def wire_json(model: BaseModel) -> bytes:
     return model.__pydantic_serializer__.to_json(model)
 
 
+def state_json(state: State) -> bytes:
+    """A consumer's state as the UTF-8 bytes the edge stores, without the fields that hold
+    their defaults: most fields of most children's states are at their defaults (no plan,
+    no care, no open clock, an empty note), and writing them was a third of the state bytes
+    a year sends to Redis and keeps there. Reading one back (`model_validate_json`) gives
+    the defaults again, so the state read equals the state written."""
+    return state.__pydantic_serializer__.to_json(state, exclude_defaults=True)
+
+
 def parse_event(raw: str | bytes) -> Event:
     """Parse one wire payload; raises `pydantic.ValidationError` or `ValueError`."""
     return EVENT_ADAPTER.validate_json(raw)

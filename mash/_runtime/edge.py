@@ -50,6 +50,7 @@ from mash.schemas.events import (
     Event,
     parse_event,
     range_message,
+    state_json,
     wire_json,
 )
 
@@ -598,7 +599,7 @@ class ShardEdge:
             touched |= changed
             commit.hset(
                 keys.state(consumer.name),
-                {c: wire_json(held[c]) for c in sorted(changed)},
+                {c: state_json(held[c]) for c in sorted(changed)},
             )
         scores: dict[str, float | None] = {}
         for child in sorted(touched | result.advanced):

@@ -21,7 +21,14 @@ from mash._config.settings import DEFAULT_THRESHOLDS
 from mash._runtime.edge import decode_ledger, encode_ledger
 from mash._runtime.pipeline import Item, Ledger, Pipeline, ShardStates, children_of, due_instant
 from mash.consumers.screening.thresholds import load_thresholds
-from mash.schemas.events import Envelope, ScreeningDecided, parse_event, parse_event_data, wire_json
+from mash.schemas.events import (
+    Envelope,
+    ScreeningDecided,
+    parse_event,
+    parse_event_data,
+    state_json,
+    wire_json,
+)
 
 START = datetime(2014, 1, 6, 9, tzinfo=UTC)
 CONSUMERS = build_consumers(load_thresholds(DEFAULT_THRESHOLDS))
@@ -190,14 +197,16 @@ def test_where_the_watermarks_fall_changes_nothing(events: list[Envelope], data:
     assert many.by_id() == one_round.by_id()
     assert many.states == one_round.states
     # The rules build their outputs without validating them again: each must still be an
-    # event the wire contract accepts, unchanged; and the bytes the edge writes (outputs
-    # and states) are pydantic's own JSON.
+    # event the wire contract accepts, unchanged; the outputs the edge writes are pydantic's
+    # own JSON; and a state, written without its defaults, reads back equal.
     for out in many.outputs:
         assert wire_json(out) == out.model_dump_json().encode()
         assert parse_event(wire_json(out)).model_dump() == out.model_dump()
     for held in many.states.values():
         for state in held.values():
-            assert wire_json(state) == state.model_dump_json().encode()
+            written = state_json(state)
+            assert written == state.model_dump_json(exclude_defaults=True).encode()
+            assert type(state).model_validate_json(written) == state
 
 
 def test_a_cse_window_that_closes_between_two_events_is_applied_between_them() -> None:
