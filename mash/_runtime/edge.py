@@ -108,8 +108,12 @@ while i <= n do
     end
     i = stop
   elseif op == 'X' then
-    redis.call('XADD', KEYS[tonumber(ARGV[i + 1])], '*', 'event', ARGV[i + 2])
-    i = i + 3
+    local key = KEYS[tonumber(ARGV[i + 1])]
+    local stop = i + 3 + tonumber(ARGV[i + 2])
+    for j = i + 3, stop - 1 do
+      redis.call('XADD', key, '*', 'event', ARGV[j])
+    end
+    i = stop
   elseif op == 'I' then
     local key = KEYS[tonumber(ARGV[i + 1])]
     local stop = i + 3 + 2 * tonumber(ARGV[i + 2])
@@ -173,8 +177,11 @@ class Commit:
             for member, score in scores.items():
                 self.args.extend((member, "" if score is None else repr(score)))
 
-    def xadd(self, key: str, payload: str | bytes) -> None:
-        self.args.extend(("X", self._key(key), payload))
+    def xadd(self, key: str, payloads: Sequence[str | bytes]) -> None:
+        """Entries for one stream, in order: named once for them all, since a round writes
+        thousands and every argument is a string the script's interpreter makes."""
+        if payloads:
+            self.args.extend(("X", self._key(key), len(payloads), *payloads))
 
     def hincr(self, key: str, deltas: Mapping[str, int]) -> None:
         counted = {k: v for k, v in deltas.items() if v}
@@ -323,7 +330,10 @@ class ShardEdge:
         self.retention = retention
         self.inputs = {keys.stream(s, shard): s for s in pipeline.inputs}
         self.clock_key = keys.stream("clock")
-        self.buffer: list[Item] = []
+        # Entries waiting for their watermark, each with its instant as a POSIX timestamp,
+        # worked out once: every round picks the ready ones out of all that wait, and an
+        # aware datetime's comparison asks both sides for their UTC offset each time.
+        self.buffer: list[tuple[float, Item]] = []
         self.seen_max: dict[str, tuple[int, int]] = dict.fromkeys(self.inputs, (0, 0))
         self._positions: dict[str, int] = dict.fromkeys(self.inputs, 0)
         self._arrived = asyncio.Event()
@@ -419,7 +429,7 @@ class ShardEdge:
         parsed = self.parse(stream, key, entries)
         if parsed.letters:
             await self.commit_letters(key, HUB_GROUP, parsed.letters)
-        self.buffer.extend(parsed.items)
+        self.buffer.extend((i.event.occurred_at.timestamp(), i) for i in parsed.items)
         self.seen_max[key] = max(self.seen_max.get(key, (0, 0)), id_tuple(entries[-1][0]))
         self._arrived.set()
 
@@ -477,7 +487,11 @@ class ShardEdge:
                 )
                 return None
             with collector_paused():
-                ready = [i for i in self.buffer if i.event.occurred_at <= watermark]
+                # Timestamps order as the instants do: microseconds are exact in a float
+                # until the year 2255, and the division that makes one rounds correctly.
+                waiting = self.buffer[:]  # `receive` extends the buffer while a round awaits
+                upto = watermark.timestamp()
+                ready = [i for at, i in waiting if at <= upto]
                 due = await self._due(watermark)
                 named = {c for i in ready for c in children_of(i.event) if self._owns(c)}
                 children = sorted(named | set(due) | await self._held_by_hub())
@@ -491,8 +505,8 @@ class ShardEdge:
                     msg = f"shard {self.shard} is no longer this worker's (lease lost)"
                     raise ShardMoved(msg)
                 self._remember(shard)
-                taken = {id(i) for i in ready}
-                self.buffer = [i for i in self.buffer if id(i) not in taken]
+                # What arrived while the round awaited Redis came after what it started with.
+                self.buffer = [p for p in waiting if p[0] > upto] + self.buffer[len(waiting) :]
                 self.watermark = watermark
                 self.rounds += 1
                 self.last_commit = time.perf_counter()
@@ -610,14 +624,19 @@ class ShardEdge:
             keys.seen(), {c: encode_ledger(shard.ledgers[c]) for c in sorted(shard.ledgers_changed)}
         )
         # Each output's stream key, made once a stream and child: a child has outputs by
-        # the handful in a round, and finding its shard hashes its id.
-        streams: dict[tuple[str, str | None], str] = {}
+        # the handful in a round, and finding its shard hashes its id. Each stream's entries
+        # keep the order the round made them in.
+        streams: dict[tuple[str, str | None], list[bytes]] = {}
+        written: dict[str, list[bytes]] = {}
         for out in result.outputs:
             where = (type(out).stream, out.child_id)
-            key = streams.get(where)
-            if key is None:
-                key = streams[where] = keys.stream(where[0], self._shard_of(out))
-            commit.xadd(key, wire_json(out))
+            entries = streams.get(where)
+            if entries is None:
+                key = keys.stream(where[0], self._shard_of(out))
+                entries = streams[where] = written.setdefault(key, [])
+            entries.append(wire_json(out))
+        for key, payloads in written.items():
+            commit.xadd(key, payloads)
         commit.hincr(keys.tallies("reporter"), result.tally)
         by_key: dict[str, list[bytes]] = {}
         progress: dict[str, int] = {}
@@ -682,11 +701,16 @@ class ShardEdge:
         progress: dict[str, int] = {}
         for letter, _ in letters:
             self.pipeline.apply(empty, letter, result)
-            commit.xadd(self.keys.stream("dlq", self.shard), wire_json(letter))
             name = f"{group}|{key}|dead.{reason or letter.reason}"
             progress[name] = progress.get(name, 0) + 1
+        commit.xadd(self.keys.stream("dlq", self.shard), [wire_json(x) for x, _ in letters])
+        outputs: dict[str, list[bytes]] = {}
         for out in result.outputs:
-            commit.xadd(self.keys.stream(type(out).stream, self.shard), wire_json(out))
+            outputs.setdefault(self.keys.stream(type(out).stream, self.shard), []).append(
+                wire_json(out)
+            )
+        for stream, payloads in outputs.items():
+            commit.xadd(stream, payloads)
         commit.hincr(self.keys.tallies("reporter"), result.tally)
         if acks:
             progress[f"{group}|{key}|applied"] = progress.get(f"{group}|{key}|applied", 0) + len(
