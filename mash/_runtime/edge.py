@@ -487,8 +487,8 @@ class ShardEdge:
                 )
                 return None
             with collector_paused():
-                # Timestamps order as the instants do: microseconds are exact in a float
-                # until the year 2255, and the division that makes one rounds correctly.
+                # Timestamps order as the instants do: the division that makes one rounds
+                # correctly, and a float tells microseconds apart until 2^33 s (year 2242).
                 waiting = self.buffer[:]  # `receive` extends the buffer while a round awaits
                 upto = watermark.timestamp()
                 ready = [i for at, i in waiting if at <= upto]
