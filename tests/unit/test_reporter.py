@@ -263,3 +263,17 @@ def test_a_missed_level_4_is_safety_critical_and_comes_first() -> None:
         "undecided": 0,
         "safety_critical": 1,
     }
+
+
+def test_a_record_reads_back_equal_and_one_written_with_facts_as_objects_still_reads() -> None:
+    """Facts are written as JSON arrays now; a hub's records written before, facts as
+    objects, must read back to the same record."""
+    records, _ = fold([*PLAN_STORY, contact(at=T0 + timedelta(days=200), event_id="c2")])
+    record = records["C1"]
+    assert len(record.facts) >= 3
+    written = record.__pydantic_serializer__.to_json(record, exclude_defaults=True)
+    assert ChildRecord.model_validate_json(written) == record
+    assert b'"facts":[["contact",' in written
+    as_objects = record.model_dump(mode="json", exclude_defaults=True)
+    as_objects["facts"] = [f._asdict() | {"at": f.at.isoformat()} for f in record.facts]
+    assert ChildRecord.model_validate(as_objects) == record
