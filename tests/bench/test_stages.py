@@ -147,7 +147,7 @@ def test_commit(
     client = aioredis.from_url(redis_url)
     edge = ShardEdge(client, keys, Pipeline(recorded.consumers), 0, "bench")
     tick = Item(clock_tick(watermark), "clock", keys.stream("clock"), b"1-0", 0)
-    commit = edge._commit_of(shard, result, watermark, tick)
+    commit, _scores = edge._commit_of(shard, result, watermark, tick)
 
     async def once() -> int:
         return int(await edge._script(keys=commit.keys, args=commit.args))

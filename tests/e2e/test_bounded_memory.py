@@ -17,6 +17,7 @@ from mash._config.settings import DEFAULT_THRESHOLDS, Settings
 from mash._replay.driver import replay_generated
 from mash._report.report import to_json
 from mash._runtime.hub import Hub
+from mash._runtime.pipeline import Pipeline, due_instant
 from mash._runtime.progress import snapshot
 from mash.consumers.screening.thresholds import load_thresholds
 from mash.schemas.events import STREAMS
@@ -92,5 +93,26 @@ async def test_a_year_whose_children_outnumber_the_cache_gives_the_same_report(
 
     monkeypatch.setattr(edge, "CACHE_LIMIT", 40)  # the year has about 700 children
     settings = Settings(redis_url=SecretStr(redis_url), namespace=namespace)
-    result = await replay_generated(year, settings)
+    # Steps of 25 events: 80-odd rounds, so children kept in the cache come back round after
+    # round, and others are forgotten and read back.
+    result = await replay_generated(year, settings, step_events=25)
     assert to_json(result.report) == clean
+    # A round sends only the deadline scores that changed, by what this process committed
+    # last; children forgotten and read back must still leave the index as their states say.
+    async with Hub(settings, [], run_consumers=False) as hub:
+        index: Any = await hub.redis.zrange(hub.keys.due(0), 0, -1, withscores=True)
+        assert {child.decode(): score for child, score in index} == await _deadlines(hub)
+
+
+async def _deadlines(hub: Hub) -> dict[str, float]:
+    """Each child's earliest deadline over the timed consumers, from its stored states."""
+    pipeline = Pipeline(build_consumers(load_thresholds(DEFAULT_THRESHOLDS)))
+    states: dict[str, dict[str, Any]] = {}
+    for consumer in pipeline.timed:
+        raw: Any = await hub.redis.hgetall(hub.keys.state(consumer.name))
+        for child, value in raw.items():
+            state = consumer.state_type.model_validate_json(value)
+            states.setdefault(child.decode(), {})[consumer.name] = state
+    dues = {child: due_instant(pipeline, held) for child, held in states.items()}
+    assert len(dues) > 40  # more children than the cache holds
+    return {child: due.timestamp() for child, due in dues.items() if due is not None}
