@@ -41,7 +41,6 @@ from mash._runtime.pipeline import (
     RoundResult,
     ShardStates,
     children_of,
-    due_instant,
 )
 from mash.schemas.codes import Agency
 from mash.schemas.events import (
@@ -65,7 +64,7 @@ FIELD = b"event"
 # 100,000 peaked at 1.2 GB. A returning child forgotten is one more read in a batched
 # HMGET; a bigger cache costs more memory than those reads cost time.
 CACHE_LIMIT = 40_000
-_UNKNOWN: Any = object()  # a deadline score this process has neither committed nor read
+_UNKNOWN: Any = object()  # a deadline score this process has not committed or found
 
 _COMMIT = """
 -- ARGV is a list of operations, each a letter and its arguments; KEYS holds every key they
@@ -344,10 +343,10 @@ class ShardEdge:
         self.cache: dict[str, dict[str, Any]] = {c.name: {} for c in pipeline.consumers}
         self.ledgers: dict[str, Ledger] = {}
         # Each child's score in the shard's deadline index (None: not in it), as this process
-        # last committed or read it, for the children it keeps: a round sends only the
-        # scores that changed. Most children a round touches keep their next deadline (a
-        # contact moves the reporter's and screening's states, not a clock), and over a
-        # three-times borough year 42% of the scores sent were the ones already there.
+        # last committed it or found it reading the child, for the children it keeps: a
+        # round sends only the scores that changed. Most children a round touches keep their
+        # next deadline (a contact moves the reporter's and screening's states, not a clock),
+        # and over a three-times borough year 42% of the scores sent were already there.
         self.scores: dict[str, float | None] = {}
         self.last_commit = 0.0  # perf_counter() of the last commit, for `mash bench`
         self.rounds = 0
@@ -591,15 +590,16 @@ class ShardEdge:
                         held[child] = consumer.state_type.model_validate_json(raw)
             for child, raw in zip(missing, replies[-1], strict=True):
                 self.ledgers[child] = decode_ledger(raw) if raw is not None else Ledger()
-            # What the deadline index holds for them: every commit sets a child's score with
-            # its states, so it is the earliest deadline of the states just read (none: not
-            # in the index), and a round that leaves it so need not send it again.
-            timed = [(c.name, self.cache[c.name]) for c in self.pipeline.timed]
+            # Every commit sets a child's score with its states, so a child with no state of
+            # a timed consumer is not in the deadline index, whichever mash wrote it: a round
+            # that leaves it so (most children new to the hub) need not say so again. One
+            # read back with such states has its score sent when a round touches it, as it
+            # is worked out now: a score inferred from them would keep an index an older
+            # mash wrote with other rules.
+            timed = [self.cache[c.name] for c in self.pipeline.timed]
             for child in missing:
-                due = due_instant(
-                    self.pipeline, {name: held[child] for name, held in timed if child in held}
-                )
-                self.scores[child] = due.timestamp() if due is not None else None
+                if not any(child in held for held in timed):
+                    self.scores[child] = None
         states = {
             c.name: {
                 child: s for child in children if (s := self.cache[c.name].get(child)) is not None
