@@ -7,7 +7,10 @@ import sys
 
 
 def main() -> None:
-    # A background job inherits SIGINT ignored; take it back before the slow imports.
+    # A background job inherits SIGINT ignored, and some supervisors (CI runners among them)
+    # start their children with SIGINT blocked, so Ctrl-C would stay pending until exit and
+    # the replay would run to the end: take both back before the slow imports.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         from mash._cli import main as cli_main  # noqa: PLC0415 - imports are what we guard

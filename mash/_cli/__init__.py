@@ -54,8 +54,10 @@ ClickException = _family("ClickException")
 
 
 def main() -> None:
-    # Own the signals whatever the parent left us (a background job inherits SIGINT ignored):
-    # Ctrl-C and SIGTERM both unwind through the hub's cleanup, stopping the embedded Redis.
+    # Own the signals whatever the parent left us (a background job inherits SIGINT ignored,
+    # a supervisor may leave it blocked): Ctrl-C and SIGTERM both unwind through the hub's
+    # cleanup, stopping the embedded Redis.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _interrupt)
     try:

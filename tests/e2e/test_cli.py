@@ -379,19 +379,35 @@ def test_publish_rejects_a_bad_jsonl_line_with_its_number(
     assert f"{jsonl}:2: concerns[0]:" in line
 
 
+def _started(mask: str) -> list[str]:
+    """How the replay's parent starts it: with SIGINT and SIGTERM blocked (some CI runners
+    start every child so, and a Ctrl-C would stay pending until the replay ended), with SIGINT
+    ignored (a background job of a non-interactive shell), or as this test runs. A small
+    Python sets the mask and execs the CLI, which inherits it as from any parent."""
+    prelude = {
+        "blocked": "signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})",
+        "ignored": "signal.signal(signal.SIGINT, signal.SIG_IGN)",
+        "as-is": "pass",
+    }[mask]
+    code = f"import os, signal, sys; {prelude}; os.execv(sys.executable, sys.argv[1:])"
+    return [sys.executable, "-c", code, sys.executable]
+
+
 @pytest.mark.parametrize(
-    ("source", "sig"),
+    ("source", "sig", "mask"),
     [
-        ("scenario", signal.SIGINT),
-        ("generated", signal.SIGINT),
-        ("generated", signal.SIGTERM),
+        ("scenario", signal.SIGINT, "as-is"),
+        ("generated", signal.SIGINT, "as-is"),
+        ("generated", signal.SIGTERM, "as-is"),
+        ("scenario", signal.SIGINT, "blocked"),
+        ("scenario", signal.SIGINT, "ignored"),
     ],
 )
 def test_ctrl_c_stops_the_replay_and_its_embedded_redis(
-    source: str, sig: signal.Signals, tmp_path: Path, cli_env: dict[str, str]
+    source: str, sig: signal.Signals, mask: str, tmp_path: Path, cli_env: dict[str, str]
 ) -> None:
     """Stopped mid-run (Ctrl-C, or SIGTERM from a supervisor): exit 130, no traceback, no
-    server left behind."""
+    server left behind, whatever the parent did with the signals before starting us."""
     events = [
         {
             "id": f"c{i}",
@@ -421,7 +437,7 @@ def test_ctrl_c_stops_the_replay_and_its_embedded_redis(
     private_tmp = tmp_path / "tmp"
     private_tmp.mkdir()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "mash", "replay", str(long), "-q"],
+        [*_started(mask), "-m", "mash", "replay", str(long), "-q"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
