@@ -20,6 +20,7 @@ from rich.console import Console
 
 from mash._config.settings import DEFAULT_TEAM, Settings
 from mash._runtime import logs
+from mash._runtime.cancellation import raise_if_cancelled
 from mash._runtime.fleet import usable_cores
 from mash.errors import MashError
 
@@ -248,7 +249,11 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
         if task is not None:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, task.cancel)
-        return await coro
+        result = await coro
+        # A cancel a library lost after the command's last checkpoint: the user still asked
+        # to stop, so the run ends as a stopped one (130), not as a finished one.
+        raise_if_cancelled()
+        return result
 
     try:
         return asyncio.run(main())

@@ -10,7 +10,6 @@ gives the same report byte for byte.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections import Counter, deque
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
@@ -34,6 +33,7 @@ from mash._report.chronology import Entry, chronology, read_child_events
 from mash._report.cin import Census
 from mash._report.holdings import open_clocks, open_episodes
 from mash._report.report import build_report, summarise
+from mash._runtime.cancellation import raise_if_cancelled
 from mash._runtime.fleet import Fleet
 from mash._runtime.hub import Hub
 from mash._scenarios.expectations import Check, Outputs, check, check_figures
@@ -111,11 +111,7 @@ async def publish_steps(
     then wait until the hub has applied the last."""
     behind: deque[datetime] = deque()
     for step in steps:
-        # A Ctrl-C cancels this task; a library that swallows the CancelledError inside a
-        # Redis call must not let the replay carry on for minutes.
-        task = asyncio.current_task()
-        if task is not None and task.cancelling():
-            raise asyncio.CancelledError
+        raise_if_cancelled()  # a Ctrl-C a Redis call lost must not let the replay go on
         await hub.publish([*step.events, tick(step.watermark)])
         behind.append(step.watermark)
         if len(behind) > AHEAD:

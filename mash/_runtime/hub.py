@@ -32,6 +32,7 @@ from redis.exceptions import RedisClusterException, RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from mash._config.settings import Settings, redact_url
+from mash._runtime.cancellation import raise_if_cancelled
 from mash._runtime.clients import open_client, sized_url
 from mash._runtime.consumer import Consumer
 from mash._runtime.edge import MEMO, Entry, ShardEdge, ShardMoved
@@ -518,6 +519,7 @@ class Hub:
             if len(chunk_of) >= chunk:
                 await self._send(chunk_of)
                 chunk_of = []
+                raise_if_cancelled()
         if chunk_of:
             await self._send(chunk_of)
         return count
@@ -589,6 +591,7 @@ class Hub:
         # This process applies every shard: its edges say when they commit.
         local = self.applying and set(self.edges) == set(range(self.keys.shards))
         while True:
+            raise_if_cancelled()
             self.check()
             if watch is not None:
                 watch()
