@@ -54,11 +54,9 @@ ClickException = _family("ClickException")
 
 
 def main() -> None:
-    # Own the signals whatever the parent left us (a background job inherits SIGINT ignored,
-    # a supervisor may leave it blocked): Ctrl-C and SIGTERM both unwind through the hub's
-    # cleanup, stopping the embedded Redis.
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    # The entry point (`mash._entry`, the only caller) has taken SIGINT back from whatever the
+    # parent left (ignored, blocked) before these imports; SIGTERM unwinds the same way, so
+    # both go through the hub's cleanup, stopping the embedded Redis.
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         code = app(standalone_mode=False, prog_name="mash")
