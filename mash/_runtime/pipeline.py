@@ -38,7 +38,7 @@ import traceback
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -87,10 +87,15 @@ class Item:
 
 @dataclass
 class Ledger:
-    """The event ids applied to one child lately, for recognising a duplicate."""
+    """The event ids applied to one child lately, for recognising a duplicate.
+
+    Each id keeps its instant as a POSIX timestamp, the form it is stored in: every round
+    writes each changed child's ledger whole, and turning a dozen datetimes into floats per
+    child per round cost more than the rest of the write. Timestamps order exactly as the
+    instants do (see `ShardEdge.round`), so the window keeps the same ids."""
 
     latest: datetime | None = None
-    ids: dict[str, datetime] = field(default_factory=dict)
+    ids: dict[str, float] = field(default_factory=dict)
     # The earliest instant in `ids` (None: not known yet, as after a load), so that an add
     # asks whether anything fell out of the window without a pass over every id.
     oldest: datetime | None = field(default=None, compare=False, repr=False)
@@ -105,16 +110,17 @@ class Ledger:
         if self.latest is None or at > self.latest:
             self.latest = at
         ids = self.ids
-        ids[event_id] = at
+        ids[event_id] = at.timestamp()
         oldest = self.oldest
         if oldest is None:
-            oldest = min(ids.values())
+            oldest = datetime.fromtimestamp(min(ids.values()), UTC)
         elif at < oldest:
             oldest = at
         horizon = self.latest - window
         if oldest < horizon:
-            ids = self.ids = {i: t for i, t in ids.items() if t >= horizon}
-            oldest = min(ids.values()) if ids else None
+            edge = horizon.timestamp()
+            ids = self.ids = {i: t for i, t in ids.items() if t >= edge}
+            oldest = datetime.fromtimestamp(min(ids.values()), UTC) if ids else None
         self.oldest = oldest
 
 

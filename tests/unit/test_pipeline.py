@@ -15,6 +15,7 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic_core import to_json
 
 from mash._bootstrap import build_consumers
 from mash._config.settings import DEFAULT_THRESHOLDS
@@ -259,10 +260,14 @@ def test_a_ledger_keeps_what_its_window_holds_and_reads_back_as_written(
         applied[event_id] = at
         latest = max(applied.values())
         assert ledger.latest == latest
-        assert ledger.ids == {i: t for i, t in applied.items() if t >= latest - window}
+        kept = {i: t for i, t in applied.items() if t >= latest - window}
+        assert ledger.ids == {i: t.timestamp() for i, t in kept.items()}
     stored = encode_ledger(ledger)
     assert decode_ledger(stored) == ledger
     assert encode_ledger(decode_ledger(stored)) == stored  # the same bytes, however built
-    latest = ledger.latest.timestamp() if ledger.latest else None
-    older = json.dumps([latest, [[i, t.timestamp()] for i, t in sorted(ledger.ids.items())]])
+    stamp = ledger.latest.timestamp() if ledger.latest else None
+    older = json.dumps([stamp, [[i, t] for i, t in sorted(ledger.ids.items())]])
     assert decode_ledger(older) == ledger
+    # The bytes an earlier mash wrote from datetimes, so a hub it left reads back the same.
+    as_datetimes = sorted((i, datetime.fromtimestamp(t, UTC)) for i, t in ledger.ids.items())
+    assert stored == to_json([stamp, [[i, t.timestamp()] for i, t in as_datetimes]])
