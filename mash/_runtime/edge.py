@@ -338,6 +338,7 @@ class ShardEdge:
         self.seen_max: dict[str, tuple[int, int]] = dict.fromkeys(self.inputs, (0, 0))
         self._positions: dict[str, int] = dict.fromkeys(self.inputs, 0)
         self._arrived = asyncio.Event()
+        self.stopping = False
         self._turn = asyncio.Lock()
         self.watermark: datetime | None = None
         self.cache: dict[str, dict[str, Any]] = {c.name: {} for c in pipeline.consumers}
@@ -467,6 +468,9 @@ class ShardEdge:
         }
         deadline = time.monotonic() + timeout
         while any(self.seen_max.get(k, (0, 0)) < v for k, v in barrier.items()):
+            if self.stopping:
+                log.debug("watermark left pending: the hub is stopping", shard=self.shard)
+                raise EdgeStopping(f"shard {self.shard}: the hub is stopping")
             self._arrived.clear()
             left = deadline - time.monotonic()
             if left <= 0:
@@ -480,6 +484,11 @@ class ShardEdge:
                 await asyncio.wait_for(self._arrived.wait(), timeout=min(left, 1.0))
             except TimeoutError:
                 continue
+
+    def stop(self) -> None:
+        """No new wait for entries: the hub's readers are stopping (see `EdgeStopping`)."""
+        self.stopping = True
+        self._arrived.set()
 
     # ---- a round --------------------------------------------------------------------
     async def round(self, tick: Item) -> RoundResult | None:
@@ -834,6 +843,15 @@ _rounds_since_full = 0
 
 class ShardMoved(Exception):
     """Another worker holds this shard's lease now: this one must stop applying it."""
+
+
+class EdgeStopping(Exception):
+    """The hub is stopping: a watermark still waiting for its shard's entries gives up.
+
+    Its readers were told to stop, so the entries it waits for may never be delivered, and
+    waiting for them held a worker's SIGTERM for as long as the hub's stop would wait (the
+    poll and five seconds). Nothing of the batch is committed: the watermark and its entries
+    stay pending for whoever applies the shard next, as after a kill."""
 
 
 def encode_ledger(ledger: Ledger) -> bytes:

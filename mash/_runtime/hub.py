@@ -35,7 +35,7 @@ from mash._config.settings import Settings, redact_url
 from mash._runtime.cancellation import raise_if_cancelled
 from mash._runtime.clients import open_client, sized_url
 from mash._runtime.consumer import Consumer
-from mash._runtime.edge import MEMO, Entry, ShardEdge, ShardMoved
+from mash._runtime.edge import MEMO, EdgeStopping, Entry, ShardEdge, ShardMoved
 from mash._runtime.embedded_redis import EmbeddedRedis
 from mash._runtime.keys import HUB_GROUP, UNSHARDED, Keys
 from mash._runtime.leases import Leases, ShardLost
@@ -356,7 +356,7 @@ class Hub:
         async def handle(entries: list[Entry]) -> None:
             try:
                 await self._guard(apply, entries)
-            except asyncio.CancelledError:
+            except (asyncio.CancelledError, EdgeStopping):
                 # The hub is stopping (Ctrl-C, SIGTERM) mid-batch: nothing of the batch was
                 # committed, so it stays pending for whoever applies the shard next. Said
                 # here, or faststream logs the cancellation as an error with its traceback.
@@ -396,7 +396,7 @@ class Hub:
         while True:
             try:
                 await apply(entries)
-            except (ShardMoved, asyncio.CancelledError) as exc:
+            except (ShardMoved, EdgeStopping, asyncio.CancelledError) as exc:
                 if isinstance(exc, ShardMoved):
                     self._failure = exc
                     log.error("shard lost", error=str(exc))  # noqa: TRY400 - the line says it all
@@ -458,6 +458,8 @@ class Hub:
         readers = [t for sub in self.broker.subscribers for t in getattr(sub, "tasks", ())]
         for sub in self.broker.subscribers:
             sub.running = False
+        for edge in self.edges.values():
+            edge.stop()  # a watermark waiting for entries no reader will now deliver
         if readers:
             _, stragglers = await asyncio.wait(readers, timeout=self.settings.poll_ms / 1000 + 5)
             for reader in stragglers:

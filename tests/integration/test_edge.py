@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
@@ -109,6 +111,43 @@ async def test_a_consumer_killed_between_read_and_ack_loses_nothing(settings: Se
         got = await decisions(hub)
         assert (await hub.redis.xpending(key, HUB_GROUP))["pending"] == 0
     assert sorted(d.contact_id for d in got) == sorted(e.event_id for e in events)
+
+
+async def test_a_stopping_hub_gives_up_a_waiting_watermark_at_once_and_loses_nothing(
+    settings: Settings,
+) -> None:
+    """A watermark waits until the entries published before it have arrived. Once the hub
+    stops, its readers deliver nothing more, so the wait ends there rather than at the
+    readers' stop timeout (poll and five seconds, a worker's SIGTERM held that long): the
+    watermark and its entry stay pending, and the shard's next owner applies them."""
+    event = contact(event_id="held")
+    hub = hub_for(settings)
+    await hub.start()
+    try:
+        key = hub.keys.stream("contacts")
+        # The group moves past where the entry will be: no reader of this hub will deliver
+        # it, so the watermark after it waits for it (as for one a stopped reader never read).
+        await hub.redis.xgroup_setid(key, HUB_GROUP, "99999999999999-0")
+        await hub.redis.xadd(key, {"event": event.model_dump_json()})
+        await hub.publish([tick(event.occurred_at)])
+        clock, group = hub.keys.stream("clock"), hub.keys.clock_group(0)
+        for _ in range(1000):
+            if (await hub.redis.xpending(clock, group))["pending"] == 1:
+                break  # the watermark is read and waiting
+            await asyncio.sleep(0.01)
+        else:
+            pytest.fail("the watermark was never read")
+    finally:
+        started = time.monotonic()
+        await hub.stop()
+        took = time.monotonic() - started
+    assert took < 3.0, f"the hub's stop waited {took:.1f}s for the watermark"
+    async with hub_for(settings, run_consumers=False) as hub:
+        assert (await hub.redis.xpending(clock, group))["pending"] == 1
+        await hub.redis.xgroup_setid(key, HUB_GROUP, "0")
+        await hub.start_applying()
+        await hub.drain(event.occurred_at, timeout=30)
+        assert [d.contact_id for d in await decisions(hub)] == ["held"]
 
 
 def malformed(i: int) -> dict[str, str]:
