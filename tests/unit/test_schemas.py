@@ -1,8 +1,12 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from mash.schemas import (
@@ -97,6 +101,33 @@ def test_contact_child_id_must_be_the_first_child() -> None:
 def test_a_child_named_twice_is_rejected() -> None:
     with pytest.raises(ValidationError, match="named twice"):
         parse_event_data(contact_data(children=("C1", "C1")))
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    instant=st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2090, 1, 1)),
+    offset_minutes=st.integers(-(24 * 60 - 1), 24 * 60 - 1),
+    days_after=st.integers(270, 290),
+    twins=st.booleans(),
+)
+# Written where it is already the next day (east of London), and the day before (west).
+@example(instant=datetime(2014, 1, 10, 23, 30), offset_minutes=300, days_after=281, twins=False)
+@example(instant=datetime(2014, 7, 10, 0, 30), offset_minutes=-600, days_after=280, twins=True)
+def test_a_birth_up_to_a_full_term_after_the_contacts_london_date_is_accepted(
+    instant: datetime, offset_minutes: int, days_after: int, twins: bool
+) -> None:
+    """The bound is the contact's date in London plus 280 days, however the instant is
+    written: the check's shortcut (the date in the instant's own offset, a day's margin)
+    accepts and rejects exactly as the rule does, around the bound, in every offset."""
+    at = instant.replace(tzinfo=UTC).astimezone(timezone(timedelta(minutes=offset_minutes)))
+    london = at.astimezone(ZoneInfo("Europe/London")).date()
+    dob = london + timedelta(days=days_after)
+    data = contact_data(at=at, dob=dob, children=("C1", "C2") if twins else ("C1",))
+    if dob <= london + timedelta(days=280):
+        assert isinstance(parse_event_data(data), ContactReceived)
+    else:
+        with pytest.raises(ValidationError, match="after the contact"):
+            parse_event_data(data)
 
 
 def test_dob_far_after_the_contact_is_rejected_but_unborn_is_allowed() -> None:
