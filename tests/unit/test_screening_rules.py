@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import date, timedelta
 from typing import Any
 
@@ -11,7 +12,14 @@ from hypothesis import strategies as st
 
 from mash._config.settings import DEFAULT_THRESHOLDS
 from mash._time.calendar import WorkingDayCalendar
-from mash.consumers.screening.rules import ChildHistory, Facts, ScreeningRule, screen
+from mash.consumers.screening.rules import (
+    _CANDIDATE_SETS,
+    ChildHistory,
+    Facts,
+    ScreeningRule,
+    compile_thresholds,
+    screen,
+)
 from mash.consumers.screening.thresholds import load_thresholds
 from mash.schemas import (
     CSEIndicator,
@@ -244,3 +252,32 @@ def test_every_child_of_every_contact_gets_exactly_one_valid_decision(
     for decision in out:
         # Decisions are built without validation for speed: the wire parser must accept them.
         assert parse_event(decision.model_dump_json()) == decision
+
+
+@given(fact_strategy)
+@settings(max_examples=200)
+def test_a_decision_from_the_remembered_candidates_is_the_one_from_every_descriptor(
+    f: Facts,
+) -> None:
+    """The table keeps each set of concerns' candidates; a contact decided from them (twice,
+    the second from the kept list) gets what testing every descriptor in file order gives."""
+    table = compile_thresholds(THRESHOLDS)
+    every = [c.descriptor for c in table.descriptors if c.matches(f)]
+    for _ in range(2):
+        assert [c.descriptor for c in table.candidates(f.concerns) if c.matches(f)] == every
+        assert screen(f, THRESHOLDS, table) == screen(f, THRESHOLDS)
+
+
+def test_the_remembered_candidate_sets_stay_bounded() -> None:
+    """Any subset of the factors may come, so the kept sets are bounded (cleared when full)."""
+    table = compile_thresholds(THRESHOLDS)
+    factors = sorted(Factor)
+    seen = 0
+    for size in range(1, len(factors) + 1):
+        for combo in itertools.combinations(factors, size):
+            table.candidates(frozenset(combo))
+            seen += 1
+            assert len(table._chosen) <= _CANDIDATE_SETS
+            if seen > _CANDIDATE_SETS + 10:
+                return
+    pytest.fail(f"only {seen} sets of concerns: the bound was never reached")
