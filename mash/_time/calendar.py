@@ -81,6 +81,8 @@ def _end_of_working_day(local_day: date, n: int) -> datetime:
 
 _LONDON_MONTHS: dict[int, str] = {}
 _CACHED_HOURS = 200_000  # about 23 years of hours: a run asks about a few
+# The instant last asked about and its month, as one pair (replaced whole, never half).
+_LAST_ASKED: list[tuple[datetime | None, str]] = [(None, "")]
 
 
 def london_month(at: datetime) -> str:
@@ -90,13 +92,22 @@ def london_month(at: datetime) -> str:
     the question; so the answer is kept by the instant's UTC hour. That is exact: since 1847
     London's offset from UTC has always been a whole number of hours, so a London month
     begins on a UTC hour.
+
+    An event's outcomes carry its very instant object, and the reporter counts them one
+    after the other: 58% of a borough year's questions are about the instant asked just
+    before, answered by identity, without `timestamp()` (half a microsecond on pydantic's
+    time zones). The pair holds that instant alive, so no other can take its identity.
     """
+    last = _LAST_ASKED[0]
+    if last[0] is at:
+        return last[1]
     hour = int(at.timestamp() // 3600)
     found = _LONDON_MONTHS.get(hour)
     if found is None:
         if len(_LONDON_MONTHS) >= _CACHED_HOURS:
             _LONDON_MONTHS.clear()
         found = _LONDON_MONTHS[hour] = at.astimezone(LONDON).strftime("%Y-%m")
+    _LAST_ASKED[0] = (at, found)
     return found
 
 
