@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from pydantic_core import to_json
 
@@ -232,40 +232,59 @@ def test_a_cse_window_that_closes_between_two_events_is_applied_between_them() -
         assert "L4-CSE-HIGH" not in [r.id for r in decision.reasons]
 
 
-@settings(max_examples=80, deadline=None)
+# 2**30 seconds (2004-01-10): floats of instants after it are spaced twice as far apart as
+# those before it, where subtracting a window's seconds from a float can miss by one (3 and
+# 7 microseconds past a second round to different neighbours on the two spacings).
+SPACING_CHANGES = datetime.fromtimestamp(2**30, UTC)
+
+
+@settings(max_examples=150, deadline=None)
 @given(
+    start=st.sampled_from([START, SPACING_CHANGES - timedelta(days=20)]),
     adds=st.lists(
         st.tuples(
             st.text(min_size=1, max_size=12),
-            st.integers(0, 400 * 24),  # hours after START
+            st.integers(0, 400 * 24),  # hours after the start
+            st.sampled_from([0, 3, 7, 999_999]),  # and microseconds (3 and 7: see above)
         ),
         max_size=30,
     ),
     window_days=st.integers(1, 60),
 )
+# An event exactly a window before the latest, the two either side of the spacing's change:
+# at the edge, so kept (a float subtraction put the edge 0.1 microsecond after it).
+@example(
+    start=SPACING_CHANGES - timedelta(days=20),
+    adds=[("later", 20 * 24 + 5, 3), ("earlier", 20 * 24 + 5 - 24, 3)],
+    window_days=1,
+)
 def test_a_ledger_keeps_what_its_window_holds_and_reads_back_as_written(
-    adds: list[tuple[str, int]], window_days: int
+    start: datetime, adds: list[tuple[str, int, int]], window_days: int
 ) -> None:
-    """A ledger's ids are exactly those within `window` of its latest instant, whatever the
-    order they came in (its kept oldest instant is only a shortcut), and its stored form
-    reads back equal, as does the older `json.dumps` form of the same ledger."""
+    """A ledger's ids are exactly those within `window` of its latest instant, and it calls
+    an event too old exactly when the instants say so, whatever the order they came in (its
+    kept oldest instant is only a shortcut; its arithmetic is on timestamps), and its stored
+    form reads back equal, as does the older `json.dumps` form of the same ledger."""
     window = timedelta(days=window_days)
+    window_us = window // timedelta(microseconds=1)
     ledger = Ledger()
     applied: dict[str, datetime] = {}
-    for event_id, hours in adds:
-        at = START + timedelta(hours=hours)
-        if ledger.holds(event_id) or ledger.too_old(at, window):
+    for event_id, hours, micros in adds:
+        at = start + timedelta(hours=hours, microseconds=micros)
+        too_old = bool(applied) and at < max(applied.values()) - window
+        assert ledger.too_old(at.timestamp(), window_us) == too_old
+        if ledger.holds(event_id) or too_old:
             continue  # the pipeline applies neither: a duplicate, or beyond the window
-        ledger.add(event_id, at, window)
+        ledger.add(event_id, at.timestamp(), window_us)
         applied[event_id] = at
         latest = max(applied.values())
-        assert ledger.latest == latest
+        assert ledger.latest == latest.timestamp()
         kept = {i: t for i, t in applied.items() if t >= latest - window}
         assert ledger.ids == {i: t.timestamp() for i, t in kept.items()}
     stored = encode_ledger(ledger)
     assert decode_ledger(stored) == ledger
     assert encode_ledger(decode_ledger(stored)) == stored  # the same bytes, however built
-    stamp = ledger.latest.timestamp() if ledger.latest else None
+    stamp = ledger.latest
     older = json.dumps([stamp, [[i, t] for i, t in sorted(ledger.ids.items())]])
     assert decode_ledger(older) == ledger
     # The bytes an earlier mash wrote from datetimes, so a hub it left reads back the same.
