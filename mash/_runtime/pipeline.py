@@ -140,12 +140,15 @@ class Ledger:
 
 def _horizon(latest: float, window_us: int) -> float:
     """The timestamp of the instant `window_us` before `latest`, exactly as `timestamp()`
-    would give it: `latest` is an instant in whole microseconds written as the nearest
-    float, so rounding it back recovers them (until the year 2242), and a whole number of
-    microseconds divided by a million is `timestamp()`'s own arithmetic. Subtracting the
-    window's seconds from the float instead can land a float away from it where the two
-    instants' floats have different spacings (either side of 2004-01-10, for one)."""
-    return (round(latest * 1_000_000) - window_us) / 1_000_000
+    would give it. `latest` is an instant in whole microseconds written as the nearest
+    float: its whole seconds come off exactly, and the rest, in microseconds, is within half
+    of one of the true count until the year 2242, so rounding recovers the instant; a whole
+    number of microseconds divided by a million is `timestamp()`'s own arithmetic.
+    Subtracting the window's seconds from the float instead can land a float away from it
+    where the two instants' floats are spaced differently (either side of 2004-01-10)."""
+    seconds = math.floor(latest)
+    micros = seconds * 1_000_000 + round((latest - seconds) * 1_000_000)
+    return (micros - window_us) / 1_000_000
 
 
 class ShardStates:
