@@ -401,9 +401,7 @@ class ShardEdge:
                 continue
             position = self._positions.get(key, 0)
             self._positions[key] = position + 1
-            parsed.items.append(
-                Item(event, stream, key, entry_id, position, event.occurred_at.timestamp())
-            )
+            parsed.items.append(Item(event, stream, key, entry_id, position))  # and its stamp
         return parsed
 
     def _check(
