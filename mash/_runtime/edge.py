@@ -378,6 +378,14 @@ class ShardEdge:
         )
 
     def parse(self, stream: str, key: str, entries: Sequence[Entry]) -> Parsed:
+        """The entries' events, and dead letters for the bad ones; what they made is put
+        out of the collector's sight at once (`out_of_sight`)."""
+        with collector_paused():
+            parsed = self._parse(stream, key, entries)
+            out_of_sight()
+        return parsed
+
+    def _parse(self, stream: str, key: str, entries: Sequence[Entry]) -> Parsed:
         parsed = Parsed()
         for entry_id, fields in entries:
             letter = self._check(stream, entry_id, fields)
@@ -811,6 +819,25 @@ class _Pause:
 
     depth = 0
     resume = False
+
+
+def out_of_sight() -> None:
+    """Freeze what parsing a batch made, the events waiting for their watermark above all,
+    as `settle_garbage` freezes what a round kept; the next full collection of
+    `settle_garbage` still looks at them. Freezing moves the collector's lists whole, so
+    it costs the same however much there is.
+
+    Events wait in the edge's buffer until a watermark reaches them, and a reader may be
+    thousands of entries ahead of the clock. After a round froze everything, the
+    collector's oldest generation holds only what arrived since, so CPython's rule (a full
+    collection once a quarter more have survived) walked the whole waiting buffer again
+    and again as it grew. In the no-op bench the collector took 0.69 s of 60,000 events
+    (11.5 microseconds an event, more than parsing one), and parsing inside the edge cost
+    15.6 to 19.6 microseconds an event against 4.9 alone; frozen as they are parsed, 0.12 s.
+    Parsing makes no cycles (pydantic's models hold none, and a rejected entry's exception
+    is dropped with its `except` block), so nothing is kept that counting would free.
+    """
+    gc.freeze()
 
 
 @contextlib.contextmanager

@@ -7,8 +7,12 @@ import gc
 import weakref
 
 import pytest
+import redis.asyncio as aioredis
 
+from mash._ops.bench import contacts, noop_consumer
 from mash._runtime import edge
+from mash._runtime.keys import Keys
+from mash._runtime.pipeline import Pipeline
 
 
 class Node:
@@ -77,3 +81,24 @@ def test_a_collector_turned_off_by_the_application_stays_off() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_what_parsing_a_batch_makes_is_frozen_as_soon_as_it_is_parsed() -> None:
+    """Parsed events wait in the buffer for their watermark, out of the collector's sight:
+    a full collection between rounds would otherwise walk every one of them."""
+    keys = Keys("garbage")
+    shard_edge = edge.ShardEdge(aioredis.Redis(), keys, Pipeline([noop_consumer()]), 0, "test")
+    lines = contacts(50, children=10)
+    ids = [f"{1_700_000_000_000 + i}-0".encode() for i in range(len(lines) + 1)]
+    entries = [(at, {b"event": line.encode()}) for at, line in zip(ids, lines, strict=False)]
+    entries.append((ids[-1], {b"event": b"{not json"}))
+    try:
+        parsed = shard_edge.parse("contacts", keys.stream("contacts", 0), entries)
+        assert gc.isenabled()  # back on after the batch
+        assert len(parsed.items) == 50 and len(parsed.letters) == 1
+        in_sight = {id(o) for o in gc.get_objects()}  # every generation but the frozen
+        made = [i.event for i in parsed.items] + [i.event.children[0] for i in parsed.items]
+        assert all(gc.is_tracked(o) for o in made)
+        assert not [o for o in made if id(o) in in_sight]
+    finally:
+        gc.unfreeze()
