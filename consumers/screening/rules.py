@@ -323,10 +323,10 @@ def remember_contact(
     thresholds: Thresholds,
     child: ChildDetails,
     outcome: Outcome | None,
-    table: Table | None = None,
+    table: Table,
 ) -> ChildHistory:
     since = contact.occurred_at - timedelta(days=thresholds.history_window_days)
-    keep = table.contacts_to_remember if table is not None else thresholds.contacts_to_remember
+    keep = table.contacts_to_remember
     return history.model_copy(
         update={
             "contacts": recent(history.contacts, contact.occurred_at, since, keep),
